@@ -1,0 +1,54 @@
+# relais: every entry point of the project. `make help` lists them.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST := $(BIN)/pytest
+export PYTHONDONTWRITEBYTECODE := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help system-deps install run test test-unit test-integration test-peer test-browser bench lint prompts clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
+
+system-deps: ## install the Debian packages relais needs (idempotent; needs root)
+	@./scripts/install-system-deps.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: system-deps $(STAMP) ## create .venv and install relais with its dependencies
+
+run: install ## run the whole service on its embedded defaults
+	$(BIN)/relais run
+
+test: install ## run every test tier (unit, integration, peer, browser)
+	$(PYTEST) tests/unit tests/integration tests/peer tests/browser
+
+test-unit: install ## pure tests: routing, dialogs, media, schedules
+	$(PYTEST) tests/unit
+
+test-integration: install ## store (SQLite and PostgreSQL), bus, SMTP, HTTP
+	$(PYTEST) tests/integration
+
+test-peer: install ## real SIP peers over loopback
+	$(PYTEST) tests/peer
+
+test-browser: install ## the portal in Debian chromium driven by Playwright
+	$(PYTEST) tests/browser
+
+bench: install ## every benchmark, one table of same-run ratios
+	$(BIN)/python -m tests.bench
+
+lint: install ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+clean: ## remove the virtualenv and local state
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

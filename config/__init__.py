@@ -1,0 +1,1 @@
+"""Settings of relais: one tree, loaded once per entry point."""

@@ -1,0 +1,258 @@
+"""One settings tree from config/defaults.toml, an optional relais.toml and RELAIS_* variables."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the setting and the reason."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MailboxSettings(_Section):
+    quota_seconds: int = Field(gt=0)
+    max_message_seconds: int = Field(gt=0, le=3600)
+    min_message_seconds: float = Field(ge=0, le=60)
+    silence_seconds: float = Field(gt=0, le=60)
+    pin_lockout_failures: int = Field(ge=1, le=100)
+    pin_lockout_minutes: int = Field(ge=1)
+
+
+class PortalSecuritySettings(_Section):
+    login_lockout_failures: int = Field(ge=1, le=100)
+    login_lockout_minutes: int = Field(ge=1)
+    login_rate_per_minute: int = Field(ge=1)
+    greeting_max_bytes: int = Field(gt=0)
+    csv_max_bytes: int = Field(gt=0)
+
+
+class RoutingSettings(_Section):
+    forward_timeout: int = Field(ge=5, le=300)
+    max_diversions: int = Field(ge=1, le=20)
+
+
+class DialPlanSettings(_Section):
+    allow_international: bool
+    extension_digits: tuple[int, ...]
+    blocked_area_codes: tuple[str, ...]
+    blocked_exchanges: tuple[str, ...]
+
+    @field_validator("extension_digits")
+    @classmethod
+    def _lengths(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        for n in v:
+            if not 2 <= n <= 9:
+                raise ValueError(f"extension length {n} is outside 2..9")
+        return v
+
+    @field_validator("blocked_area_codes", "blocked_exchanges")
+    @classmethod
+    def _three_digits(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for code in v:
+            if not re.fullmatch(r"\d{3}", code):
+                raise ValueError(f"{code!r} is not a 3-digit code")
+        return v
+
+
+class EdgeSettings(_Section):
+    enabled: bool
+    kamailio_bin: str
+
+
+def _port(v: int) -> int:
+    if not 1 <= v <= 65535:
+        raise ValueError(f"{v} is not a port number (1..65535)")
+    return v
+
+
+class Settings(BaseSettings):
+    """The whole settings tree. Build it with load_settings(), not directly."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RELAIS_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    database_url: str
+    storage_root: Path
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    sip_domain: str = Field(min_length=1)
+    sip_host: str
+    sip_port: int
+    sip_advertised_host: str
+    switch_host: str
+    switch_base_port: int
+    workers: int = Field(ge=1, le=64)
+    max_calls_per_worker: int = Field(ge=1, le=30)
+    trunk_uri: str
+    trusted_addresses: tuple[str, ...]
+    pilot_number: str
+    access_number: str
+    portal_host: str
+    portal_port: int
+    portal_secret: str
+    mqtt_url: str
+    mqtt_embedded_port: int
+    smtp_url: str
+    smtp_from: str
+    timezone: str
+    language: Literal["fr", "en"]
+    mailbox: MailboxSettings
+    portal_security: PortalSecuritySettings
+    routing: RoutingSettings
+    dialplan: DialPlanSettings
+    edge: EdgeSettings
+
+    @field_validator("sip_port", "switch_base_port", "portal_port", "mqtt_embedded_port")
+    @classmethod
+    def _ports(cls, v: int) -> int:
+        return _port(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @field_validator("trunk_uri")
+    @classmethod
+    def _trunk(cls, v: str) -> str:
+        if v and not re.fullmatch(r"sips?:[^\s]+", v):
+            raise ValueError(f"{v!r} is not a SIP URI (sip:host[:port])")
+        return v
+
+    @field_validator("pilot_number")
+    @classmethod
+    def _pilot(cls, v: str) -> str:
+        if not re.fullmatch(r"[*#]?\d{1,10}", v):
+            raise ValueError(f"{v!r} is not a dialable pilot number such as *98")
+        return v
+
+    @field_validator("access_number")
+    @classmethod
+    def _access(cls, v: str) -> str:
+        if v and not re.fullmatch(r"\d{10}", v):
+            raise ValueError(f"{v!r} is not a 10-digit number")
+        return v
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt(cls, v: str) -> str:
+        if v and not re.fullmatch(r"mqtts?://[^\s]+", v):
+            raise ValueError(f"{v!r} is not an mqtt:// URL")
+        return v
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, v: str) -> str:
+        if v and not re.fullmatch(r"smtps?://[^\s]+", v):
+            raise ValueError("not an smtp:// URL")  # never echo: it may carry a password
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, v: str) -> str:
+        if v and not re.match(r"(sqlite|postgresql)(\+\w+)?://", v):
+            raise ValueError("only sqlite:// and postgresql:// URLs are supported")
+        return v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            _TomlSource(settings_cls, _user_config_path()),
+            _TomlSource(settings_cls, DEFAULTS_PATH),
+        )
+
+    # Derived values -------------------------------------------------------------------------
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.storage_root / 'relais.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+def _user_config_path() -> Path | None:
+    explicit = os.environ.get("RELAIS_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise SettingsError(f"RELAIS_CONFIG: {explicit} is not a readable file")
+        return path
+    local = Path("relais.toml")
+    return local if local.is_file() else None
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """A TOML file as a settings source; nested tables are merged key by key later."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ returns the whole mapping
+
+    def __call__(self) -> dict[str, Any]:
+        if self.path is None:
+            return {}
+        try:
+            with self.path.open("rb") as fh:
+                return tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{self.path}: not valid TOML ({exc})") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "settings"
+        reason = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            reason = "unknown setting"
+        parts.append(f"{name}: {reason}")
+    return "; ".join(parts)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings tree; raises SettingsError naming the setting and the reason."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
