@@ -1,1 +1,1 @@
-"""store package."""
+"""The store: SQLAlchemy models, migrations, repository and atomic files."""

@@ -1,0 +1,1 @@
+"""Typed events, the transactional outbox and the MQTT bus (SPEC S7)."""

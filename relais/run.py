@@ -1,0 +1,232 @@
+"""Process supervision for `relais run` and the state behind `relais status`.
+
+`relais run` prepares the store, then starts every component as a child process, restarts a
+child that dies (with back-off), prints each address once it is ready, and stops every child
+on Ctrl-C / SIGTERM (SIGTERM, then SIGKILL after a grace period).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from config.settings import Settings
+from events.outbox import backlog
+from store.migrate import current_revision, head_revision
+
+logger = logging.getLogger(__name__)
+
+GRACE_SECONDS = 10.0
+READY_TIMEOUT = 60.0
+
+
+@dataclass
+class Child:
+    """One supervised process."""
+
+    name: str
+    argv: list[str]
+    address: str
+    """What it serves, printed once ready (e.g. 'portal http://127.0.0.1:8080')."""
+    ready: Callable[[], bool] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+
+
+def tcp_ready(host: str, port: int) -> Callable[[], bool]:
+    def probe() -> bool:
+        try:
+            with socket.create_connection((host if host != "0.0.0.0" else "127.0.0.1", port), 0.5):
+                return True
+        except OSError:
+            return False
+
+    return probe
+
+
+def state_path(cfg: Settings) -> Path:
+    return cfg.storage_root / "run" / "supervisor.json"
+
+
+def components(cfg: Settings, *, no_edge: bool, workers: int | None) -> list[Child]:
+    """The long-running components of this installation, in start order."""
+    return []
+
+
+def run_all(cfg: Settings, *, no_edge: bool, workers: int | None) -> int:
+    from relais.cli import demo_text, ensure_demo, open_store
+
+    store = open_store(cfg)
+    print(f"store ready: {store.engine.url.render_as_string(hide_password=True)}", flush=True)
+    created = ensure_demo(store, cfg)
+    print(demo_text(cfg, created), flush=True)
+    store.dispose()
+
+    children = components(cfg, no_edge=no_edge, workers=workers)
+    if not children:
+        print("no long-running component is installed yet: nothing else to start", flush=True)
+        return 0
+    return Supervisor(cfg, children).run()
+
+
+class Supervisor:
+    def __init__(self, cfg: Settings, children: list[Child]) -> None:
+        self.cfg = cfg
+        self.children = children
+        self.stopping = False
+
+    def _start(self, child: Child) -> None:
+        env = {**os.environ, **child.env}
+        child.process = subprocess.Popen(child.argv, env=env, start_new_session=True)
+        child.started_at = time.monotonic()
+        logger.info("started %s (pid %s)", child.name, child.process.pid)
+
+    def _wait_ready(self, child: Child) -> bool:
+        if child.ready is None:
+            return True
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline and not self.stopping:
+            assert child.process is not None
+            if child.process.poll() is not None:
+                return False
+            if child.ready():
+                return True
+            time.sleep(0.1)
+        return False
+
+    def _write_state(self) -> None:
+        path = state_path(self.cfg)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {
+            "pid": os.getpid(),
+            "children": [
+                {
+                    "name": c.name,
+                    "pid": c.process.pid if c.process else None,
+                    "address": c.address,
+                    "restarts": c.restarts,
+                }
+                for c in self.children
+            ],
+        }
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        os.replace(tmp, path)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.stopping = True
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        try:
+            for child in self.children:
+                self._start(child)
+                if not self._wait_ready(child):
+                    if self.stopping:
+                        return 0
+                    print(f"error: {child.name} did not start", file=sys.stderr, flush=True)
+                    return 1
+                print(f"ready: {child.address}", flush=True)
+            self._write_state()
+            print("relais is running; Ctrl-C stops it", flush=True)
+            while not self.stopping:
+                self._check_children()
+                time.sleep(0.2)
+            return 0
+        finally:
+            self._stop_all()
+            state_path(self.cfg).unlink(missing_ok=True)
+
+    def _check_children(self) -> None:
+        for child in self.children:
+            proc = child.process
+            if proc is None or proc.poll() is None:
+                continue
+            logger.warning("%s exited with status %s; restarting", child.name, proc.returncode)
+            # Back off when a child keeps dying right after start.
+            if time.monotonic() - child.started_at < 5:
+                time.sleep(min(5.0, 0.5 * (child.restarts + 1)))
+            child.restarts += 1
+            self._start(child)
+            self._write_state()
+
+    def _stop_all(self) -> None:
+        running = [c for c in self.children if c.process and c.process.poll() is None]
+        for child in reversed(running):
+            assert child.process is not None
+            try:
+                os.killpg(child.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + GRACE_SECONDS
+        for child in running:
+            assert child.process is not None
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                logger.warning("%s did not stop in time; killing it", child.name)
+                try:
+                    os.killpg(child.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                child.process.wait()
+        print("relais stopped", flush=True)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def status_lines(cfg: Settings) -> list[str]:
+    """What `relais status` prints."""
+    from store.session import Store
+
+    lines: list[str] = []
+    store = Store(cfg.effective_database_url)
+    try:
+        rev = current_revision(store.engine)
+        head = head_revision()
+        state = (
+            "up to date" if rev == head else f"at {rev}, newest is {head}: run relais db upgrade"
+        )
+        lines.append(f"store   : {store.engine.url.render_as_string(hide_password=True)} ({state})")
+        if rev is not None:
+            with store.read() as s:
+                lines.append(f"outbox  : {backlog(s)} event(s) waiting for the bus")
+    finally:
+        store.dispose()
+    path = state_path(cfg)
+    if not path.is_file():
+        lines.append("services: not running (start them with relais run)")
+        return lines
+    data = json.loads(path.read_text())
+    alive = _alive(data.get("pid"))
+    lines.append(f"services: supervisor pid {data.get('pid')} {'running' if alive else 'gone'}")
+    for child in data.get("children", []):
+        up = "up" if _alive(child.get("pid")) else "down"
+        lines.append(
+            f"  {child['name']:<10} {up:<4} pid {child.get('pid')} restarts {child['restarts']}"
+            f"  {child['address']}"
+        )
+    return lines
