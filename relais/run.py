@@ -63,7 +63,16 @@ def state_path(cfg: Settings) -> Path:
 
 def components(cfg: Settings, *, no_edge: bool, workers: int | None) -> list[Child]:
     """The long-running components of this installation, in start order."""
-    return []
+    children: list[Child] = []
+    children.append(
+        Child(
+            name="portal",
+            argv=[sys.executable, "-c", "from relais.cli import main; main()", "portal"],
+            address=f"portal http://{cfg.portal_host}:{cfg.portal_port}",
+            ready=tcp_ready(cfg.portal_host, cfg.portal_port),
+        )
+    )
+    return children
 
 
 def run_all(cfg: Settings, *, no_edge: bool, workers: int | None) -> int:
