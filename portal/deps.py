@@ -169,9 +169,13 @@ class CsrfRejected(Exception):
     """A page form came without the session's CSRF token (403 page)."""
 
 
-def page_auth(request: Request, portal: PortalDep) -> Auth:
+def optional_page_auth(request: Request, portal: PortalDep) -> Auth | None:
+    """The session of the page's cookie (pages never use bearer tokens)."""
     token = request.cookies.get(SESSION_COOKIE)
-    auth = resolve(portal.store, portal.policy, token, "cookie", portal.now()) if token else None
+    return resolve(portal.store, portal.policy, token, "cookie", portal.now()) if token else None
+
+
+def page_auth(request: Request, auth: Annotated[Auth | None, Depends(optional_page_auth)]) -> Auth:
     if auth is None:
         path = request.url.path
         if request.url.query:

@@ -28,7 +28,7 @@ from portal.deps import (
     Lang,
     PageAuth,
     PortalDep,
-    optional_api_auth,
+    optional_page_auth,
 )
 from portal.errors import Invalid, Refused
 from portal.i18n import LANG_COOKIE, LANGUAGES, format_number
@@ -218,7 +218,7 @@ def login_page(
     request: Request,
     portal: PortalDep,
     lang: Lang,
-    auth: Annotated[Auth | None, Depends(optional_api_auth)],
+    auth: Annotated[Auth | None, Depends(optional_page_auth)],
 ) -> Response:
     if auth is not None:
         return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)

@@ -28,6 +28,7 @@ from portal.home.schemas import CallSettingsIn, CallSettingsOut, PreviewOut
 from portal.i18n import Msg
 from portal.pages import frame, redirect, render, safe_next, usage
 from routing.model import MAX_ROWS, MAX_STAGES
+from store import repository
 
 api = APIRouter(tags=["call settings"])
 pages = APIRouter(include_in_schema=False)
@@ -248,13 +249,33 @@ def _submit(
             field = ".".join(str(p) for p in err["loc"])
             problems.add(field, "invalid-value", Msg("This value is not valid."))
         return Invalid(problems.items)
-    if problems:
-        return Invalid(problems.items)
     try:
-        _save(portal, auth, line, update)
+        if problems:
+            # The form had unreadable values: check the rest too, to show every problem at once.
+            _check_only(portal, auth, line, update)
+        else:
+            _save(portal, auth, line, update)
+            return None
     except Invalid as exc:
-        return exc
-    return None
+        problems.items.extend(exc.problems)
+    return Invalid(problems.items)
+
+
+def _check_only(portal: PortalDep, auth: Any, line: Any, update: CallSettingsIn) -> None:
+    cfg = portal.settings
+    current = services.load(portal.store, auth, line)
+    merged = services.merge(current, update)
+    with portal.store.read() as s:
+        intl = repository.get_line(s, line.number).account.allow_international
+    services.check(
+        merged,
+        ucn_enabled=auth.ucn_enabled,
+        plan=portal.dial_plan,
+        allow_international=intl,
+        forward_timeout=cfg.routing.forward_timeout,
+        max_diversions=cfg.routing.max_diversions,
+        has_devices=True,
+    )
 
 
 # ------------------------------------------------------------------------------------------------

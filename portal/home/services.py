@@ -303,20 +303,10 @@ def check(
     return settings, [*saved.values(), *temporary]
 
 
-def save(
-    store: Store,
-    auth: Auth,
-    line: LineRef,
-    update: CallSettingsIn,
-    *,
-    plan: DialPlan,
-    forward_timeout: int,
-    max_diversions: int,
-) -> CallSettingsOut:
-    """Apply `update` to the line's call settings, all or nothing."""
-    current = load(store, auth, line)
+def merge(current: CallSettingsOut, update: CallSettingsIn) -> CallSettingsOut:
+    """`current` with the fields `update` sets."""
     changes = update.model_dump(exclude_unset=True)
-    merged = current.model_copy(
+    return current.model_copy(
         update={
             k: (
                 [RingEntryIO(**r) for r in v]
@@ -328,6 +318,20 @@ def save(
             for k, v in changes.items()
         }
     )
+
+
+def save(
+    store: Store,
+    auth: Auth,
+    line: LineRef,
+    update: CallSettingsIn,
+    *,
+    plan: DialPlan,
+    forward_timeout: int,
+    max_diversions: int,
+) -> CallSettingsOut:
+    """Apply `update` to the line's call settings, all or nothing."""
+    merged = merge(load(store, auth, line), update)
     with store.read() as s:
         line_row = repository.get_line(s, line.number)
         allow_international = line_row.account.allow_international

@@ -23,19 +23,15 @@ api = APIRouter(tags=["notifications"])
 pages = APIRouter(include_in_schema=False)
 
 
-def _save(portal: PortalDep, auth: Any, line: Any, update: NotificationsIn) -> NotificationsOut:
+def _context(portal: PortalDep, auth: Any, line: Any) -> dict[str, Any]:
     with portal.store.read() as s:
         intl = repository.get_line(s, line.number).account.allow_international
     today = portal.now().astimezone(ZoneInfo(auth.timezone)).date()
-    return services.save(
-        portal.store,
-        auth,
-        line,
-        update,
-        plan=portal.dial_plan,
-        allow_international=intl,
-        today=today,
-    )
+    return {"plan": portal.dial_plan, "allow_international": intl, "today": today}
+
+
+def _save(portal: PortalDep, auth: Any, line: Any, update: NotificationsIn) -> NotificationsOut:
+    return services.save(portal.store, auth, line, update, **_context(portal, auth, line))
 
 
 @api.get("/lines/{n}/notifications", response_model=NotificationsOut)
@@ -204,6 +200,7 @@ def notifications_submit(
 ) -> Response:
     data, problems = notifications_form(form)
     invalid: Invalid | None = None
+    update: NotificationsIn | None = None
     try:
         update = NotificationsIn(**data)
     except ValidationError as exc:
@@ -213,16 +210,18 @@ def notifications_submit(
                 "invalid-value",
                 Msg("This value is not valid."),
             )
-        update = None
-    if problems:
-        invalid = Invalid(problems.items)
-    elif update is not None:
+    if update is not None and not problems:
         try:
             _save(portal, auth, line, update)
             return redirect("/notifications", "saved")
         except Invalid as exc:
             invalid = exc
-    assert invalid is not None
+    elif update is not None:
+        # The form had unreadable values: check the rest too, to show every problem at once.
+        merged = services.merge(services.load(portal.store, auth, line), update)
+        services.check(merged, problems, **_context(portal, auth, line))
+    if invalid is None:
+        invalid = Invalid(problems.items)
     current = services.load(portal.store, auth, line)
     draft = _Obj(
         {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -220,20 +221,30 @@ def _calls(
     return number
 
 
-def save(
-    store: Store,
-    auth: Auth,
-    line: LineRef,
-    update: NotificationsIn,
+@dataclass(frozen=True)
+class Checked:
+    merged: NotificationsOut
+    mwi: dict[str, list[str]]
+    emails: dict[str, list[str]]
+    pager_address: str
+    pager_number: str
+    pager_callback: str
+    pager_schedule: list[dict[str, Any]]
+    outdial_number: str
+    outdial_schedule: list[dict[str, Any]]
+    override_number: str
+    override_schedule: list[dict[str, Any]]
+
+
+def check(
+    merged: NotificationsOut,
+    problems: Problems,
     *,
     plan: DialPlan,
     allow_international: bool,
     today: date,
-) -> NotificationsOut:
-    """Apply `update` (all or nothing); `today` is the date in the account's time zone."""
-    owner = holder(auth, line)
-    merged = merge(load(store, auth, line), update)
-    problems = Problems()
+) -> Checked:
+    """Check `merged` as a whole, adding to `problems` (the caller raises)."""
 
     mwi: dict[str, list[str]] = {}
     for i, t in enumerate(merged.mwi.targets):
@@ -291,7 +302,43 @@ def save(
         problems.add(
             "override.end_date", "date-in-past", Msg("The end date cannot be in the past.")
         )
+    return Checked(
+        merged=merged,
+        mwi=mwi,
+        emails=emails,
+        pager_address=pager_address,
+        pager_number=pager_number or "",
+        pager_callback=pager_callback or "",
+        pager_schedule=pager_schedule,
+        outdial_number=outdial_number or "",
+        outdial_schedule=outdial_schedule,
+        override_number=override_number or "",
+        override_schedule=override_schedule,
+    )
+
+
+def save(
+    store: Store,
+    auth: Auth,
+    line: LineRef,
+    update: NotificationsIn,
+    *,
+    plan: DialPlan,
+    allow_international: bool,
+    today: date,
+) -> NotificationsOut:
+    """Apply `update` (all or nothing); `today` is the date in the account's time zone."""
+    owner = holder(auth, line)
+    problems = Problems()
+    c = check(
+        merge(load(store, auth, line), update),
+        problems,
+        plan=plan,
+        allow_international=allow_international,
+        today=today,
+    )
     problems.check()
+    merged, pager, outdial, override = c.merged, c.merged.pager, c.merged.outdial, c.merged.override
 
     with store.transaction() as s:
         n = s.get(NotificationSettings, owner.number)
@@ -301,14 +348,14 @@ def save(
         n.mwi_enabled = merged.mwi.enabled
         n.email_enabled = merged.email.enabled
         n.pager_enabled = pager.enabled
-        n.pager_schedule = pager_schedule
-        n.pager_address = pager_address
-        n.pager_number = pager_number or ""
-        n.pager_callback_number = pager_callback or ""
+        n.pager_schedule = c.pager_schedule
+        n.pager_address = c.pager_address
+        n.pager_number = c.pager_number
+        n.pager_callback_number = c.pager_callback
         n.pager_types = _types(list(pager.types))
         n.outdial_enabled = outdial.enabled
-        n.outdial_schedule = outdial_schedule
-        n.outdial_number = outdial_number or ""
+        n.outdial_schedule = c.outdial_schedule
+        n.outdial_number = c.outdial_number
         n.outdial_types = _types(list(outdial.types))
         n.outdial_delay_normal_minutes = outdial.delay_normal_minutes
         n.outdial_delay_urgent_minutes = outdial.delay_urgent_minutes
@@ -317,11 +364,11 @@ def save(
         n.outdial_stop_on_answer = outdial.stop_on_answer
         n.outdial_stop_on_access = outdial.stop_on_access
         n.override_enabled = override.enabled
-        n.override_schedule = override_schedule
+        n.override_schedule = c.override_schedule
         n.override_end_date = (
             end_instant(override.end_date, auth.timezone) if override.end_date else None
         )
-        n.override_number = override_number or ""
+        n.override_number = c.override_number
         n.override_types = _types(list(override.types))
         n.override_delay_normal_minutes = override.delay_normal_minutes
         n.override_delay_urgent_minutes = override.delay_urgent_minutes
@@ -334,11 +381,11 @@ def save(
         s.add_all(
             [
                 NotificationTarget(line_number=owner.number, channel="mwi", address=k, types=v)
-                for k, v in mwi.items()
+                for k, v in c.mwi.items()
             ]
             + [
                 NotificationTarget(line_number=owner.number, channel="email", address=k, types=v)
-                for k, v in emails.items()
+                for k, v in c.emails.items()
             ]
         )
         enqueue(s, SettingsChanged(line=owner.number, section="notifications"))
