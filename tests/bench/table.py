@@ -19,7 +19,10 @@ HEADER = Row("area", "figure", "value", "reference (same run)", "target")
 
 def render(rows: list[Row]) -> str:
     table = [HEADER, *rows]
-    widths = [max(len(getattr(r, f)) for r in table) for f in ("area", "figure", "value", "reference", "target")]
+    widths = [
+        max(len(getattr(r, f)) for r in table)
+        for f in ("area", "figure", "value", "reference", "target")
+    ]
 
     def line(r: Row) -> str:
         cells = (r.area, r.figure, r.value, r.reference, r.target)
