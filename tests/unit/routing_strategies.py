@@ -27,13 +27,9 @@ from routing.model import (
 NOW = datetime(2025, 3, 14, 9, 30)
 LINE = "6135550100"
 
-_area = st.from_regex(r"[2-9][0-9]{2}", fullmatch=True).filter(
-    lambda a: a[1:] != "11" and a not in ("900", "976")
-)
-_exchange = st.from_regex(r"[2-9][0-9]{2}", fullmatch=True).filter(
-    lambda e: e[1:] != "11" and e != "976"
-)
-_station = st.from_regex(r"[0-9]{4}", fullmatch=True)
+_area = st.integers(200, 999).map(str).filter(lambda a: a[1:] != "11" and a not in ("900", "976"))
+_exchange = st.integers(200, 999).map(str).filter(lambda e: e[1:] != "11" and e != "976")
+_station = st.integers(0, 9999).map(lambda n: f"{n:04d}")
 
 allowed_numbers = st.builds(lambda a, e, s: a + e + s, _area, _exchange, _station)
 """10-digit NANP numbers the default dial plan accepts."""
@@ -100,16 +96,21 @@ diversions = st.builds(
 )
 
 
+def often(true_in_ten: int) -> st.SearchStrategy[bool]:
+    """True in `true_in_ten` draws out of ten, so that every rule of S3 is reached often."""
+    return st.sampled_from([False] * (10 - true_in_ten) + [True] * true_in_ten)
+
+
 @st.composite
 def line_settings(draw: st.DrawFn) -> LineSettings:
     """Valid settings of LINE: any mode, valid ring table, destinations that may be refused."""
     maybe = st.one_of(st.none(), destinations)
-    lists = st.frozensets(st.one_of(small_pool, allowed_numbers), max_size=6)
+    lists = st.frozensets(st.one_of(small_pool, small_pool, allowed_numbers), max_size=4)
     return LineSettings(
         line=LINE,
-        has_mailbox=draw(st.booleans()),
-        has_devices=draw(st.booleans()),
-        phone_state=draw(st.sampled_from(PhoneState)),
+        has_mailbox=draw(often(8)),
+        has_devices=draw(often(8)),
+        phone_state=PhoneState.DND if draw(often(2)) else PhoneState.AVAILABLE,
         incoming_mode=draw(st.sampled_from(IncomingMode)),
         forward_all_to=draw(maybe),
         ring_table=draw(ring_tables()),
@@ -118,16 +119,16 @@ def line_settings(draw: st.DrawFn) -> LineSettings:
         no_answer_timeout=draw(st.integers(MIN_CELL_SECONDS, MAX_CELL_SECONDS)),
         busy_action=draw(st.sampled_from(FallbackAction)),
         busy_to=draw(maybe),
-        unavailable_forwarding=draw(st.booleans()),
+        unavailable_forwarding=draw(often(5)),
         unavailable_to=draw(maybe),
-        selective_forwarding=draw(st.booleans()),
+        selective_forwarding=draw(often(5)),
         selective_forward_to=draw(maybe),
         forward_list=draw(lists),
-        selective_rejection=draw(st.booleans()),
+        selective_rejection=draw(often(3)),
         reject_list=draw(lists),
-        anonymous_rejection=draw(st.booleans()),
-        allow_international=draw(st.booleans()),
-        dial_plan=DialPlan(allow_international=draw(st.booleans())),
+        anonymous_rejection=draw(often(3)),
+        allow_international=draw(often(2)),
+        dial_plan=DialPlan(allow_international=draw(often(1))),
         forward_timeout=draw(st.integers(5, 120)),
         max_diversions=draw(st.integers(1, 6)),
     )
@@ -136,9 +137,13 @@ def line_settings(draw: st.DrawFn) -> LineSettings:
 calls = st.builds(
     CallFacts,
     called=st.just(LINE),
-    caller=st.one_of(st.none(), small_pool, allowed_numbers),
+    caller=st.one_of(small_pool, small_pool, small_pool, allowed_numbers, st.none()),
     now=st.just(NOW),
-    privacy=st.frozensets(st.sampled_from(["id", "user", "header", "none"]), max_size=2),
-    diversions=st.lists(diversions, max_size=7).map(tuple),
+    privacy=st.one_of(
+        st.just(frozenset()),
+        st.just(frozenset()),
+        st.frozensets(st.sampled_from(["id", "user", "header", "none"]), max_size=2),
+    ),
+    diversions=st.one_of(st.just(()), st.lists(diversions, max_size=7).map(tuple)),
 )
 """Calls to LINE (not to the pilot)."""
