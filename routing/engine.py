@@ -26,7 +26,6 @@ Rules of this file:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 
 from routing import ringplan
 from routing.model import (
@@ -122,20 +121,13 @@ def decide(settings: LineSettings | None, call: CallFacts) -> Plan:
                 f"{_status(ANONYMITY_DISALLOWED)}",
             )
         )
-    if call.diversions:
-        plans = _Builder(settings, call.diversions)
-        if settings.phone_state is PhoneState.DND:
-            return plans.dnd()
-        if settings.selective_forwarding and caller is not None and caller in settings.forward_list:
-            step = plans.selective()
-            return _selective_plan(caller, step, describe(step))
-        return plans.mode()
-    compiled = _compiled(settings)
+    plans = _Plans(_Builder(settings, call.diversions)) if call.diversions else _cached(settings)
     if settings.phone_state is PhoneState.DND:
-        return compiled.dnd
+        return plans.dnd()
     if settings.selective_forwarding and caller is not None and caller in settings.forward_list:
-        return _selective_plan(caller, compiled.selective, compiled.selective_text)
-    return compiled.mode
+        step, description = plans.selective()
+        return Plan(step, step.rule, f"{caller} is on the forward list; {description}")
+    return plans.mode()
 
 
 def ring_outcome(results: Sequence[LegResult]) -> Outcome:
@@ -224,41 +216,55 @@ def _pilot(settings: LineSettings | None, call: CallFacts) -> Plan:
 # Plans built from the settings
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    """The plans of one LineSettings object for calls without diversions."""
+class _Plans:
+    """The plans of one line for calls with one diversion history, each built when first asked."""
 
-    dnd: Plan
-    selective: Step
-    selective_text: str
-    mode: Plan
+    __slots__ = ("_builder", "_dnd", "_mode", "_selective")
+
+    def __init__(self, builder: _Builder) -> None:
+        self._builder = builder
+        self._dnd: Plan | None = None
+        self._selective: tuple[Step, str] | None = None
+        self._mode: Plan | None = None
+
+    def dnd(self) -> Plan:
+        if self._dnd is None:
+            self._dnd = self._builder.dnd()
+        return self._dnd
+
+    def selective(self) -> tuple[Step, str]:
+        """The selective-forwarding step and its description."""
+        if self._selective is None:
+            step = self._builder.selective()
+            self._selective = (step, describe(step))
+        return self._selective
+
+    def mode(self) -> Plan:
+        if self._mode is None:
+            self._mode = self._builder.mode()
+        return self._mode
 
 
 _CACHE_LIMIT = 4096
-_cache: dict[int, tuple[LineSettings, _Compiled]] = {}
-"""id(settings) -> (settings, plans). The entry holds the settings, so the id cannot be reused
-while the entry exists; the objects are frozen, so the plans never go stale."""
+_cache: dict[int, tuple[LineSettings, _Plans]] = {}
+"""id(settings) -> (settings, plans for calls without diversions). The entry holds the settings,
+so their id cannot be reused while it exists; settings are frozen, so the plans never go stale.
+Full: emptied at once (an atomic operation, safe if several threads decide)."""
 
 
-def _compiled(settings: LineSettings) -> _Compiled:
+def _cached(settings: LineSettings) -> _Plans:
     entry = _cache.get(id(settings))
     if entry is not None and entry[0] is settings:
         return entry[1]
-    plans = _Builder(settings, ())
-    selective = plans.selective()
-    compiled = _Compiled(plans.dnd(), selective, describe(selective), plans.mode())
+    plans = _Plans(_Builder(settings, ()))
     if len(_cache) >= _CACHE_LIMIT:
         _cache.clear()
-    _cache[id(settings)] = (settings, compiled)
-    return compiled
+    _cache[id(settings)] = (settings, plans)
+    return plans
 
 
 def _single(step: Step) -> Plan:
     return Plan(step, step.rule, step.explanation)
-
-
-def _selective_plan(caller: str, step: Step, description: str) -> Plan:
-    return Plan(step, step.rule, f"{caller} is on the forward list; {description}")
 
 
 def _status(code: int) -> str:
@@ -272,6 +278,8 @@ class _Builder:
         self.s = settings
         self.history = frozenset(d.line for d in diversions)
         self.diverted = len(diversions)
+        self.follow_me = Diversion(settings.line, DiversionReason.FOLLOW_ME)
+        self._blocked: dict[str, tuple[Rule, str] | None] = {}
 
     # -- the plans -------------------------------------------------------------------------------
 
@@ -337,9 +345,9 @@ class _Builder:
         simultaneous = mode is IncomingMode.SIMULTANEOUS
         try:
             if simultaneous:
-                timeline = ringplan.simultaneous(s.ring_table, s.no_answer_timeout)
+                timeline = ringplan.simultaneous(s.ring_table, s.no_answer_timeout, self.follow_me)
             else:
-                timeline = ringplan.sequential(s.ring_table)
+                timeline = ringplan.sequential(s.ring_table, self.follow_me)
         except ValueError as exc:
             why = f"the ring table is invalid ({exc}): "
             return self.ring_account(Rule.RING_TABLE_INVALID, why)
@@ -358,7 +366,7 @@ class _Builder:
             if blocked is not None:
                 left_out.append(blocked[1])
                 continue
-            legs.append(replace(leg, diversion=Diversion(s.line, DiversionReason.FOLLOW_ME)))
+            legs.append(leg)
         rule = Rule.SIMULTANEOUS if simultaneous else Rule.SEQUENTIAL
         skipped = f"; left out: {', '.join(dict.fromkeys(left_out))}" if left_out else ""
         if not legs:
@@ -496,6 +504,12 @@ class _Builder:
 
     def blocked(self, target: str) -> tuple[Rule, str] | None:
         """Why `target` may not be called from this line for this call, with the rule; or None."""
+        if target in self._blocked:
+            return self._blocked[target]
+        found = self._blocked[target] = self._check(target)
+        return found
+
+    def _check(self, target: str) -> tuple[Rule, str] | None:
         s = self.s
         refused = refusal(target, s.dial_plan, s.allow_international)
         if refused is not None:

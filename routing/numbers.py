@@ -94,6 +94,17 @@ def normalize(raw: str) -> str:
     )
 
 
+def is_normalised(s: str) -> bool:
+    """True when `s` is a normalised number, i.e. normalize(s) == s (without parsing anything)."""
+    if not (s.isascii() and s.isdigit()):
+        return False
+    size = len(s)
+    if size >= NANP_DIGITS and s.startswith(INTERNATIONAL_PREFIX):
+        national = size - len(INTERNATIONAL_PREFIX)
+        return MIN_INTERNATIONAL_DIGITS <= national <= MAX_INTERNATIONAL_DIGITS and s[3] != "1"
+    return size == NANP_DIGITS or size <= MAX_EXTENSION_DIGITS
+
+
 def _international(national: str, raw: str) -> str:
     if not MIN_INTERNATIONAL_DIGITS <= len(national) <= MAX_INTERNATIONAL_DIGITS:
         raise ValueError(

@@ -22,11 +22,11 @@ from routing.model import (
     MAX_ROWS,
     MAX_STAGES,
     MIN_CELL_SECONDS,
+    Diversion,
     Leg,
-    RingEntry,
     RingTable,
 )
-from routing.numbers import normalize
+from routing.numbers import is_normalised
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def validate(table: RingTable, *, simultaneous: bool = False) -> None:
     seen: set[str] = set()
     for entry in entries:
         number = entry.number
-        if number != ACCOUNT_PHONE and not _is_normalised(number):
+        if number != ACCOUNT_PHONE and not is_normalised(number):
             raise ValueError(f"{number!r} in the ring table is not a normalised number")
         if number in seen:
             raise ValueError(f"{label(number)} appears more than once in the ring table")
@@ -96,49 +96,60 @@ def validate(table: RingTable, *, simultaneous: bool = False) -> None:
             raise ValueError(f"column {k + 1} of the ring table has no ring time")
 
 
-def sequential(table: RingTable) -> Timeline:
-    """The legs of a table rung stage after stage, and the time the whole table takes."""
+def sequential(table: RingTable, diversion: Diversion | None = None) -> Timeline:
+    """The legs of a table rung stage after stage, and the time the whole table takes.
+
+    Legs to numbers other than the account phone carry `diversion` (the engine's follow-me).
+    """
     validate(table)
     entries = table.entries
     columns = max(len(entry.cells) for entry in entries)
-    stages: list[int] = []
-    for k in range(columns):
-        stages.append(max(c for entry in entries if (c := _cell(entry.cells, k)) is not None))
+    rows = [entry.cells + (None,) * (columns - len(entry.cells)) for entry in entries]
+    stages = [max(c for row in rows if (c := row[k]) is not None) for k in range(columns)]
     starts: list[int] = []
     at = 0
     for length in stages:
         starts.append(at)
         at += length
     found: list[tuple[int, int, Leg]] = []  # (start, row, leg): sorted into start order below
-    for row, entry in enumerate(entries):
+    for position, (entry, row) in enumerate(zip(entries, rows, strict=True)):
+        number, remote = entry.number, entry.allow_remote_forwarding
+        header = None if number == ACCOUNT_PHONE else diversion
         start = end = -1  # the leg being built; start < 0: none
-        for k in range(columns):
-            cell = _cell(entry.cells, k)
+        for k, cell in enumerate(row):
             if cell is None:
                 if start >= 0:
-                    found.append((start, row, _leg(entry.number, start, end, entry)))
+                    found.append((start, position, Leg(number, start, end - start, remote, header)))
                     start = -1
-                continue
-            if start >= 0 and end == starts[k]:
+            elif start >= 0 and end == starts[k]:
                 # The previous cell lasted its whole stage: keep ringing on the same leg.
                 end = starts[k] + cell
-                continue
-            if start >= 0:
-                found.append((start, row, _leg(entry.number, start, end, entry)))
-            start, end = starts[k], starts[k] + cell
+            else:
+                if start >= 0:
+                    found.append((start, position, Leg(number, start, end - start, remote, header)))
+                start, end = starts[k], starts[k] + cell
         if start >= 0:
-            found.append((start, row, _leg(entry.number, start, end, entry)))
+            found.append((start, position, Leg(number, start, end - start, remote, header)))
     found.sort(key=lambda item: (item[0], item[1]))
     return Timeline(tuple(leg for _, _, leg in found), tuple(stages), at)
 
 
-def simultaneous(table: RingTable, timeout: int) -> Timeline:
-    """Every row of the table rings at once for `timeout` seconds (the no-answer timeout)."""
+def simultaneous(table: RingTable, timeout: int, diversion: Diversion | None = None) -> Timeline:
+    """Every row of the table rings at once for `timeout` seconds (the no-answer timeout).
+
+    Legs to numbers other than the account phone carry `diversion` (the engine's follow-me).
+    """
     validate(table, simultaneous=True)
     if timeout < 1:
         raise ValueError(f"the no-answer timeout is {timeout} seconds: it must be at least 1")
     legs = tuple(
-        Leg(entry.number, 0, timeout, allow_remote_forwarding=entry.allow_remote_forwarding)
+        Leg(
+            entry.number,
+            0,
+            timeout,
+            entry.allow_remote_forwarding,
+            None if entry.number == ACCOUNT_PHONE else diversion,
+        )
         for entry in table.entries
     )
     return Timeline(legs, (timeout,), timeout)
@@ -146,14 +157,3 @@ def simultaneous(table: RingTable, timeout: int) -> Timeline:
 
 def _cell(cells: tuple[int | None, ...], k: int) -> int | None:
     return cells[k] if k < len(cells) else None
-
-
-def _leg(number: str, start: int, end: int, entry: RingEntry) -> Leg:
-    return Leg(number, start, end - start, allow_remote_forwarding=entry.allow_remote_forwarding)
-
-
-def _is_normalised(number: str) -> bool:
-    try:
-        return normalize(number) == number
-    except ValueError:
-        return False

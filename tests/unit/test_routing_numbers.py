@@ -11,6 +11,7 @@ from routing.numbers import (
     caller_number,
     check_destination,
     is_anonymous,
+    is_normalised,
     is_valid_line_number,
     normalize,
 )
@@ -278,3 +279,33 @@ def test_blocked_codes_come_from_the_dial_plan() -> None:
     with pytest.raises(ValueError) as info:
         check_destination("6135550100", plan, allow_international=False)
     assert str(info.value) == "6135550100: exchange 555 is blocked"
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        ("6135550100", True),
+        ("1234", True),
+        ("0", True),
+        ("011442079460958", True),
+        ("0114412345", True),  # 011 and 7 digits
+        ("", False),
+        ("16135550100", False),  # normalised without the 1
+        ("01116135550100", False),  # normalised to 6135550100
+        ("011441234", False),  # too short after 011
+        ("61355501", False),
+        ("+16135550100", False),
+        ("613-555-0100", False),
+    ],
+)
+def test_is_normalised(number: str, expected: bool) -> None:
+    assert is_normalised(number) is expected
+
+
+@given(st.text(alphabet="0123456789", max_size=20))
+def test_is_normalised_agrees_with_normalize(digits: str) -> None:
+    try:
+        same = normalize(digits) == digits
+    except ValueError:
+        same = False
+    assert is_normalised(digits) is same

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from routing.model import ACCOUNT_PHONE, Leg, RingEntry, RingTable
+from routing.model import ACCOUNT_PHONE, Diversion, DiversionReason, Leg, RingEntry, RingTable
 from routing.ringplan import Timeline, sequential, simultaneous, validate
 from tests.unit.routing_strategies import ring_tables
 
@@ -105,6 +105,19 @@ def test_sequential_keeps_remote_forwarding_per_row() -> None:
         Leg(M, 20, 30, allow_remote_forwarding=True),
     )
     assert all(leg.diversion is None for leg in timeline.legs)
+
+
+def test_legs_to_other_numbers_carry_the_given_diversion() -> None:
+    follow_me = Diversion("6135550100", DiversionReason.FOLLOW_ME)
+    rows = table((A, (20, 20)), (M, (None, 30)))
+    assert sequential(rows, follow_me).legs == (
+        Leg(A, 0, 40),
+        Leg(M, 20, 30, diversion=follow_me),
+    )
+    assert simultaneous(rows, 24, follow_me).legs == (
+        Leg(A, 0, 24),
+        Leg(M, 0, 24, diversion=follow_me),
+    )
 
 
 def test_stage_starts() -> None:
