@@ -55,6 +55,15 @@ def reason_from_cause(cause: int) -> DiversionReason:
     return CAUSES.get(cause, DiversionReason.UNKNOWN)
 
 
+def call_diversions(
+    diversion: str | Iterable[str], history_info: str | Iterable[str]
+) -> tuple[Diversion, ...]:
+    """The diversion history of an INVITE: its Diversion headers when it has any, else what its
+    History-Info headers record (an empty iterable stands for an absent header)."""
+    found = parse_diversion(diversion)
+    return found if found else parse_history_info(history_info)
+
+
 # ------------------------------------------------------------------------------------------------
 # Diversion (RFC 5806)
 
@@ -97,7 +106,6 @@ def format_diversion(d: Diversion, host: str, counter: int = 1) -> str:
 
 @dataclass(frozen=True)
 class _Entry:
-    position: int
     index: tuple[int, ...] | None
     uri: str
     params: dict[str, str]
@@ -112,31 +120,29 @@ def parse_history_info(headers: str | Iterable[str]) -> tuple[Diversion, ...]:
     - a `cause` URI parameter (RFC 4458, `<sip:6135550199@h;cause=408>;index=1.1;mp=1`): the call
       was diverted to this target for the cause, from the entry named by its rc/mp parameter, else
       its parent index, else the entry before it (or from the URI in a `target` parameter).
-    When both describe the same diverting entry, the cause parameter wins; two neighbouring
-    diversions of the same line for the same reason are one diversion.
+    When both describe the same diverting entry, the cause parameter (read after the Reason)
+    wins; two neighbouring diversions of the same line for the same reason are one diversion.
     """
     raw_entries: list[_Entry] = []
-    for position, value in enumerate(_values(headers, "History-Info")):
+    for value in _values(headers, "History-Info"):
         uri, params = _name_addr(value, "History-Info")
         raw_index = params.get("index")
-        raw_entries.append(
-            _Entry(position, None if raw_index is None else _index(raw_index), uri, params)
-        )
+        raw_entries.append(_Entry(None if raw_index is None else _index(raw_index), uri, params))
     entries = raw_entries
     if entries and all(entry.index is not None for entry in entries):
         entries = sorted(entries, key=lambda entry: entry.index or ())
     by_index = {entry.index: n for n, entry in enumerate(entries) if entry.index is not None}
 
-    # events[source]: (order, line, reason, from_cause); source is the diverting entry's position
+    # events[source]: (order, line, reason); source is the diverting entry's position
     # in `entries`, or -1 - n for a cause whose diverting URI came in a `target` parameter.
-    events: dict[int, tuple[float, str, DiversionReason, bool]] = {}
+    events: dict[int, tuple[float, str, DiversionReason]] = {}
     for n, entry in enumerate(entries):
         uri_params, uri_headers = _uri_parts(entry.uri)
         raw_reason = uri_headers.get("reason")
         if raw_reason is not None:
             reason = _reason_header(raw_reason)
-            if reason is not None and not (n in events and events[n][3]):
-                events[n] = (n, _line(entry.uri), reason, False)
+            if reason is not None:
+                events[n] = (n, _line(entry.uri), reason)
         raw_cause = uri_params.get("cause")
         if raw_cause is None:
             continue
@@ -148,11 +154,11 @@ def parse_history_info(headers: str | Iterable[str]) -> tuple[Diversion, ...]:
         if target is not None:
             line = _line(unquote(target))
             key = source if source is not None else -1 - n
-            events[key] = (n - 0.5 if source is None else source, line, reason, True)
+            events[key] = (n - 0.5 if source is None else source, line, reason)
         elif source is not None:
-            events[source] = (source, _line(entries[source].uri), reason, True)
+            events[source] = (source, _line(entries[source].uri), reason)
     ordered: list[Diversion] = []
-    for _, line, reason, _ in sorted(events.values(), key=lambda event: event[0]):
+    for _, line, reason in sorted(events.values(), key=lambda event: event[0]):
         diversion = Diversion(line, reason)
         if not ordered or ordered[-1] != diversion:
             ordered.append(diversion)

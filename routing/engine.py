@@ -50,7 +50,7 @@ from routing.model import (
     Step,
     Voicemail,
 )
-from routing.numbers import refusal
+from routing.numbers import is_anonymous, refusal
 
 DECLINE = 603
 ANONYMITY_DISALLOWED = 433
@@ -109,9 +109,7 @@ def decide(settings: LineSettings | None, call: CallFacts) -> Plan:
                 f"{caller} is on the reject list: {_status(DECLINE)}",
             )
         )
-    if settings.anonymous_rejection and (
-        caller is None or "id" in call.privacy or "user" in call.privacy
-    ):
+    if settings.anonymous_rejection and is_anonymous(caller, call.privacy):
         why = "has no number" if caller is None else "asked for privacy"
         return _single(
             Reject(
@@ -247,14 +245,14 @@ class _Plans:
 
 _CACHE_LIMIT = 4096
 _cache: dict[int, tuple[LineSettings, _Plans]] = {}
-"""id(settings) -> (settings, plans for calls without diversions). The entry holds the settings,
-so their id cannot be reused while it exists; settings are frozen, so the plans never go stale.
-Full: emptied at once (an atomic operation, safe if several threads decide)."""
+"""id(settings) -> (settings, plans for calls without diversions). The entry keeps the settings
+alive, so no other object can have their id while the entry exists; settings are frozen, so the
+plans never go stale. Full: emptied at once (atomic, safe if several threads decide)."""
 
 
 def _cached(settings: LineSettings) -> _Plans:
     entry = _cache.get(id(settings))
-    if entry is not None and entry[0] is settings:
+    if entry is not None:
         return entry[1]
     plans = _Plans(_Builder(settings, ()))
     if len(_cache) >= _CACHE_LIMIT:
@@ -265,6 +263,10 @@ def _cached(settings: LineSettings) -> _Plans:
 
 def _single(step: Step) -> Plan:
     return Plan(step, step.rule, step.explanation)
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
 
 
 def _status(code: int) -> str:
@@ -521,6 +523,7 @@ class _Builder:
         if self.diverted >= s.max_diversions:
             return (
                 Rule.LOOP_GUARD,
-                f"the call was already diverted {self.diverted} times (at most {s.max_diversions})",
+                f"the call was already diverted {_times(self.diverted)} "
+                f"(at most {_times(s.max_diversions)})",
             )
         return None

@@ -162,7 +162,8 @@ class LineSettings:
 class Diversion:
     """One entry of the diversion history: `line` diverted the call for `reason`.
 
-    Order in CallFacts.diversions: most recent first (the topmost Diversion header).
+    Order in CallFacts.diversions: most recent first (the topmost Diversion header). A Diversion
+    header entry with counter=N stands for N diversions and appears N times (routing.diversion).
     """
 
     line: str

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from routing.diversion import (
+    call_diversions,
     format_diversion,
     parse_diversion,
     parse_history_info,
@@ -360,3 +361,13 @@ def test_rfc_4458_causes(cause: int, reason: DiversionReason) -> None:
     assert reason_from_cause(cause) is reason
     header = f"<sip:6135550100@a>;index=1,<sip:*98@vm;cause={cause}>;index=1.1;mp=1"
     assert parse_history_info(header) == (Diversion("6135550100", reason),)
+
+
+HISTORY = "<sip:6135550100@a>;index=1,<sip:*98@vm;cause=486>;index=1.1;mp=1"
+
+
+def test_call_diversions_prefers_the_diversion_header() -> None:
+    diversion = "<sip:6135550111@h>;reason=no-answer"
+    assert call_diversions(diversion, HISTORY) == (Diversion("6135550111", R.NO_ANSWER),)
+    assert call_diversions([], HISTORY) == (Diversion("6135550100", R.USER_BUSY),)
+    assert call_diversions([], []) == ()

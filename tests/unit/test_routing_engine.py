@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from routing import engine
 from routing.diversion import parse_diversion, parse_history_info
 from routing.engine import decide, describe, ring_outcome
 from routing.model import (
@@ -852,7 +853,17 @@ def test_decide(changes: dict[str, object], facts: CallFacts, expected: object) 
         (
             {"incoming_mode": IncomingMode.FORWARD_ALL, "forward_all_to": OTHER},
             call(diversions=(Diversion(HOME),) * 5),
-            "forward all calls: the call was already diverted 5 times (at most 5): "
+            "forward all calls: the call was already diverted 5 times (at most 5 times): "
+            "voicemail (default greeting)",
+        ),
+        (
+            {
+                "incoming_mode": IncomingMode.FORWARD_ALL,
+                "forward_all_to": OTHER,
+                "max_diversions": 1,
+            },
+            call(diversions=(Diversion(HOME),)),
+            "forward all calls: the call was already diverted once (at most once): "
             "voicemail (default greeting)",
         ),
         (
@@ -1078,13 +1089,14 @@ def test_a_changed_settings_object_is_not_served_from_the_cache() -> None:
     assert shape(decide(line, call()).first) == ring_account()
 
 
-def test_the_cache_stays_correct_past_its_limit() -> None:
-    lines = [settings(no_answer_timeout=5 + k % 100) for k in range(5000)]
+def test_the_cache_is_bounded_and_stays_correct_past_its_limit() -> None:
+    lines = [settings(no_answer_timeout=5 + k % 100) for k in range(engine._CACHE_LIMIT + 500)]
     for k, line in enumerate(lines):
-        assert decide(line, call()).first == decide(line, call()).first
         ring = decide(line, call()).first
         assert isinstance(ring, Ring)
         assert ring.timeout == 5 + k % 100
+        assert len(engine._cache) <= engine._CACHE_LIMIT
+    assert all(isinstance(decide(line, call()).first, Ring) for line in lines)
 
 
 def test_plans_are_shared_only_between_calls_without_diversions() -> None:
