@@ -241,3 +241,16 @@ def test_forward_list_callers_are_forwarded_unless_rejected_or_dnd(
         # the destination may not be called: voicemail (or a Reject without mailbox) at once
         assert plan.reason in (Rule.NO_DESTINATION, Rule.DIAL_PLAN_REFUSED, Rule.LOOP_GUARD)
         assert isinstance(plan.first, Voicemail | Reject)
+
+
+@given(line_settings(), calls)
+def test_pilot_calls_never_ring_nor_forward(s: LineSettings, c: CallFacts) -> None:
+    c = replace(c, called="*98", to_pilot=True)
+    plan = decide(s, c)
+    assert not any(isinstance(step, Ring | Forward) for step in steps(plan.first))
+    if not c.diversions:
+        assert plan.reason is Rule.PILOT_RETRIEVAL
+    elif c.diversions[0].line == s.line and s.has_mailbox:
+        assert isinstance(plan.first, Voicemail) and plan.first.mailbox == s.line
+    else:
+        assert isinstance(plan.first, Reject) and plan.first.code == 404
