@@ -122,7 +122,14 @@ def decide(settings: LineSettings | None, call: CallFacts) -> Plan:
     plans = _Plans(_Builder(settings, call.diversions)) if call.diversions else _cached(settings)
     if settings.phone_state is PhoneState.DND:
         return plans.dnd()
-    if settings.selective_forwarding and caller is not None and caller in settings.forward_list:
+    # The guide: calls are not forwarded when the caller is also on the reject list, even while
+    # selective rejection is off (the reject list still vetoes the forward).
+    if (
+        settings.selective_forwarding
+        and caller is not None
+        and caller in settings.forward_list
+        and caller not in settings.reject_list
+    ):
         step, description = plans.selective()
         return Plan(step, step.rule, f"{caller} is on the forward list; {description}")
     return plans.mode()

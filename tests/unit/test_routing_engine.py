@@ -159,10 +159,10 @@ CASES: list[tuple[str, dict[str, object], CallFacts, object]] = [
     ),
     ("a number on both lists is rejected", both_lists, call(), (Reject, 603, Rule.REJECT_LIST)),
     (
-        "both lists, rejection off: forwarded",
+        "both lists, rejection off: not forwarded (the reject list vetoes the forward)",
         {**both_lists, "selective_rejection": False},
         call(),
-        forward(OTHER, R.DEFLECTION, Rule.SELECTIVE_FORWARD, vm(G.DEFAULT, Rule.FORWARD_FAILED)),
+        ring_account(),
     ),
     (
         "reject list wins over DND and forward all",

@@ -233,6 +233,9 @@ def test_forward_list_callers_are_forwarded_unless_rejected_or_dnd(
         assert plan.reason is Rule.ANONYMOUS_REJECTED
     elif s.phone_state is PhoneState.DND:
         assert plan.reason is Rule.DND
+    elif c.caller in s.reject_list:
+        # on both lists with selective rejection off: the reject list still vetoes the forward
+        assert plan.reason is not Rule.SELECTIVE_FORWARD
     elif isinstance(plan.first, Forward):
         assert plan.reason is Rule.SELECTIVE_FORWARD
         assert plan.first.target == s.selective_forward_to
