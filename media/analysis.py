@@ -188,13 +188,17 @@ class VoiceActivity:
         return self.active_frames * FRAME / RATE
 
 
+def noise_floor(levels: Floats, settings: VadSettings | None = None) -> float:
+    """The noise floor of a recording from its frame levels (the quiet end of them)."""
+    s = settings or VadSettings()
+    return float(np.percentile(levels, s.floor_percentile)) if len(levels) else SILENCE_DBFS
+
+
 def activity(samples: Samples, settings: VadSettings | None = None) -> NDArray[np.bool_]:
     """Per whole 20 ms frame of a recording: louder than the recording's noise floor or not."""
     s = settings or VadSettings()
     levels = frame_dbfs(samples)
-    if len(levels) == 0:
-        return np.zeros(0, dtype=np.bool_)
-    floor = float(np.percentile(levels, s.floor_percentile))
+    floor = noise_floor(levels, s)
     return np.asarray((levels >= s.min_dbfs) & (levels >= floor + s.margin_db), dtype=np.bool_)
 
 
@@ -263,10 +267,8 @@ BURST_MS: Final = 150
 BURST_GAP_MS: Final = 200
 
 
-def _edge_threshold(settings: VadSettings | None) -> float:
-    # A sample as loud as the peak of a sine at the activity threshold marks the sound's edge.
-    s = settings or VadSettings()
-    return float(10.0 ** (s.min_dbfs / 20.0) * math.sqrt(2.0))
+EDGE_SEARCH_MS: Final = 200
+"""How far before (after) the first (last) active frame a soft onset (decay) is followed."""
 
 
 def _loud(x: Floats, start: int, end: int, threshold: float) -> NDArray[np.intp]:
@@ -283,10 +285,15 @@ def sound_bounds(
     """[first, last) sample of the sound in a recording, without a trailing click; None if silent.
 
     Trailing sounds shorter than `burst_ms` that follow at least `burst_gap_ms` of silence (a
-    hang-up click, handling noise) are left out, repeatedly. The bounds are found to the sample
-    inside the first and last active frames, not to the frame.
+    hang-up click, handling noise) are left out, repeatedly. From the first and last active
+    frames the bounds follow the sound's soft onset and decay while it stays 6 dB over the
+    noise floor (at most EDGE_SEARCH_MS), then are placed on the first and last sample that
+    rises over that level: to the sample, not to the frame.
     """
-    spans = runs(activity(samples, settings))
+    s = settings or VadSettings()
+    levels = frame_dbfs(samples)
+    floor = noise_floor(levels, s)
+    spans = runs((levels >= s.min_dbfs) & (levels >= floor + s.margin_db))
     burst = burst_ms * RATE // 1000
     gap = burst_gap_ms * RATE // 1000
     while len(spans) >= 2:
@@ -297,15 +304,22 @@ def sound_bounds(
             break
     if not spans:
         return None
+    soft = max(floor + 6.0, s.min_dbfs - 15.0)
+    reach = EDGE_SEARCH_MS * RATE // 1000 // FRAME
+    start = spans[0][0]
+    limit = max(0, start - reach)
+    while start > limit and levels[start - 1] >= soft:
+        start -= 1
+    end = spans[-1][1]
+    limit = min(len(levels), end + reach)
+    while end < limit and levels[end] >= soft:
+        end += 1
     x = as_float(samples)
-    threshold = _edge_threshold(settings)
-    # A sound may start in the frame before its first active frame and fade out in the frame
-    # after its last one.
-    start, end = spans[0]
-    loud = _loud(x, max(0, (start - 1) * FRAME), end * FRAME, threshold)
+    threshold = float(10.0 ** (soft / 20.0) * math.sqrt(2.0))  # the peak of a sine at `soft`
+    # The sound may begin inside the frame before `start` and end inside the frame after `end`.
+    loud = _loud(x, max(0, (start - 1) * FRAME), spans[0][1] * FRAME, threshold)
     first = int(loud[0]) if len(loud) else start * FRAME
-    start, end = spans[-1]
-    loud = _loud(x, start * FRAME, min(len(x), (end + 1) * FRAME), threshold)
+    loud = _loud(x, spans[-1][0] * FRAME, min(len(x), (end + 1) * FRAME), threshold)
     last = int(loud[-1]) + 1 if len(loud) else end * FRAME
     return first, last
 
