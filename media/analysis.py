@@ -152,7 +152,6 @@ class VoiceActivity:
         self.settings = settings or VadSettings()
         self.floor = self.settings.initial_floor_dbfs
         self._pending = np.zeros(0, dtype=np.float64)
-        self.frames = 0
         self.active_frames = 0
         self.silent_run = 0
 
@@ -171,7 +170,6 @@ class VoiceActivity:
         for level in frame_dbfs(x[: count * FRAME]):
             active = self._decide(float(level))
             out.append(active)
-            self.frames += 1
             if active:
                 self.active_frames += 1
                 self.silent_run = 0
@@ -265,8 +263,7 @@ TRIM_PAD_MS: Final = 30
 BURST_MS: Final = 150
 """A trailing sound shorter than this, after a pause, is a hang-up click or handling noise."""
 BURST_GAP_MS: Final = 200
-
-
+"""... and the pause that sets such a sound apart from the speech before it."""
 EDGE_SEARCH_MS: Final = 200
 """How far before (after) the first (last) active frame a soft onset (decay) is followed."""
 
