@@ -57,8 +57,8 @@ def translations(lang: str) -> gettext.NullTranslations:
 
 def negotiate(cookie: str | None, accept_language: str | None, default: str) -> str:
     """The language of a request (see the module rules)."""
-    if cookie in LANGUAGES:
-        return cookie  # type: ignore[return-value]
+    if cookie is not None and cookie in LANGUAGES:
+        return cookie
     best: tuple[float, str] | None = None
     for part in (accept_language or "").split(","):
         tag, _sep, params = part.strip().partition(";")

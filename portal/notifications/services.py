@@ -266,12 +266,12 @@ def check(
         problems.add("mwi.targets", "required", Msg("Add at least one phone number."))
 
     emails: dict[str, list[str]] = {}
-    for i, t in enumerate(merged.email.targets):
-        value = validate.email(t.address, f"email.targets.{i}.address", problems)
+    for i, e in enumerate(merged.email.targets):
+        value = validate.email(e.address, f"email.targets.{i}.address", problems)
         if value is not None:
             emails.setdefault(value, [])
-            emails[value] = _types(emails[value] + list(t.types))
-            _need_types(list(t.types), f"email.targets.{i}.types", problems)
+            emails[value] = _types(emails[value] + list(e.types))
+            _need_types(list(e.types), f"email.targets.{i}.types", problems)
     if len(emails) > MAX_TARGETS:
         problems.add("email.targets", "too-many", Msg("At most %(max)s entries.", max=MAX_TARGETS))
     if merged.email.enabled and not emails and not problems.has("email.targets"):

@@ -176,6 +176,7 @@ AUDIO_ERRORS: dict[str, tuple[int, Msg]] = {
     "audio-empty": (422, Msg("The recording is empty.")),
     "audio-timeout": (422, Msg("This audio file took too long to read.")),
     "audio-unavailable": (503, Msg("Audio files cannot be read right now.")),
+    "file-too-large": (413, Msg("The file is too large.")),
 }
 
 
@@ -202,7 +203,9 @@ def store_greeting(
     if not data:
         raise Refused(422, "audio-empty", Msg("The recording is empty."))
     try:
-        wav = to_voice_wav(data, time_limit=time_limit, max_seconds=max_seconds)
+        wav = to_voice_wav(
+            data, time_limit=time_limit, max_seconds=max_seconds, max_bytes=max_bytes
+        )
     except AudioError as exc:
         status, msg = AUDIO_ERRORS.get(exc.code, (422, Msg("This audio file cannot be used.")))
         if exc.code == "audio-too-long":
