@@ -53,8 +53,9 @@
     if (!input || td.querySelector(".cellbar")) return;
     var bar = document.createElement("div");
     bar.className = "cellbar";
-    bar.innerHTML = '<div class="cellbar__fill"></div><span class="cellbar__label"></span>' +
-      '<span class="cellbar__handle" role="slider" tabindex="0"></span>';
+    bar.innerHTML = '<div class="cellbar__track"><div class="cellbar__fill"></div>' +
+      '<span class="cellbar__handle" role="slider" tabindex="0"></span></div>' +
+      '<span class="cellbar__label"></span>';
     td.insertBefore(bar, input);
     var handle = bar.querySelector(".cellbar__handle");
     handle.setAttribute("aria-valuemin", MIN);
@@ -64,7 +65,7 @@
     var dragged = false;
 
     function fromPointer(e) {
-      var rect = bar.getBoundingClientRect();
+      var rect = bar.querySelector(".cellbar__track").getBoundingClientRect();
       var ratio = (e.clientX - rect.left) / rect.width;
       return clamp(Math.round(MIN + ratio * (MAX - MIN)));
     }

@@ -32,6 +32,9 @@
       var tr = t.content.querySelector("tr");
       tr.querySelector('input[type="hidden"]').value = v;
       tr.querySelector("[data-target-value]").textContent = v;
+      tr.querySelectorAll("[aria-label]").forEach(function (el) {
+        el.setAttribute("aria-label", el.getAttribute("aria-label").replace("__value__", v));
+      });
       list.appendChild(tr);
       var enable = document.getElementById(channel + "_enabled");
       if (enable) enable.checked = true;
