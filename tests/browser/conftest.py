@@ -177,15 +177,16 @@ def page(context: BrowserContext) -> Iterator[Page]:
     assert errors == [], errors
 
 
-def shoot(page: Page, name: str) -> None:
-    """Screenshots of the whole page at desktop and at phone width."""
+def shoot(page: Page, name: str, *, full_page: bool = True) -> None:
+    """Screenshots at desktop and at phone width (the whole page, or the window for dialogs);
+    the page must not be wider than a phone's screen."""
     SCREENS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENS / f"{name}-desktop.png"), full_page=True)
+    page.screenshot(path=str(SCREENS / f"{name}-desktop.png"), full_page=full_page)
     page.set_viewport_size(PHONE)
     page.wait_for_timeout(150)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{name}: the page is {width} px wide on a phone"
-    page.screenshot(path=str(SCREENS / f"{name}-phone.png"), full_page=True)
+    page.screenshot(path=str(SCREENS / f"{name}-phone.png"), full_page=full_page)
     page.set_viewport_size(DESKTOP)
 
 

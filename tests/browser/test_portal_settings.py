@@ -98,7 +98,7 @@ def test_record_a_greeting_with_the_microphone_and_play_it(api: httpx.Client, pa
         }"""
     )
     assert played[0] > 0.2 and 1.5 <= played[1] <= 3.5, played
-    shoot(page, "greeting-dialog")
+    shoot(page, "greeting-dialog", full_page=False)
     dialog.get_by_role("button", name="Fermer").click()
     expect(page.locator('[data-star="personal"]')).to_be_visible()  # marked with *
     page.locator('input[name="greeting"][value="personal"]').check()

@@ -60,6 +60,7 @@
   var status = dialog.querySelector("[data-rec-status]");
   var audio = dialog.querySelector("[data-greeting-audio]");
   var fileInput = dialog.querySelector("[data-greeting-file]");
+  var fileName = dialog.querySelector("[data-file-name]");
   var errorEl = dialog.querySelector("[data-greeting-error]");
   var savedEl = dialog.querySelector("[data-greeting-saved]");
   var saveBtn = dialog.querySelector("[data-greeting-save]");
@@ -82,6 +83,7 @@
     blob = null;
     chunks = [];
     fileInput.value = "";
+    fileName.textContent = fileName.dataset.none;
     saveBtn.disabled = true;
     showError("");
     savedEl.hidden = true;
@@ -150,6 +152,7 @@
   fileInput.addEventListener("change", function () {
     if (!fileInput.files.length) return;
     blob = fileInput.files[0];
+    fileName.textContent = blob.name;
     objectUrl = URL.createObjectURL(blob);
     setAudio(objectUrl);
     saveBtn.disabled = false;

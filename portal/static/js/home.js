@@ -8,6 +8,13 @@
 
   function clamp(v) { return Math.max(MIN, Math.min(MAX, v)); }
   function digits(s) { return String(s || "").replace(/\D/g, ""); }
+  /* (613) 555-0100 for a 10-digit number, as the server writes them; others as typed. */
+  function shown(s) {
+    var d = digits(s);
+    if (d.length === 11 && d[0] === "1") d = d.slice(1);
+    if (d.length !== 10 || /[^\d\s().+-]/.test(s)) return s;
+    return "(" + d.slice(0, 3) + ") " + d.slice(3, 6) + "-" + d.slice(6);
+  }
 
   /* ------------------------------------------------------------------ UCN table */
 
@@ -261,7 +268,7 @@
       var hidden = document.createElement("input");
       hidden.type = "hidden"; hidden.name = name; hidden.value = v;
       var span = document.createElement("span");
-      span.className = "number"; span.textContent = v;
+      span.className = "number"; span.textContent = shown(v);
       var x = document.createElement("button");
       x.type = "button"; x.className = "chip__x"; x.setAttribute("data-list-remove", "");
       x.setAttribute("aria-label", (editor.getAttribute("data-remove-label") || "×").replace("__n__", v));
