@@ -71,3 +71,69 @@ def test_relais_run_starts_the_portal(tmp_path: Path) -> None:
     assert portal.address == "portal http://127.0.0.1:18123"
     assert portal.argv[-1] == "portal"
     assert portal.ready is not None and portal.ready() is False  # nothing listens yet
+
+
+def test_relais_portal_over_tls_sets_secure_cookies(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
+    env.update(RELAIS_STORAGE_ROOT=str(tmp_path / "var"), RELAIS_PORTAL_PORT=str(port))
+    subprocess.run([RELAIS, "demo"], env=env, check=True, capture_output=True, timeout=60)
+    half = subprocess.run(
+        [RELAIS, "portal", "--ssl-certfile", str(cert)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert half.returncode == 1
+    assert half.stderr.strip() == "error: --ssl-certfile and --ssl-keyfile go together"
+    proc = subprocess.Popen(
+        [RELAIS, "portal", "--ssl-certfile", str(cert), "--ssl-keyfile", str(key)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.post(
+                    f"https://127.0.0.1:{port}/api/v1/session",
+                    json={"number": "6135550100", "password": "relais-demo"},
+                    verify=False,
+                    timeout=10,
+                )
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "the portal did not start"
+                time.sleep(0.2)
+        assert r.status_code == 200
+        cookie = r.headers["set-cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert f"portal https://127.0.0.1:{port}".encode() in out

@@ -40,7 +40,10 @@ def test_catalogue_translates_every_text_of_the_sources(ids: set[str], lang: str
     assert len(ids) > 300
     with (CATALOGUES / lang / "LC_MESSAGES" / "messages.po").open("rb") as fh:
         catalog = read_po(fh)
-    missing = sorted(i for i in ids if not (catalog.get(i) and catalog.get(i).string))
+    # English is the language of the message ids: an empty English text shows the id itself.
+    missing = sorted(
+        i for i in ids if catalog.get(i) is None or (lang != "en" and not catalog.get(i).string)
+    )
     assert missing == [], f"run make i18n and translate: {missing[:5]}"
     fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
     assert fuzzy == []
