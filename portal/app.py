@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,6 +30,7 @@ from portal.home import routes as home_routes
 from portal.i18n import Msg
 from portal.messages import routes as messages_routes
 from portal.notifications import routes as notifications_routes
+from portal.pages import render
 from portal.security import PreSessionCsrf, SignInGuard, load_secret
 from portal.settings import routes as settings_routes
 from portal.templating import Templates
@@ -133,8 +135,6 @@ def _lang(request: Request, portal: Portal) -> str:
 
 
 def _error_page(portal: Portal, request: Request, status: int, message: str) -> Response:
-    from portal.pages import render
-
     lang = _lang(request, portal)
     ctx = {
         "request": request,
@@ -169,8 +169,6 @@ def _install_error_handlers(app: FastAPI, portal: Portal) -> None:
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
-        from urllib.parse import quote
-
         target = (
             "/login"
             if exc.next_path in ("/", "/home")

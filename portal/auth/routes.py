@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 
 from portal.auth import services
@@ -19,6 +21,7 @@ from portal.auth.schemas import (
 )
 from portal.auth.services import Auth, SignedIn
 from portal.deps import (
+    LINE_NOT_FOUND,
     ApiAuth,
     ApiLine,
     Client,
@@ -31,7 +34,7 @@ from portal.deps import (
     optional_page_auth,
 )
 from portal.errors import Invalid, Refused
-from portal.i18n import LANG_COOKIE, LANGUAGES, format_number
+from portal.i18n import LANG_COOKIE, LANGUAGES, Msg, format_number
 from portal.pages import frame, redirect, render, safe_next
 from portal.security import (
     CSRF_FIELD,
@@ -231,15 +234,11 @@ async def login_submit(request: Request, portal: PortalDep, lang: Lang, client: 
     number = str(form.get("number") or "")[:32]
     password = str(form.get("password") or "")[:1024]
     if not portal.pre_csrf.valid(request.cookies.get(PRE_COOKIE), str(form.get(CSRF_FIELD) or "")):
-        from portal.i18n import Msg
-
         msg = Msg("The sign-in page was out of date. Please try again.")
         return _login_page(
             request, portal, lang, number=number, error=msg.render(lang), status_code=403
         )
     old = request.cookies.get(SESSION_COOKIE)
-    from starlette.concurrency import run_in_threadpool
-
     try:
         signed = await run_in_threadpool(
             services.sign_in,
@@ -286,8 +285,6 @@ def switch_line(form: Form, auth: PageAuth) -> Response:
     number = form.get("number")
     line = auth.line(number) if isinstance(number, str) else None
     if line is None:
-        from portal.deps import LINE_NOT_FOUND
-
         raise Refused(404, "line-not-found", LINE_NOT_FOUND)
     response = redirect(safe_next(str(form.get("next") or "")), "line")
     response.set_cookie(LINE_COOKIE, line.number, httponly=True, samesite="lax", path="/")
@@ -338,8 +335,6 @@ def security_page(
     kind: str, request: Request, portal: PortalDep, lang: Lang, auth: PageAuth, line: CurrentLine
 ) -> Response:
     if kind not in SECURITY_FORMS:
-        from starlette.exceptions import HTTPException
-
         raise HTTPException(404)
     return _security_page(request, portal, lang, auth, line, kind)
 
@@ -356,8 +351,6 @@ def security_submit(
     client: Client,
 ) -> Response:
     if kind not in SECURITY_FORMS:
-        from starlette.exceptions import HTTPException
-
         raise HTTPException(404)
     new = str(form.get("new") or "")
     confirm = str(form.get("confirm") or "")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, UploadFile
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import FileResponse, Response
@@ -91,8 +93,6 @@ async def put_greeting(
     kind: str, file: UploadFile, line: ApiLine, auth: ApiAuth, portal: PortalDep
 ) -> GreetingOut:
     """Upload or record a greeting: any common audio format, kept as 8 kHz mono WAV."""
-    from starlette.concurrency import run_in_threadpool
-
     data = await _read_upload(file, portal.settings.portal_security.greeting_max_bytes)
     return await run_in_threadpool(_store, portal, auth, line, kind, data)
 
@@ -178,7 +178,7 @@ def message_settings_submit(
     data = message_form(form)
     try:
         update = MessageSettingsIn(**data)
-    except Exception:  # a forged choice outside the lists
+    except ValidationError:  # a forged choice outside the lists
         update = None
     if update is not None:
         try:
@@ -200,8 +200,6 @@ async def greeting_upload_page(
     kind: str, form: Form, portal: PortalDep, auth: PageAuth, line: FormLine
 ) -> Response:
     """Upload a greeting from the page without script (the dialog uses the API)."""
-    from starlette.concurrency import run_in_threadpool
-
     upload = form.get("file")
     if not isinstance(upload, StarletteUpload):
         raise Refused(422, "audio-empty", Msg("Choose an audio file first."))
