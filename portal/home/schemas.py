@@ -26,6 +26,9 @@ class RingEntryIO(BaseModel):
 
 
 class ForwardingNumberIO(BaseModel):
+    """A saved forwarding number; `temporary` ones are destinations in use that are not saved
+    (computed by the service: temporary entries of a PUT are ignored)."""
+
     model_config = ConfigDict(extra="forbid")
 
     number: str = Field(max_length=40)
