@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,14 +95,23 @@ class SwitchCall(pj.Call):  # type: ignore[misc]
         self.owner: Any = None
         self.audio: pj.AudioMedia | None = None
         self.disconnected = False
+        self.release: Callable[[SwitchCall], None] | None = None
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
         info = self.getInfo()
-        if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            self.disconnected = True
-            self.audio = None
-        if self.owner is not None:
-            self.owner.on_state(self, info)
+        owner = self.owner
+        if info.state != pj.PJSIP_INV_STATE_DISCONNECTED:
+            if owner is not None:
+                owner.on_state(self, info)
+            return
+        self.disconnected = True
+        self.audio = None
+        try:
+            if owner is not None:
+                owner.on_state(self, info)
+        finally:
+            if self.release is not None:
+                self.release(self)  # drops every reference: the object dies on return
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
         self.audio = active_audio(self)
@@ -271,21 +281,31 @@ class Inbound:
                 return
             self.start_dialog(factory(self, step))
         elif isinstance(step, Ring | Forward):
+            if self.answered_at is None and not self.sent_ringing and not self.w.admit_leg():
+                # Nothing rang yet: the edge (or the caller) can try another worker.
+                logger.warning("%s: no call slot for a leg: 503", self.call_id)
+                self.w.refuse_capacity()
+                self.reject(503, (("Retry-After", str(self.w.retry_after)),))
+                return
             self.state = "ringing"
             self.run = RingRun(self, step)
             self.run.start()
 
     def reject(self, code: int, headers: tuple[tuple[str, str], ...] = ()) -> None:
         self.state = "ended"
-        if self.gone:
+        if self.gone or self.call is None:
             return
         try:
-            self.call.hangup(op(code, headers))
+            if self.answered_at is None:
+                # A final answer (not hangup) also frees pjsua's copy of the INVITE.
+                self.call.answer(op(code, headers))
+            else:
+                self.call.hangup(op(code, headers))
         except pj.Error as exc:
             logger.warning("%s: cannot answer %s: %s", self.call_id, code, exc.info())
 
     def ringing(self) -> None:
-        if self.sent_ringing or self.gone or self.answered_at is not None:
+        if self.sent_ringing or self.gone or self.call is None or self.answered_at is not None:
             return
         self.sent_ringing = True
         try:
@@ -294,7 +314,7 @@ class Inbound:
             logger.warning("%s: cannot send 180: %s", self.call_id, exc.info())
 
     def answer(self) -> bool:
-        if self.gone:
+        if self.gone or self.call is None:
             return False
         if self.answered_at is None:
             try:
@@ -324,13 +344,15 @@ class Inbound:
         self.logged = True  # the deposit dialog writes the call log
         service = self.w.voicemail_service
 
+        # Dialog closures hold plain data only, never this object (its pjsua2 call must be
+        # freed on the pump thread).
         def dialog(media: CallMedia) -> None:
             from switch.dialog import run_dialog
 
             try:
                 state = service.prepare(ctx)
             except Exception:
-                logger.exception("%s: voicemail of %s cannot start", self.call_id, ctx.mailbox)
+                logger.exception("%s: voicemail of %s cannot start", ctx.call_id, ctx.mailbox)
                 media.hangup()
                 service.log_missed(ctx, "abandoned")
                 return
@@ -339,25 +361,39 @@ class Inbound:
         self.start_dialog(dialog)
 
     def start_dialog(self, dialog: Callable[[CallMedia], None]) -> None:
+        """Answer and run `dialog(media)` on a dialog thread (switch.dialog)."""
         self.state = "dialog"
         if not self.answer():
             return
-        self.media = MediaSession(self.w.pump, self.call_id, lambda: self.call.audio, self.hangup)
-        if self.call.audio is not None:
+        me = weakref.ref(self)
+
+        def audio() -> pj.AudioMedia | None:
+            inbound = me()
+            call = inbound.call if inbound is not None else None
+            return call.audio if call is not None else None
+
+        def hangup() -> None:
+            inbound = me()
+            if inbound is not None:
+                inbound.hangup()
+
+        self.media = MediaSession(self.w.pump, self.call_id, audio, hangup)
+        if self.call is not None and self.call.audio is not None:
             self.media.media_ready()
         media = CallMedia(self.media)
+        call_id = self.call_id
 
         def run() -> None:
             try:
                 dialog(media)
             except Exception:
-                logger.exception("%s: dialog failed", self.call_id)
+                logger.exception("%s: dialog failed", call_id)
                 media.hangup()
 
         self.w.dialog_submit(run)
 
     def hangup(self) -> None:
-        if self.gone:
+        if self.gone or self.call is None:
             return
         try:
             self.call.hangup(op(200 if self.answered_at is not None else 480))
@@ -383,7 +419,14 @@ class Inbound:
         elif self.state == "ringing":
             self.log("missed", "abandoned")
         self.state = "ended"
-        self.w.release(call)
+
+    def forget(self) -> None:
+        """Break the reference cycles of a finished call (pump thread, after release)."""
+        run = self.run
+        if run is not None:
+            run.legs = []
+        self.run = None
+        self.bridged = None
 
     def on_media(self, call: SwitchCall) -> None:
         if self.media is not None:
@@ -422,7 +465,7 @@ class Inbound:
 
     def try_bridge(self) -> None:
         leg = self.bridged
-        if leg is None or leg.call is None or leg.bridged:
+        if leg is None or leg.call is None or leg.bridged or self.call is None:
             return
         a, b = self.call.audio, leg.call.audio
         if a is None or b is None:
@@ -531,6 +574,7 @@ class LegCall:
             return
         call = SwitchCall(w.account)
         call.owner = self
+        call.release = w.release
         prm = op(0, inbound.leg_headers(self.leg.diversion, self.dest.headers))
         prm.txOption.localUri = inbound.from_uri()
         try:
@@ -591,7 +635,6 @@ class LegCall:
                 self.end_timer.cancel()
             self.run.inbound.leg_answered(self)
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            self.run.inbound.w.release(call)
             if self.answered:
                 self.run.inbound.leg_gone_after_answer(self)
                 return
