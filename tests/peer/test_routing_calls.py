@@ -15,7 +15,7 @@ from routing.model import (
     RingEntry,
     RingTable,
 )
-from tests.support.sip import Message, Sipp, SwitchUnderTest
+from tests.support.sip import Message, RtpCapture, Sipp, SwitchUnderTest, dominant_hz, free_ports
 
 pytestmark = pytest.mark.peer
 
@@ -139,6 +139,29 @@ def test_ring_account_answer_bridges_and_logs_received(
     assert [(r.direction, r.disposition) for r in log] == [("received", "answered")]
     assert log[0].duration_seconds > 1.0
     assert [t for t, _ in switch.events(line)] == [f"relais/{line}/call/received"]
+
+
+def test_audio_is_bridged_both_ways(
+    switch: SwitchUnderTest, work: Path, audio: dict[str, Path]
+) -> None:
+    """The caller sends 440 Hz, the answering device 1000 Hz: each hears the other's tone."""
+    line = switch.account()
+    desk = switch.sipp("desk", "uas_answer.xml", workdir=work, uas=True, answer_ms=200,
+                       pcap=audio["device_2s"])
+    desk.media_port = free_ports(4)
+    switch.device(line, f"sip:desk@127.0.0.1:{desk.port}")
+    caller = switch.sipp("caller", "uac_answer.xml", workdir=work, service=line, hold_ms=2500,
+                         pcap=audio["caller_2s"], **{"from": CALLER})
+    caller.media_port = free_ports(4)
+    with RtpCapture([caller.media_port, desk.media_port], seconds=6) as capture:
+        desk.start()
+        caller.run()
+        finished(caller, desk)
+    heard_by_caller = capture.audio(caller.media_port)
+    heard_by_desk = capture.audio(desk.media_port)
+    assert len(heard_by_caller) > 8000 and len(heard_by_desk) > 8000  # > 1 s of RTP each way
+    assert abs(dominant_hz(heard_by_caller) - 1000) < 20
+    assert abs(dominant_hz(heard_by_desk) - 440) < 20
 
 
 def test_busy_everywhere_is_busy_but_one_ringing_device_is_no_answer(

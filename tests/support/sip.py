@@ -490,3 +490,54 @@ def run_worker(tmp: Path, env_overrides: Mapping[str, str] | None = None) -> Ite
             yield sut
         finally:
             stop_process(proc)
+
+
+# ------------------------------------------------------------------------------------------------
+# RTP capture (tshark on loopback)
+
+
+@dataclass
+class RtpCapture:
+    """Captures UDP datagrams sent to the given ports; `audio(port)` decodes their RTP (PCMA
+    or PCMU) into samples."""
+
+    ports: Sequence[int]
+    seconds: float
+    proc: subprocess.Popen[str] | None = None
+    packets: dict[int, list[bytes]] = field(default_factory=dict)
+
+    def __enter__(self) -> RtpCapture:
+        bpf = " or ".join(f"udp dst port {p}" for p in self.ports)
+        self.proc = subprocess.Popen(
+            ["tshark", "-i", "lo", "-f", bpf, "-a", f"duration:{int(self.seconds)}", "-l",
+             "-T", "fields", "-e", "udp.dstport", "-e", "data.data"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:  # tshark says "Capturing on 'Loopback: lo'"
+            line = self.proc.stderr.readline()
+            if "Capturing on" in line or not line:
+                break
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        out, _ = self.proc.communicate(timeout=self.seconds + 30)
+        for row in out.splitlines():
+            port, _, payload = row.partition("\t")
+            if port.isdigit() and payload:
+                self.packets.setdefault(int(port), []).append(bytes.fromhex(payload))
+
+    def audio(self, port: int) -> np.ndarray:
+        chunks = []
+        for pkt in self.packets.get(port, []):
+            if len(pkt) <= 12 or pkt[0] >> 6 != 2:
+                continue
+            pt = pkt[1] & 0x7F
+            body = pkt[12:]
+            if pt == 8:
+                chunks.append(audioop.alaw2lin(body, 2))
+            elif pt == 0:
+                chunks.append(audioop.ulaw2lin(body, 2))
+        return np.frombuffer(b"".join(chunks), dtype="<i2")
