@@ -21,6 +21,8 @@ Rules of this file:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import time
 import weakref
@@ -97,7 +99,7 @@ class SwitchCall(pj.Call):  # type: ignore[misc]
         self.disconnected = False
         self.release: Callable[[SwitchCall], None] | None = None
 
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
         owner = self.owner
         if info.state != pj.PJSIP_INV_STATE_DISCONNECTED:
@@ -113,17 +115,17 @@ class SwitchCall(pj.Call):  # type: ignore[misc]
             if self.release is not None:
                 self.release(self)  # drops every reference: the object dies on return
 
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         self.audio = active_audio(self)
         if self.owner is not None and self.audio is not None:
             self.owner.on_media(self)
 
-    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         method = "info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc4733"
         if self.owner is not None:
             self.owner.on_digit(self, prm.digit, method)
 
-    def onCallRedirected(self, prm: pj.OnCallRedirectedParam) -> int:  # noqa: N802
+    def onCallRedirected(self, prm: pj.OnCallRedirectedParam) -> int:
         if self.owner is not None:
             return int(self.owner.on_redirect(self, prm.targetUri))
         return int(pj.PJSIP_REDIRECT_STOP)
@@ -254,8 +256,13 @@ class Inbound:
         self.decision = decision
         self.log_line = decision.log_line
         plan = decision.plan
-        logger.info("%s: %s -> %s (%s)", self.call_id, self.facts and self.facts.caller,
-                    plan.reason.value, plan.explanation)
+        logger.info(
+            "%s: %s -> %s (%s)",
+            self.call_id,
+            self.facts and self.facts.caller,
+            plan.reason.value,
+            plan.explanation,
+        )
         if self.gone:
             self.log("missed", "abandoned")
             return
@@ -395,10 +402,8 @@ class Inbound:
     def hangup(self) -> None:
         if self.gone or self.call is None:
             return
-        try:
+        with contextlib.suppress(pj.Error):
             self.call.hangup(op(200 if self.answered_at is not None else 480))
-        except pj.Error:
-            pass
 
     # -- call events -----------------------------------------------------------------------------
 
@@ -532,13 +537,21 @@ class Inbound:
         uri = f"sip:{user}@{self.w.cfg.sip_domain}"
         return f"{quote_display(f.caller_name)} <{uri}>" if f.caller_name else f"<{uri}>"
 
-    def leg_headers(self, d: Diversion | None, extra: tuple[tuple[str, str], ...]) -> tuple:
+    def leg_headers(
+        self, d: Diversion | None, extra: tuple[tuple[str, str], ...]
+    ) -> tuple[tuple[str, str], ...]:
         headers: list[tuple[str, str]] = list(extra)
         if d is not None:
             headers.append(("Diversion", div.format_diversion(d, self.w.cfg.sip_domain)))
             headers.extend(("Diversion", v) for v in self.incoming_diversions)
-        if self.anonymous and self.facts is not None and (
-            "id" in self.facts.privacy or "user" in self.facts.privacy or self.facts.caller is None
+        if (
+            self.anonymous
+            and self.facts is not None
+            and (
+                "id" in self.facts.privacy
+                or "user" in self.facts.privacy
+                or self.facts.caller is None
+            )
         ):
             headers.append(("Privacy", "id"))
         return tuple(headers)
@@ -591,10 +604,8 @@ class LegCall:
         call = self.call
         if call is None or call.disconnected:
             return
-        try:
+        with contextlib.suppress(pj.Error):
             call.hangup(op(0))
-        except pj.Error:
-            pass
 
     def give_up(self) -> None:
         """The switch stops waiting for this leg (its time ran out or the step ended)."""
@@ -696,7 +707,9 @@ class RingRun:
             if leg.start <= 0:
                 self.start_leg(leg)
             else:
-                self.timers.append(pump.call_later(leg.start, lambda leg=leg: self.start_leg(leg)))
+                self.timers.append(
+                    pump.call_later(leg.start, functools.partial(self.start_leg, leg))
+                )
 
     def start_leg(self, leg: Leg) -> None:
         if self.over:
@@ -705,8 +718,9 @@ class RingRun:
         inbound = self.inbound
         resolution = inbound.decision.resolutions.get(leg.target, Resolution((), 404))
         if not resolution.destinations:
-            logger.info("%s: %s cannot be called (%s)", inbound.call_id, leg.target,
-                        resolution.failure_code)
+            logger.info(
+                "%s: %s cannot be called (%s)", inbound.call_id, leg.target, resolution.failure_code
+            )
             failed = LegCall(self, leg, None)
             self.legs.append(failed)
             code = resolution.failure_code or 404
@@ -740,10 +754,7 @@ class RingRun:
         self.end()
         step = self.step
         results = [lc.result for lc in self.legs if lc.result is not None]
-        if isinstance(step, Ring):
-            outcome = engine.ring_outcome(results)
-        else:
-            outcome = Outcome.NO_ANSWER
+        outcome = engine.ring_outcome(results) if isinstance(step, Ring) else Outcome.NO_ANSWER
         code = next((lc.code for lc in reversed(self.legs) if lc.code), 480)
         self.inbound.step_failed(step, outcome, code)
 

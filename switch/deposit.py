@@ -75,9 +75,7 @@ class Deposit:
         if phase == "greeting" and isinstance(event, PlayFinished):
             return replace(state, phase="beep"), [Play(state.beep, barge_in=False)]
         if phase == "beep" and isinstance(event, PlayFinished):
-            return replace(state, phase="recording"), [
-                Record(state.record_path, state.max_seconds)
-            ]
+            return replace(state, phase="recording"), [Record(state.record_path, state.max_seconds)]
         if phase == "recording" and isinstance(event, DigitReceived) and event.digit == "#":
             return state, [StopRecord()]
         if phase == "recording" and isinstance(event, RecordFinished):

@@ -12,6 +12,7 @@ Rules of this file:
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
@@ -147,10 +148,8 @@ class Pump:
         self.ep.audDevManager().setNullDev()
         # G.711 first (8 kHz bridge, no resampling); wideband codecs stay available.
         for codec, prio in (("PCMU/8000", 255), ("PCMA/8000", 254), ("telephone-event", 253)):
-            try:
+            with contextlib.suppress(pj.Error):
                 self.ep.codecSetPriority(codec, prio)
-            except pj.Error:
-                pass
 
     def _main(self, setup: Callable[[Pump], None] | None) -> None:
         try:

@@ -55,15 +55,20 @@ class _Player(pj.AudioMediaPlayer):  # type: ignore[misc]
         super().__init__()
         self._on_eof = on_eof
 
-    def onEof2(self) -> None:  # noqa: N802 - pjsua2 callback name; media clock thread
+    def onEof2(self) -> None:
         self._on_eof()
 
 
 class MediaSession:
     """Pump-thread state of one call's media. Created when the call is answered."""
 
-    def __init__(self, pump: Pump, call_id: str, get_audio: Callable[[], pj.AudioMedia | None],
-                 hangup: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        pump: Pump,
+        call_id: str,
+        get_audio: Callable[[], pj.AudioMedia | None],
+        hangup: Callable[[], None],
+    ) -> None:
         self.pump = pump
         self.call_id = call_id
         self._get_audio = get_audio

@@ -40,8 +40,15 @@ def worker_children(
         else:
             host, port = cfg.switch_host, cfg.switch_base_port + i
         argv = [
-            sys.executable, "-m", "switch.worker", "--index", str(i), "--host", host,
-            "--port", str(port),
+            sys.executable,
+            "-m",
+            "switch.worker",
+            "--index",
+            str(i),
+            "--host",
+            host,
+            "--port",
+            str(port),
         ]
         if no_edge:
             argv += ["--no-edge", "--public-host", public[0], "--public-port", str(public[1])]

@@ -13,6 +13,7 @@ Rules of this file:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -185,7 +186,10 @@ class VoicemailService:
         if mailbox is None or seconds < min_seconds or seconds <= 0:
             logger.info(
                 "%s: message of %.2f s of voice for %s discarded (minimum %.1f s)",
-                ctx.call_id, seconds, ctx.mailbox, min_seconds,
+                ctx.call_id,
+                seconds,
+                ctx.mailbox,
+                min_seconds,
             )
             self._discard(record_path)
             self.log_missed(ctx, "abandoned")
@@ -232,7 +236,10 @@ class VoicemailService:
         message_id = self.files.store_file_then_row(relpath, data, commit)
         self._discard(record_path)
         logger.info(
-            "%s: message %s of %.2f s delivered to %s", ctx.call_id, message_id, seconds,
+            "%s: message %s of %.2f s delivered to %s",
+            ctx.call_id,
+            message_id,
+            seconds,
             ctx.mailbox,
         )
         return message_id
@@ -260,10 +267,8 @@ class VoicemailService:
 
     def _discard(self, record_path: Path) -> None:
         for p in (record_path, record_path.with_suffix(".json")):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 p.unlink()
-            except FileNotFoundError:
-                pass
 
     # -- crash recovery (SPEC S12) ---------------------------------------------------------------
 

@@ -64,7 +64,7 @@ class SwitchAccount(pj.Account):  # type: ignore[misc]
         super().__init__()
         self.worker = worker
 
-    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         self.worker.on_incoming(prm)
 
 
@@ -258,8 +258,7 @@ class Worker:
     def admit_leg(self) -> bool:
         """A call slot (and its RTP sockets) is free for one more outbound leg."""
         return (
-            len(self.live) < self.cap
-            and self._sockets() + 2 <= MEDIA_SOCKETS - SOCKET_RESERVE // 2
+            len(self.live) < self.cap and self._sockets() + 2 <= MEDIA_SOCKETS - SOCKET_RESERVE // 2
         )
 
     def refuse_capacity(self) -> None:

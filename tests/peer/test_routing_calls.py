@@ -31,11 +31,14 @@ def finished(*peers: Sipp) -> None:
         assert p.ok, p.describe()
 
 
-def test_reject_list_gets_603_and_a_missed_rejected_entry(switch: SwitchUnderTest, work: Path) -> None:
+def test_reject_list_gets_603_and_a_missed_rejected_entry(
+    switch: SwitchUnderTest, work: Path
+) -> None:
     line = switch.account()
     switch.settings(line, selective_rejection=True, reject_list=frozenset({"6135551234"}))
-    caller = switch.sipp("caller", "uac_final.xml", workdir=work, service=line, code=603,
-                         **{"from": CALLER})
+    caller = switch.sipp(
+        "caller", "uac_final.xml", workdir=work, service=line, code=603, **{"from": CALLER}
+    )
     assert caller.run() == 0, caller.describe()
     log = switch.wait_for(lambda: switch.call_log(line))
     assert [(r.direction, r.disposition) for r in log] == [("missed", "rejected")]
@@ -55,8 +58,15 @@ def test_anonymous_rejection_gets_433(
 ) -> None:
     line = switch.account()
     switch.settings(line, anonymous_rejection=True)
-    caller = switch.sipp("caller", "uac_final.xml", workdir=work, service=line, code=433,
-                         headers=headers, **{"from": from_})
+    caller = switch.sipp(
+        "caller",
+        "uac_final.xml",
+        workdir=work,
+        service=line,
+        code=433,
+        headers=headers,
+        **{"from": from_},
+    )
     assert caller.run() == 0, caller.describe()
     [entry] = switch.wait_for(lambda: switch.call_log(line))
     assert (entry.direction, entry.disposition, entry.caller_number) == ("missed", "rejected", None)
@@ -71,12 +81,30 @@ def test_selective_forward_goes_to_the_trunk_with_diversion_and_caller_identity(
     switch: SwitchUnderTest, work: Path, trunk_port: int, audio: dict[str, Path]
 ) -> None:
     line = switch.account()
-    switch.settings(line, selective_forwarding=True, selective_forward_to=TRUNK_NUMBER,
-                    forward_list=frozenset({"6135551234"}))
-    trunk = switch.sipp("trunk", "uas_answer.xml", workdir=work, uas=True, port=trunk_port,
-                        answer_ms=100, pcap=audio["device_2s"]).start()
-    caller = switch.sipp("caller", "uac_answer.xml", workdir=work, service=line, hold_ms=1000,
-                         pcap=audio["caller_2s"], **{"from": CALLER})
+    switch.settings(
+        line,
+        selective_forwarding=True,
+        selective_forward_to=TRUNK_NUMBER,
+        forward_list=frozenset({"6135551234"}),
+    )
+    trunk = switch.sipp(
+        "trunk",
+        "uas_answer.xml",
+        workdir=work,
+        uas=True,
+        port=trunk_port,
+        answer_ms=100,
+        pcap=audio["device_2s"],
+    ).start()
+    caller = switch.sipp(
+        "caller",
+        "uac_answer.xml",
+        workdir=work,
+        service=line,
+        hold_ms=1000,
+        pcap=audio["caller_2s"],
+        **{"from": CALLER},
+    )
     caller.run()
     finished(caller, trunk)
     [invite] = trunk.received("INVITE")
@@ -94,10 +122,18 @@ def test_forward_all_busy_is_returned_to_the_caller(
 ) -> None:
     line = switch.account()
     switch.settings(line, incoming_mode=IncomingMode.FORWARD_ALL, forward_all_to=TRUNK_NUMBER)
-    trunk = switch.sipp("trunk", "uas_status.xml", workdir=work, uas=True, port=trunk_port,
-                        code=486, reason="Busy Here").start()
-    caller = switch.sipp("caller", "uac_final.xml", workdir=work, service=line, code=486,
-                         **{"from": CALLER})
+    trunk = switch.sipp(
+        "trunk",
+        "uas_status.xml",
+        workdir=work,
+        uas=True,
+        port=trunk_port,
+        code=486,
+        reason="Busy Here",
+    ).start()
+    caller = switch.sipp(
+        "caller", "uac_final.xml", workdir=work, service=line, code=486, **{"from": CALLER}
+    )
     caller.run()
     finished(caller, trunk)
     [invite] = trunk.received("INVITE")
@@ -116,8 +152,9 @@ def test_no_trunk_route_fails_the_forward_with_404(switch: SwitchUnderTest, work
     switch.settings(target, selective_rejection=True, reject_list=frozenset({"6135551234"}))
     line = switch.account()
     switch.settings(line, incoming_mode=IncomingMode.FORWARD_ALL, forward_all_to=target)
-    caller = switch.sipp("caller", "uac_final.xml", workdir=work, service=line, code=603,
-                         **{"from": CALLER})
+    caller = switch.sipp(
+        "caller", "uac_final.xml", workdir=work, service=line, code=603, **{"from": CALLER}
+    )
     assert caller.run() == 0, caller.describe()
 
 
@@ -125,10 +162,18 @@ def test_ring_account_answer_bridges_and_logs_received(
     switch: SwitchUnderTest, work: Path, audio: dict[str, Path]
 ) -> None:
     line = switch.account()
-    desk = switch.phone(line, "desk", "uas_answer.xml", workdir=work, answer_ms=300,
-                        pcap=audio["device_2s"])
-    caller = switch.sipp("caller", "uac_answer.xml", workdir=work, service=line, hold_ms=1500,
-                         pcap=audio["caller_2s"], **{"from": CALLER})
+    desk = switch.phone(
+        line, "desk", "uas_answer.xml", workdir=work, answer_ms=300, pcap=audio["device_2s"]
+    )
+    caller = switch.sipp(
+        "caller",
+        "uac_answer.xml",
+        workdir=work,
+        service=line,
+        hold_ms=1500,
+        pcap=audio["caller_2s"],
+        **{"from": CALLER},
+    )
     caller.run()
     finished(caller, desk)
     assert 180 in [m.status for m in caller.received(180)]
@@ -146,12 +191,20 @@ def test_audio_is_bridged_both_ways(
 ) -> None:
     """The caller sends 440 Hz, the answering device 1000 Hz: each hears the other's tone."""
     line = switch.account()
-    desk = switch.sipp("desk", "uas_answer.xml", workdir=work, uas=True, answer_ms=200,
-                       pcap=audio["device_2s"])
+    desk = switch.sipp(
+        "desk", "uas_answer.xml", workdir=work, uas=True, answer_ms=200, pcap=audio["device_2s"]
+    )
     desk.media_port = free_ports(4)
     switch.device(line, f"sip:desk@127.0.0.1:{desk.port}")
-    caller = switch.sipp("caller", "uac_answer.xml", workdir=work, service=line, hold_ms=2500,
-                         pcap=audio["caller_2s"], **{"from": CALLER})
+    caller = switch.sipp(
+        "caller",
+        "uac_answer.xml",
+        workdir=work,
+        service=line,
+        hold_ms=2500,
+        pcap=audio["caller_2s"],
+        **{"from": CALLER},
+    )
     caller.media_port = free_ports(4)
     with RtpCapture([caller.media_port, desk.media_port], seconds=6) as capture:
         desk.start()
@@ -168,16 +221,29 @@ def test_busy_everywhere_is_busy_but_one_ringing_device_is_no_answer(
     switch: SwitchUnderTest, work: Path, trunk_port: int
 ) -> None:
     busy_line = switch.account()
-    switch.settings(busy_line, busy_action=FallbackAction.NUMBER, busy_to=TRUNK_NUMBER,
-                    no_answer_action=FallbackAction.NUMBER, no_answer_to=OTHER_TRUNK_NUMBER,
-                    no_answer_timeout=5)
+    switch.settings(
+        busy_line,
+        busy_action=FallbackAction.NUMBER,
+        busy_to=TRUNK_NUMBER,
+        no_answer_action=FallbackAction.NUMBER,
+        no_answer_to=OTHER_TRUNK_NUMBER,
+        no_answer_timeout=5,
+    )
     b1 = switch.phone(busy_line, "b1", "uas_status.xml", workdir=work, code=486, reason="Busy")
     b2 = switch.phone(busy_line, "b2", "uas_status.xml", workdir=work, code=486, reason="Busy")
-    trunk = switch.sipp("trunk", "uas_status.xml", workdir=work, uas=True, port=trunk_port,
-                        code=480, reason="Unavailable").start()
+    trunk = switch.sipp(
+        "trunk",
+        "uas_status.xml",
+        workdir=work,
+        uas=True,
+        port=trunk_port,
+        code=480,
+        reason="Unavailable",
+    ).start()
     # busy -> forward to the busy number -> it fails -> voicemail answers (200)
-    caller = switch.sipp("caller", "uac_answer.xml", workdir=work, service=busy_line,
-                         hold_ms=500, **{"from": CALLER})
+    caller = switch.sipp(
+        "caller", "uac_answer.xml", workdir=work, service=busy_line, hold_ms=500, **{"from": CALLER}
+    )
     caller.run()
     finished(caller, b1, b2, trunk)
     [invite] = trunk.received("INVITE")
@@ -185,16 +251,29 @@ def test_busy_everywhere_is_busy_but_one_ringing_device_is_no_answer(
     assert "reason=user-busy" in invite.header("Diversion")[0]
 
     line = switch.account()
-    switch.settings(line, busy_action=FallbackAction.NUMBER, busy_to=TRUNK_NUMBER,
-                    no_answer_action=FallbackAction.NUMBER, no_answer_to=OTHER_TRUNK_NUMBER,
-                    no_answer_timeout=5)
+    switch.settings(
+        line,
+        busy_action=FallbackAction.NUMBER,
+        busy_to=TRUNK_NUMBER,
+        no_answer_action=FallbackAction.NUMBER,
+        no_answer_to=OTHER_TRUNK_NUMBER,
+        no_answer_timeout=5,
+    )
     work2 = work / "second"
     one_busy = switch.phone(line, "b1", "uas_status.xml", workdir=work2, code=486, reason="Busy")
     ringing = switch.phone(line, "r1", "uas_ring.xml", workdir=work2)
-    trunk = switch.sipp("trunk", "uas_status.xml", workdir=work2, uas=True, port=trunk_port,
-                        code=480, reason="Unavailable").start()
-    caller = switch.sipp("caller", "uac_answer.xml", workdir=work2, service=line,
-                         hold_ms=500, **{"from": CALLER})
+    trunk = switch.sipp(
+        "trunk",
+        "uas_status.xml",
+        workdir=work2,
+        uas=True,
+        port=trunk_port,
+        code=480,
+        reason="Unavailable",
+    ).start()
+    caller = switch.sipp(
+        "caller", "uac_answer.xml", workdir=work2, service=line, hold_ms=500, **{"from": CALLER}
+    )
     caller.run()
     finished(caller, one_busy, ringing, trunk)
     [invite] = trunk.received("INVITE")
@@ -211,12 +290,21 @@ def test_unavailable_forwarding_and_voicemail(
 ) -> None:
     line = switch.account()
     switch.settings(line, unavailable_forwarding=True, unavailable_to=TRUNK_NUMBER)
-    dev = switch.phone(line, "dev", "uas_status.xml", workdir=work, code=480,
-                       reason="Temporarily Unavailable")
-    trunk = switch.sipp("trunk", "uas_answer.xml", workdir=work, uas=True, port=trunk_port,
-                        answer_ms=100, pcap=audio["device_2s"]).start()
-    caller = switch.sipp("caller", "uac_answer.xml", workdir=work, service=line, hold_ms=500,
-                         **{"from": CALLER})
+    dev = switch.phone(
+        line, "dev", "uas_status.xml", workdir=work, code=480, reason="Temporarily Unavailable"
+    )
+    trunk = switch.sipp(
+        "trunk",
+        "uas_answer.xml",
+        workdir=work,
+        uas=True,
+        port=trunk_port,
+        answer_ms=100,
+        pcap=audio["device_2s"],
+    ).start()
+    caller = switch.sipp(
+        "caller", "uac_answer.xml", workdir=work, service=line, hold_ms=500, **{"from": CALLER}
+    )
     caller.run()
     finished(caller, dev, trunk)
     [invite] = trunk.received("INVITE")
@@ -225,10 +313,19 @@ def test_unavailable_forwarding_and_voicemail(
     # without unavailable forwarding: straight to voicemail
     line2 = switch.account()
     work2 = work / "second"
-    dev2 = switch.phone(line2, "dev", "uas_status.xml", workdir=work2, code=480,
-                        reason="Temporarily Unavailable")
-    caller = switch.sipp("caller", "uac_answer.xml", workdir=work2, service=line2,
-                         wait_ms=800, hold_ms=2300, pcap=audio["caller_2s"], **{"from": CALLER})
+    dev2 = switch.phone(
+        line2, "dev", "uas_status.xml", workdir=work2, code=480, reason="Temporarily Unavailable"
+    )
+    caller = switch.sipp(
+        "caller",
+        "uac_answer.xml",
+        workdir=work2,
+        service=line2,
+        wait_ms=800,
+        hold_ms=2300,
+        pcap=audio["caller_2s"],
+        **{"from": CALLER},
+    )
     caller.run()
     finished(caller, dev2)
     [message] = switch.wait_for(lambda: switch.messages(line2))
@@ -246,27 +343,38 @@ def start_sequential(
     across both stages); the two numbers are reached through the trunk."""
     a = switch.account()
     phone = switch.phone(a, "a", "uas_ring.xml", workdir=work)
-    trunk = switch.sipp("trunk", "uas_ring.xml", workdir=work, uas=True, port=trunk_port,
-                        calls=trunk_calls).start()
-    switch.settings(a, incoming_mode=IncomingMode.SEQUENTIAL, ring_table=RingTable((
-        RingEntry(ACCOUNT_PHONE, (5, None)),
-        RingEntry(STAGE_2_ONLY, (None, 5)),
-        RingEntry(BOTH_STAGES, (5, 5)),
-    )))
+    trunk = switch.sipp(
+        "trunk", "uas_ring.xml", workdir=work, uas=True, port=trunk_port, calls=trunk_calls
+    ).start()
+    switch.settings(
+        a,
+        incoming_mode=IncomingMode.SEQUENTIAL,
+        ring_table=RingTable(
+            (
+                RingEntry(ACCOUNT_PHONE, (5, None)),
+                RingEntry(STAGE_2_ONLY, (None, 5)),
+                RingEntry(BOTH_STAGES, (5, 5)),
+            )
+        ),
+    )
     return a, phone, trunk
 
 
 def by_number(messages: list[Message], number: str) -> list[Message]:
-    return [m for m in messages if f"sip:{number}@" in m.first_line or
-            any(f"sip:{number}@" in v for v in m.header("To"))]
+    return [
+        m
+        for m in messages
+        if f"sip:{number}@" in m.first_line or any(f"sip:{number}@" in v for v in m.header("To"))
+    ]
 
 
 def test_sequential_stages_start_on_time_and_continuous_legs_stay_up(
     switch: SwitchUnderTest, work: Path, trunk_port: int
 ) -> None:
     a, phone, trunk = start_sequential(switch, work, trunk_port, 2)
-    caller = switch.sipp("caller", "uac_answer.xml", workdir=work, service=a, hold_ms=300,
-                         **{"from": CALLER})
+    caller = switch.sipp(
+        "caller", "uac_answer.xml", workdir=work, service=a, hold_ms=300, **{"from": CALLER}
+    )
     caller.run()
     finished(caller, phone, trunk)
     [t0] = [m.at for m in caller.sent("INVITE")]
@@ -296,8 +404,9 @@ def test_cancel_during_a_stage_leaves_no_leg_ringing(
 ) -> None:
     stage_2 = cancel_ms > 5000
     a, phone, trunk = start_sequential(switch, work, trunk_port, 2 if stage_2 else 1)
-    caller = switch.sipp("caller", "uac_cancel.xml", workdir=work, service=a,
-                         cancel_ms=cancel_ms, **{"from": CALLER})
+    caller = switch.sipp(
+        "caller", "uac_cancel.xml", workdir=work, service=a, cancel_ms=cancel_ms, **{"from": CALLER}
+    )
     caller.run()
     finished(caller, phone, trunk)
     [t0] = [m.at for m in caller.sent("CANCEL")]
@@ -316,13 +425,30 @@ def test_simultaneous_ring_first_answer_wins(
 ) -> None:
     a = switch.account()
     ring_a = switch.phone(a, "a", "uas_ring.xml", workdir=work)
-    trunk = switch.sipp("trunk", "uas_answer.xml", workdir=work, uas=True, port=trunk_port,
-                        answer_ms=1000, pcap=audio["device_2s"]).start()
-    switch.settings(a, incoming_mode=IncomingMode.SIMULTANEOUS, no_answer_timeout=10,
-                    ring_table=RingTable((RingEntry(ACCOUNT_PHONE, (10,)),
-                                          RingEntry(TRUNK_NUMBER, (10,)))))
-    caller = switch.sipp("caller", "uac_answer.xml", workdir=work, service=a, hold_ms=1000,
-                         pcap=audio["caller_2s"], **{"from": CALLER})
+    trunk = switch.sipp(
+        "trunk",
+        "uas_answer.xml",
+        workdir=work,
+        uas=True,
+        port=trunk_port,
+        answer_ms=1000,
+        pcap=audio["device_2s"],
+    ).start()
+    switch.settings(
+        a,
+        incoming_mode=IncomingMode.SIMULTANEOUS,
+        no_answer_timeout=10,
+        ring_table=RingTable((RingEntry(ACCOUNT_PHONE, (10,)), RingEntry(TRUNK_NUMBER, (10,)))),
+    )
+    caller = switch.sipp(
+        "caller",
+        "uac_answer.xml",
+        workdir=work,
+        service=a,
+        hold_ms=1000,
+        pcap=audio["caller_2s"],
+        **{"from": CALLER},
+    )
     caller.run()
     finished(caller, ring_a, trunk)
     [inv_a] = ring_a.received("INVITE")
@@ -340,21 +466,47 @@ def test_remote_forwarding_policy(
     switch: SwitchUnderTest, work: Path, trunk_port: int, allowed: bool, audio: dict[str, Path]
 ) -> None:
     a = switch.account()
-    switch.settings(a, incoming_mode=IncomingMode.SIMULTANEOUS, no_answer_timeout=10,
-                    ring_table=RingTable((RingEntry(TRUNK_NUMBER, (10,), allowed),)))
+    switch.settings(
+        a,
+        incoming_mode=IncomingMode.SIMULTANEOUS,
+        no_answer_timeout=10,
+        ring_table=RingTable((RingEntry(TRUNK_NUMBER, (10,), allowed),)),
+    )
     from tests.support.sip import free_ports
 
     elsewhere_port = free_ports(1)
-    trunk = switch.sipp("trunk", "uas_status.xml", workdir=work, uas=True, port=trunk_port,
-                        code=302, reason="Moved Temporarily",
-                        headers=(f"Contact: <sip:mobile@127.0.0.1:{elsewhere_port}>",)).start()
-    elsewhere = switch.sipp("elsewhere", "uas_answer.xml", workdir=work, uas=True,
-                            port=elsewhere_port, answer_ms=100, pcap=audio["device_2s"],
-                            timeout=15)
+    trunk = switch.sipp(
+        "trunk",
+        "uas_status.xml",
+        workdir=work,
+        uas=True,
+        port=trunk_port,
+        code=302,
+        reason="Moved Temporarily",
+        headers=(f"Contact: <sip:mobile@127.0.0.1:{elsewhere_port}>",),
+    ).start()
+    elsewhere = switch.sipp(
+        "elsewhere",
+        "uas_answer.xml",
+        workdir=work,
+        uas=True,
+        port=elsewhere_port,
+        answer_ms=100,
+        pcap=audio["device_2s"],
+        timeout=15,
+    )
     if allowed:
         elsewhere.start()
-    caller = switch.sipp("caller", "uac_answer.xml", workdir=work, service=a, wait_ms=800,
-                         hold_ms=2300, pcap=audio["caller_2s"], **{"from": CALLER})
+    caller = switch.sipp(
+        "caller",
+        "uac_answer.xml",
+        workdir=work,
+        service=a,
+        wait_ms=800,
+        hold_ms=2300,
+        pcap=audio["caller_2s"],
+        **{"from": CALLER},
+    )
     caller.run()
     finished(caller, trunk, *([elsewhere] if allowed else []))
     if allowed:
@@ -373,8 +525,16 @@ def test_loop_guard_stops_a_forwarding_loop_in_voicemail(
     a, b = switch.account(), switch.account()
     switch.settings(a, incoming_mode=IncomingMode.FORWARD_ALL, forward_all_to=b)
     switch.settings(b, incoming_mode=IncomingMode.FORWARD_ALL, forward_all_to=a)
-    caller = switch.sipp("caller", "uac_answer.xml", workdir=work, service=a, wait_ms=800,
-                         hold_ms=2300, pcap=audio["caller_2s"], **{"from": CALLER})
+    caller = switch.sipp(
+        "caller",
+        "uac_answer.xml",
+        workdir=work,
+        service=a,
+        wait_ms=800,
+        hold_ms=2300,
+        pcap=audio["caller_2s"],
+        **{"from": CALLER},
+    )
     assert caller.run() == 0, caller.describe()
     # A forwards to B (Diversion: A); B may not forward back to A: B's voicemail takes it.
     [message] = switch.wait_for(lambda: switch.messages(b))

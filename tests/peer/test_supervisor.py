@@ -56,13 +56,19 @@ def test_killed_worker_is_restarted_and_recovers_its_recording(tmp_path: Path) -
         env.update(RELAIS_SWITCH_BASE_PORT=str(base))
         log = tmp_path / "switch.log"
         with open(log, "wb") as out:
-            sup = subprocess.Popen([RELAIS, "switch", "--workers", "2"], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+            sup = subprocess.Popen(
+                [RELAIS, "switch", "--workers", "2"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         sut = SwitchUnderTest(root, db_url, base + 1, store, prompts, env, [sup], log)
         try:
             first = wait(lambda: len(statuses(root)) == 2 and statuses(root), 30, "2 workers")
             assert [first[i]["address"] for i in (0, 1)] == [
-                f"127.0.0.1:{base}", f"127.0.0.1:{base + 1}"
+                f"127.0.0.1:{base}",
+                f"127.0.0.1:{base + 1}",
             ]
             status = subprocess.run([RELAIS, "status"], env=env, capture_output=True, text=True)
             assert "switch  : 2 worker(s)" in status.stdout, status.stdout + status.stderr
@@ -71,15 +77,27 @@ def test_killed_worker_is_restarted_and_recovers_its_recording(tmp_path: Path) -
             line = sut.account()
             sut.settings(line, phone_state=PhoneState.DND)
             pcap = write_tone_pcap(tmp_path / "long.pcap", 6.0, 440.0)
-            caller = sut.sipp("caller", "uac_answer.xml", workdir=tmp_path, service=line,
-                              wait_ms=800, hold_ms=8000, pcap=pcap, timeout=15).start()
+            caller = sut.sipp(
+                "caller",
+                "uac_answer.xml",
+                workdir=tmp_path,
+                service=line,
+                wait_ms=800,
+                hold_ms=8000,
+                pcap=pcap,
+                timeout=15,
+            ).start()
             spool = root / "spool" / "recordings" / "w1"
-            wait(lambda: any(p.stat().st_size > 40000 for p in spool.glob("*.wav")), 10,
-                 "a recording of 2.5 s or more")
+            wait(
+                lambda: any(p.stat().st_size > 40000 for p in spool.glob("*.wav")),
+                10,
+                "a recording of 2.5 s or more",
+            )
             victim = int(str(first[1]["pid"]))
             os.kill(victim, signal.SIGKILL)
             restarted = wait(
-                lambda: (s := statuses(root)).get(1) and s[1]["pid"] != victim and s[1], 30,
+                lambda: (s := statuses(root)).get(1) and s[1]["pid"] != victim and s[1],
+                30,
                 "worker 1 restarted",
             )
             assert restarted["address"] == f"127.0.0.1:{base + 1}"

@@ -19,12 +19,18 @@ def test_dnd_goes_to_voicemail_and_stores_the_message(
     line = switch.account()
     switch.settings(line, phone_state=PhoneState.DND)
     caller = switch.sipp(
-        "caller", "uac_answer.xml", workdir=work, service=line, wait_ms=1000, hold_ms=2600,
-        pcap=audio["caller_2s"], **{"from": '"Jean Tremblay" <sip:6135551234@127.0.0.1>'},
+        "caller",
+        "uac_answer.xml",
+        workdir=work,
+        service=line,
+        wait_ms=1000,
+        hold_ms=2600,
+        pcap=audio["caller_2s"],
+        **{"from": '"Jean Tremblay" <sip:6135551234@127.0.0.1>'},
     )
     assert caller.run() == 0, caller.describe()
     [message] = switch.wait_for(lambda: switch.messages(line))
-    _, duration, file_path, caller_number, size = message
+    _, duration, file_path, caller_number, _size = message
     assert abs(duration - 2.0) < 0.5
     assert caller_number == "6135551234"
     seconds, rate, channels, width = wav_info(switch.root / file_path)
@@ -40,7 +46,11 @@ def test_dnd_goes_to_voicemail_and_stores_the_message(
         f"relais/{line}/message/deposited",
         f"relais/{line}/mailbox/counts",
     ]
-    payload = json.loads(switch.events(line)[1][1]) if isinstance(switch.events(line)[1][1], str) else switch.events(line)[1][1]
+    payload = (
+        json.loads(switch.events(line)[1][1])
+        if isinstance(switch.events(line)[1][1], str)
+        else switch.events(line)[1][1]
+    )
     assert payload["message_id"] == message.id
     # 100 Trying went out at once, before the answer
     statuses = [m.status for m in caller.messages() if not m.sent]

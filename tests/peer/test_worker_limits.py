@@ -58,8 +58,14 @@ def test_torture_messages_do_not_stop_the_worker(switch: SwitchUnderTest) -> Non
 
 def test_unreadable_diversion_gets_400(switch: SwitchUnderTest, work: Path) -> None:
     line = switch.account()
-    caller = switch.sipp("caller", "uac_final.xml", workdir=work, service=line, code=400,
-                         headers=('Diversion: "unbalanced <sip:6135550199@example.com>',))
+    caller = switch.sipp(
+        "caller",
+        "uac_final.xml",
+        workdir=work,
+        service=line,
+        code=400,
+        headers=('Diversion: "unbalanced <sip:6135550199@example.com>',),
+    )
     assert caller.run() == 0, caller.describe()
 
 
@@ -69,8 +75,15 @@ def test_mailbox_full_plays_the_prompt_hangs_up_and_logs_missed(
     line = switch.account(quota_seconds=60)
     switch.settings(line, phone_state=PhoneState.DND)
     with switch.store.transaction() as s:
-        s.add(Message(line_number=line, folder="deleted", duration_seconds=60.0,
-                      file_path="messages/x.wav", received_at=datetime.now(UTC)))
+        s.add(
+            Message(
+                line_number=line,
+                folder="deleted",
+                duration_seconds=60.0,
+                file_path="messages/x.wav",
+                received_at=datetime.now(UTC),
+            )
+        )
     caller = switch.sipp("caller", "uac_remote_bye.xml", workdir=work, service=line)
     assert caller.run() == 0, caller.describe()
     [bye] = caller.received("BYE")
@@ -91,8 +104,9 @@ def small_switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwitchUnd
 
 def test_untrusted_source_gets_403(small_switch: SwitchUnderTest, work: Path) -> None:
     line = small_switch.account()
-    caller = small_switch.sipp("caller", "uac_final.xml", workdir=work, service=line, code=403,
-                               local_ip="127.0.0.2")
+    caller = small_switch.sipp(
+        "caller", "uac_final.xml", workdir=work, service=line, code=403, local_ip="127.0.0.2"
+    )
     assert caller.run() == 0, caller.describe()
     assert small_switch.call_log(line) == []
 
@@ -102,8 +116,15 @@ def test_over_capacity_gets_503_with_retry_after(
 ) -> None:
     line = small_switch.account()
     small_switch.settings(line, phone_state=PhoneState.DND)
-    first = small_switch.sipp("first", "uac_answer.xml", workdir=work, service=line,
-                              wait_ms=500, hold_ms=2500, pcap=audio["caller_2s"]).start()
+    first = small_switch.sipp(
+        "first",
+        "uac_answer.xml",
+        workdir=work,
+        service=line,
+        wait_ms=500,
+        hold_ms=2500,
+        pcap=audio["caller_2s"],
+    ).start()
     time.sleep(1.0)
     second = small_switch.sipp("second", "uac_final.xml", workdir=work, service=line, code=503)
     assert second.run() == 0, second.describe()

@@ -83,7 +83,7 @@ def free_ports(count: int = 1) -> int:
 
 
 def tone(seconds: float, hz: float, amplitude: float = 0.3, rate: int = 8000) -> np.ndarray:
-    t = np.arange(int(round(seconds * rate))) / rate
+    t = np.arange(round(seconds * rate)) / rate
     return (np.sin(2 * np.pi * hz * t) * amplitude * 32767).astype("<i2")
 
 
@@ -108,7 +108,12 @@ def write_prompts(folder: Path) -> Path:
 def wav_info(path: Path) -> tuple[float, int, int, int]:
     """(seconds, rate, channels, sample width) of a WAV file."""
     with wave.open(str(path), "rb") as w:
-        return w.getnframes() / w.getframerate(), w.getframerate(), w.getnchannels(), w.getsampwidth()
+        return (
+            w.getnframes() / w.getframerate(),
+            w.getframerate(),
+            w.getnchannels(),
+            w.getsampwidth(),
+        )
 
 
 def dominant_hz(samples: np.ndarray, rate: int = 8000) -> float:
@@ -127,10 +132,22 @@ def write_tone_pcap(path: Path, seconds: float, hz: float, amplitude: float = 0.
         payload = alaw[i : i + 160]
         rtp = struct.pack("!BBHII", 0x80, 8, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc) + payload
         udp = struct.pack("!HHHH", 6000, 6002, 8 + len(rtp), 0) + rtp
-        ip = struct.pack(
-            "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
-            socket.inet_aton("127.0.0.1"), socket.inet_aton("127.0.0.1"),
-        ) + udp
+        ip = (
+            struct.pack(
+                "!BBHHHBBH4s4s",
+                0x45,
+                0,
+                20 + len(udp),
+                0,
+                0,
+                64,
+                17,
+                0,
+                socket.inet_aton("127.0.0.1"),
+                socket.inet_aton("127.0.0.1"),
+            )
+            + udp
+        )
         frame = b"\x00" * 12 + b"\x08\x00" + ip
         t = seq - 1000
         out += struct.pack("<IIII", t // 50, (t % 50) * 20000, len(frame), len(frame)) + frame
@@ -218,12 +235,30 @@ class Sipp:
     def argv(self) -> list[str]:
         self.media_port = self.media_port or free_ports(4)
         argv = [
-            SIPP, "-sf", str(self.scenario), "-i", self.local_ip, "-p", str(self.port),
-            "-mp", str(self.media_port), "-m", str(self.calls), "-nostdin",
-            "-trace_msg", "-message_file", str(self.workdir / f"{self.name}.msg"),
-            "-trace_err", "-error_file", str(self.workdir / f"{self.name}.err"),
-            "-timeout", f"{int(self.timeout)}s", "-timeout_error",
-            "-max_recv_loops", "1000", "-aa",
+            SIPP,
+            "-sf",
+            str(self.scenario),
+            "-i",
+            self.local_ip,
+            "-p",
+            str(self.port),
+            "-mp",
+            str(self.media_port),
+            "-m",
+            str(self.calls),
+            "-nostdin",
+            "-trace_msg",
+            "-message_file",
+            str(self.workdir / f"{self.name}.msg"),
+            "-trace_err",
+            "-error_file",
+            str(self.workdir / f"{self.name}.err"),
+            "-timeout",
+            f"{int(self.timeout)}s",
+            "-timeout_error",
+            "-max_recv_loops",
+            "1000",
+            "-aa",
         ]
         if self.service:
             argv += ["-s", self.service]
@@ -237,8 +272,9 @@ class Sipp:
     def start(self) -> Sipp:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._out = open(self.workdir / f"{self.name}.out", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(self.argv(), stdout=self._out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            self.argv(), stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         return self
 
     def wait(self, timeout: float | None = None) -> int:
@@ -296,13 +332,15 @@ class Sipp:
 
     def received(self, method_or_status: str | int) -> list[Message]:
         return [
-            m for m in self.messages()
+            m
+            for m in self.messages()
             if not m.sent and (m.method == method_or_status or m.status == method_or_status)
         ]
 
     def sent(self, method_or_status: str | int) -> list[Message]:
         return [
-            m for m in self.messages()
+            m
+            for m in self.messages()
             if m.sent and (m.method == method_or_status or m.status == method_or_status)
         ]
 
@@ -340,8 +378,12 @@ class SwitchUnderTest:
         number = number or self.new_number()
         with self.store.transaction() as s:
             repository.create_account(
-                s, number=number, name=f"Subscriber {number}", password="motdepasse1",
-                pin="4826", language="en",
+                s,
+                number=number,
+                name=f"Subscriber {number}",
+                password="motdepasse1",
+                pin="4826",
+                language="en",
                 mailbox=repository.MailboxDefaults(**mailbox) if mailbox else None,
             )
         return number
@@ -349,8 +391,12 @@ class SwitchUnderTest:
     def device(self, number: str, contact: str) -> None:
         with self.store.transaction() as s:
             repository.add_device(
-                s, number=number, username=f"d{number}-{re.sub(r'[^0-9]', '', contact)[-5:]}",
-                password="device-pass-1", domain="relais.local", contact=contact,
+                s,
+                number=number,
+                username=f"d{number}-{re.sub(r'[^0-9]', '', contact)[-5:]}",
+                password="device-pass-1",
+                domain="relais.local",
+                contact=contact,
             )
 
     def settings(self, number: str, **changes: Any) -> LineSettings:
@@ -370,18 +416,21 @@ class SwitchUnderTest:
     def call_log(self, line: str) -> list[Any]:
         return self.rows(
             "SELECT direction, disposition, caller_number, caller_name, duration_seconds, call_id"
-            " FROM call_log WHERE line_number = :line ORDER BY id", line=line,
+            " FROM call_log WHERE line_number = :line ORDER BY id",
+            line=line,
         )
 
     def messages(self, line: str) -> list[Any]:
         return self.rows(
             "SELECT id, duration_seconds, file_path, caller_number, size_bytes FROM message"
-            " WHERE line_number = :line ORDER BY id", line=line,
+            " WHERE line_number = :line ORDER BY id",
+            line=line,
         )
 
     def events(self, line: str) -> list[Any]:
         return self.rows(
-            "SELECT topic, payload FROM outbox WHERE topic LIKE :t ORDER BY id", t=f"relais/{line}/%"
+            "SELECT topic, payload FROM outbox WHERE topic LIKE :t ORDER BY id",
+            t=f"relais/{line}/%",
         )
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -391,7 +440,9 @@ class SwitchUnderTest:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met in {timeout} s; worker log:\n{self.tail()}")
+                raise AssertionError(
+                    f"condition not met in {timeout} s; worker log:\n{self.tail()}"
+                )
             time.sleep(0.05)
 
     def tail(self, n: int = 60) -> str:
@@ -399,15 +450,34 @@ class SwitchUnderTest:
             return ""
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
 
-    def sipp(self, name: str, scenario: str, *, workdir: Path, uas: bool = False,
-             service: str | None = None, calls: int = 1, timeout: float = 30.0,
-             extra: Sequence[str] = (), target: str | None = None, port: int = 0,
-             local_ip: str = "127.0.0.1", **values: Any) -> Sipp:
+    def sipp(
+        self,
+        name: str,
+        scenario: str,
+        *,
+        workdir: Path,
+        uas: bool = False,
+        service: str | None = None,
+        calls: int = 1,
+        timeout: float = 30.0,
+        extra: Sequence[str] = (),
+        target: str | None = None,
+        port: int = 0,
+        local_ip: str = "127.0.0.1",
+        **values: Any,
+    ) -> Sipp:
         path = render(scenario, workdir / f"{name}.xml", **values)
         return Sipp(
-            name=name, scenario=path, port=port or free_ports(1), workdir=workdir,
-            target=None if uas else (target or self.target), service=service, calls=calls,
-            timeout=timeout, extra=extra, local_ip=local_ip,
+            name=name,
+            scenario=path,
+            port=port or free_ports(1),
+            workdir=workdir,
+            target=None if uas else (target or self.target),
+            service=service,
+            calls=calls,
+            timeout=timeout,
+            extra=extra,
+            local_ip=local_ip,
         )
 
     def phone(self, line: str, name: str, scenario: str, *, workdir: Path, **values: Any) -> Sipp:
@@ -471,7 +541,9 @@ def stop_process(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def run_worker(tmp: Path, env_overrides: Mapping[str, str] | None = None) -> Iterator[SwitchUnderTest]:
+def run_worker(
+    tmp: Path, env_overrides: Mapping[str, str] | None = None
+) -> Iterator[SwitchUnderTest]:
     """One switch worker (`python -m switch.worker --no-edge`) with a fresh store and prompts."""
     with switch_store(tmp) as (root, db_url, store, prompts):
         port = free_ports(1)
@@ -480,9 +552,20 @@ def run_worker(tmp: Path, env_overrides: Mapping[str, str] | None = None) -> Ite
         log = tmp / "worker.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "switch.worker", "--no-edge", "--host", "127.0.0.1",
-                 "--port", str(port)],
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "switch.worker",
+                    "--no-edge",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         sut = SwitchUnderTest(root, db_url, port, store, prompts, env, [proc], log)
         try:
@@ -509,9 +592,25 @@ class RtpCapture:
     def __enter__(self) -> RtpCapture:
         bpf = " or ".join(f"udp dst port {p}" for p in self.ports)
         self.proc = subprocess.Popen(
-            ["tshark", "-i", "lo", "-f", bpf, "-a", f"duration:{int(self.seconds)}", "-l",
-             "-T", "fields", "-e", "udp.dstport", "-e", "data.data"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                "tshark",
+                "-i",
+                "lo",
+                "-f",
+                bpf,
+                "-a",
+                f"duration:{int(self.seconds)}",
+                "-l",
+                "-T",
+                "fields",
+                "-e",
+                "udp.dstport",
+                "-e",
+                "data.data",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stderr is not None
         deadline = time.monotonic() + 15
