@@ -64,6 +64,7 @@ def test_relais_run_takes_a_voicemail_for_the_demo_line(tmp_path: Path) -> None:
             [message] = sut.wait_for(lambda: sut.messages(DEMO_NUMBER))
             assert abs(message.duration_seconds - 2.0) < 0.5
             seconds, rate, channels, width = wav_info(root / message.file_path)
+            assert abs(seconds - message.duration_seconds) < 0.01
             assert (rate, channels, width) == (8000, 1, 2)
             assert [(r.direction, r.disposition) for r in sut.call_log(DEMO_NUMBER)] == [
                 ("missed", "voicemail")
