@@ -71,8 +71,13 @@ def read_pcm(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype="<i2")
 
 
+SILENCE_PEAK = 2 * SILENCE_RMS
+"""Inside the first and last voiced frames, the cut is at the first/last sample this loud."""
+
+
 def trim_silence(samples: np.ndarray) -> np.ndarray:
-    """Drop leading and trailing 20 ms frames whose level is below SILENCE_RMS."""
+    """Drop leading and trailing silence: 20 ms frames whose level is below SILENCE_RMS, then
+    the quiet samples at the edges of the first and last voiced frames."""
     n = len(samples) // FRAME
     if n == 0:
         return samples[:0]
@@ -81,7 +86,14 @@ def trim_silence(samples: np.ndarray) -> np.ndarray:
     voiced = np.flatnonzero(rms >= SILENCE_RMS)
     if len(voiced) == 0:
         return samples[:0]
-    return samples[voiced[0] * FRAME : (voiced[-1] + 1) * FRAME]
+    start, end = voiced[0] * FRAME, (voiced[-1] + 1) * FRAME
+    head = np.flatnonzero(np.abs(samples[start : start + FRAME].astype(np.int32)) >= SILENCE_PEAK)
+    tail = np.flatnonzero(np.abs(samples[end - FRAME : end].astype(np.int32)) >= SILENCE_PEAK)
+    if len(head):
+        start += int(head[0])
+    if len(tail):
+        end = end - FRAME + int(tail[-1]) + 1
+    return samples[start:end]
 
 
 def wav_bytes(samples: np.ndarray) -> bytes:
