@@ -18,7 +18,8 @@ from tests.support.sip import SwitchUnderTest, run_worker
 pytestmark = pytest.mark.peer
 
 TORTURE = Path("/work/shared/testdata/rfc4475")
-TORTURE_LOCAL = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "rfc4475"
+TORTURE_LOCAL = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "rfc4475"
+"""CI lays shared/ beside the clone."""
 
 
 def options(port: int, call_id: str = "opt-1") -> str:
