@@ -244,6 +244,17 @@ def run(
 
 @app.command()
 @one_line_errors
+def bus() -> None:
+    """The event bus: embedded MQTT broker (when no mqtt_url is set) and the outbox relay."""
+    from events.bus import main as bus_main
+
+    cfg = settings()
+    configure_logging(cfg.log_level)
+    raise typer.Exit(code=bus_main(cfg, open_store(cfg)))
+
+
+@app.command()
+@one_line_errors
 def status() -> None:
     """Workers, active calls, edge, broker and outbox backlog."""
     from relais.run import status_lines
