@@ -62,6 +62,9 @@ class DurableConsumer:
         self.retention = retention
         self.after_commit = after_commit
         self.handled = 0
+        self.handled_from_bus = 0
+        self.subscribed = asyncio.Event()
+        """Set once the bus subscription is up (and caught up from the outbox)."""
 
     @property
     def filters(self) -> list[str]:
@@ -168,12 +171,14 @@ class DurableConsumer:
     async def _listen(self, address: MqttAddress) -> None:
         async def caught_up() -> None:
             await asyncio.to_thread(self.sweep, full=True)
+            self.subscribed.set()
 
         async for event in subscribe(
             address, self.filters, identifier=f"relais-{self.name}", on_subscribed=caught_up
         ):
             try:
-                await asyncio.to_thread(self.handle, event)
+                if await asyncio.to_thread(self.handle, event):
+                    self.handled_from_bus += 1
             except Exception:
                 logger.exception(
                     "%s: handling %s %s failed; the next sweep retries it",

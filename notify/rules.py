@@ -35,7 +35,8 @@ PAGER = "pager"  # pager e-mail
 PAGE = "page"  # numeric page through the switch
 OUTDIAL = "outdial"  # call-out through the switch: prompt + login
 MAIL = "mail"  # an e-mail queued by the portal (forward as e-mail)
-CALL_KINDS = (PAGE, OUTDIAL)
+CALL_KINDS = (PAGE, OUTDIAL)  # performed by a switch worker (outdial contract)
+ALERT_KINDS = (PAGER, PAGE, OUTDIAL)  # pointless once the message is heard or deleted
 
 
 def check_types(types: Iterable[str]) -> tuple[str, ...]:

@@ -256,6 +256,17 @@ def bus() -> None:
 
 @app.command()
 @one_line_errors
+def notifier() -> None:
+    """The notifier: e-mail, SMS, pager and outdial notifications and message forwarding."""
+    from notify.notifier import main as notifier_main
+
+    cfg = settings()
+    configure_logging(cfg.log_level)
+    raise typer.Exit(code=notifier_main(cfg, open_store(cfg)))
+
+
+@app.command()
+@one_line_errors
 def status() -> None:
     """Workers, active calls, edge, broker and outbox backlog."""
     from relais.run import status_lines
