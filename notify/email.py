@@ -434,7 +434,7 @@ def pager_mail(info: MessageInfo, to: str, callback: str, env: Envelope) -> Emai
         f"{urgent}{what} {t['for']} {format_number(info.line)} "
         f"{t['from']} {info.caller(lang)}.{back}"
     )
-    msg = _base(env, [to], text[:78], auto=True)
+    msg = _base(env, [to], f"{urgent}{what} - {format_number(info.line)}", auto=True)
     _mark(msg, info)
     msg.set_content(text)
     return msg

@@ -503,8 +503,10 @@ class Notifier:
                 data = _info(message) if message is not None else job.data["message"]
                 return notification_mail(message_info(data), job.target, env)
             if job.kind == PAGER:
-                if message is None or message.heard or message.folder != "inbox":
-                    return "the message was heard or deleted"
+                if message is None or message.folder != "inbox":
+                    return "the message was deleted"
+                if message.heard:
+                    return "the message was heard"
                 return pager_mail(
                     message_info(_info(message)),
                     job.target,

@@ -111,8 +111,10 @@ def request(
     reason = ""
     if message is None:
         reason = "the message was deleted"
-    elif message.folder != "inbox" or message.heard:
-        reason = "the message was heard or deleted"
+    elif message.heard:
+        reason = "the message was heard"
+    elif message.folder != "inbox":
+        reason = "the message was deleted"
     elif job.data.get("stop_on_access", True) and accessed_since(
         session, job.line_number, message.received_at
     ):
@@ -130,7 +132,12 @@ def request(
         logger.warning("job %s (%s): %s", job.id, job.kind, error)
         return error
     expires = now + timedelta(seconds=result_timeout)
-    job.data = {**job.data, "requested_at": now.isoformat(), "expires_at": expires.isoformat()}
+    job.data = {
+        **job.data,
+        "attempt": job.attempts,
+        "requested_at": now.isoformat(),
+        "expires_at": expires.isoformat(),
+    }
     enqueue(
         session,
         OutdialRequest(
@@ -197,6 +204,8 @@ def expire(session: Session, now: datetime) -> list[int]:
     expired = []
     for job in waiting:
         expires = job.data.get("expires_at")
+        if job.data.get("attempt") != job.attempts:
+            continue  # claimed, not requested yet: its expiry is not set
         if expires is None or datetime.fromisoformat(expires) > now:
             continue
         _history(job, {"attempt": job.attempts, "result": "timeout", "at": now.isoformat()})

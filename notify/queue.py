@@ -135,13 +135,25 @@ def active_alerts(
 
 
 def recover_interrupted(session: Session, now: datetime) -> int:
-    """Mail jobs left in "sending" by a process that died: pending again, due now."""
+    """Jobs left in "sending" by a process that died: mail jobs, and call jobs claimed but not
+    requested yet, are pending again (the claim's attempt is given back)."""
     result = session.execute(
         update(NotificationJob)
         .where(NotificationJob.state == "sending", NotificationJob.kind.not_in(CALL_KINDS))
         .values(state="pending", next_attempt_at=now, updated_at=now)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    claimed = session.scalars(
+        select(NotificationJob).where(
+            NotificationJob.state == "sending", NotificationJob.kind.in_(CALL_KINDS)
+        )
+    ).all()
+    for job in claimed:
+        if job.data.get("attempt") != job.attempts:
+            job.attempts -= 1
+            settle(session, job, "pending", now=now, at=now)
+            count += 1
+    return count
 
 
 def summary(session: Session) -> dict[str, dict[str, int]]:
