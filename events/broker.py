@@ -17,6 +17,15 @@ logger = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 
 
+class _ProbeFilter(logging.Filter):
+    """Drop amqtt's error lines for connections closed before sending anything: that is what
+    readiness probes (`relais run`, load balancers) do, not a fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return "No data to decode MQTT packet fixed header" not in text
+
+
 class EmbeddedBroker:
     """An in-process amqtt broker on the loopback interface; use with `async with`."""
 
@@ -42,6 +51,9 @@ class EmbeddedBroker:
     async def start(self) -> None:
         # amqtt reports every connection at INFO; keep the service's log readable.
         logging.getLogger("amqtt").setLevel(max(logging.WARNING, logger.getEffectiveLevel()))
+        broker_log = logging.getLogger("amqtt.broker")
+        if not any(isinstance(f, _ProbeFilter) for f in broker_log.filters):
+            broker_log.addFilter(_ProbeFilter())
         self._broker = Broker(self._config())
         await self._broker.start()
         logger.info("embedded MQTT broker listening on %s", self.url)

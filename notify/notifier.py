@@ -383,14 +383,24 @@ class Notifier:
         with self.store.transaction() as s:
             return queue.recover_interrupted(s, self.clock())
 
-    def _claim(self, limit: int) -> tuple[list[NotificationJob], datetime | None]:
-        now = self.clock()
-        with self.store.transaction() as s:
-            for job_id in outdial.expire(s, now):
-                logger.info("job %s: no outdial result in time", job_id)
-            jobs = queue.claim_due(s, now, limit) if limit > 0 else []
+    def _next_times(self) -> tuple[datetime | None, datetime | None]:
         with self.store.read() as s:
-            return jobs, queue.next_due(s)
+            return queue.next_due(s), outdial.next_expiry(s)
+
+    def _claim(self, limit: int) -> tuple[list[NotificationJob], datetime | None]:
+        """Settle expired calls and claim due jobs; also returns when to look again. Takes
+        the store's write lock only when there is something to do."""
+        now = self.clock()
+        due, expiry = self._next_times()
+        jobs: list[NotificationJob] = []
+        if (due is not None and due <= now and limit > 0) or (expiry is not None and expiry <= now):
+            with self.store.transaction() as s:
+                for job_id in outdial.expire(s, now):
+                    logger.info("job %s: no outdial result in time", job_id)
+                jobs = queue.claim_due(s, now, limit) if limit > 0 else []
+            due, expiry = self._next_times()
+        times = [t for t in (due, expiry) if t is not None]
+        return jobs, min(times) if times else None
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()

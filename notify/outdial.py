@@ -194,19 +194,30 @@ def on_result(session: Session, event: OutdialResult, now: datetime) -> bool:
     return True
 
 
+def _waiting(session: Session) -> list[NotificationJob]:
+    """Call jobs whose current attempt was requested and has no result yet."""
+    return [
+        job
+        for job in session.scalars(
+            select(NotificationJob).where(
+                NotificationJob.state == "sending", NotificationJob.kind.in_(CALL_KINDS)
+            )
+        )
+        if job.data.get("attempt") == job.attempts and job.data.get("expires_at")
+    ]
+
+
+def next_expiry(session: Session) -> datetime | None:
+    """When the first requested call attempt runs out of time, if any is waiting."""
+    times = [datetime.fromisoformat(j.data["expires_at"]) for j in _waiting(session)]
+    return min(times) if times else None
+
+
 def expire(session: Session, now: datetime) -> list[int]:
     """Attempts whose result did not come in time count as failed; returns the job ids."""
-    waiting = session.scalars(
-        select(NotificationJob).where(
-            NotificationJob.state == "sending", NotificationJob.kind.in_(CALL_KINDS)
-        )
-    ).all()
     expired = []
-    for job in waiting:
-        expires = job.data.get("expires_at")
-        if job.data.get("attempt") != job.attempts:
-            continue  # claimed, not requested yet: its expiry is not set
-        if expires is None or datetime.fromisoformat(expires) > now:
+    for job in _waiting(session):  # claimed but not yet requested jobs have no expiry yet
+        if datetime.fromisoformat(job.data["expires_at"]) > now:
             continue
         _history(job, {"attempt": job.attempts, "result": "timeout", "at": now.isoformat()})
         nxt = after_call("timeout", job.attempts, job.data, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -154,11 +155,20 @@ async def test_broker_down_then_up_delivers_every_event_once(
     assert backlog(store) == 0
 
 
-async def test_embedded_broker_carries_events_and_is_loopback_only(sqlite_store: Store) -> None:
+async def test_embedded_broker_carries_events_and_is_loopback_only(
+    sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
     port = free_port()
     with pytest.raises(ValueError, match=starts("the embedded broker listens on the loopback")):
         EmbeddedBroker(port, host="0.0.0.0")
     async with EmbeddedBroker(port) as broker:
+        # A readiness probe (connect, close) is not logged as an error.
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.close()
+        await asyncio.sleep(0.2)
+        assert not [
+            r for r in caplog.records if r.name.startswith("amqtt") and r.levelno >= logging.ERROR
+        ]
         address = parse_mqtt_url(broker.url)
         ready = asyncio.Event()
         listener = asyncio.create_task(collect(address, "relais/+/message/changed", 3, ready))

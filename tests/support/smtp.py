@@ -14,7 +14,8 @@ import email.policy
 import ssl
 import subprocess
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +33,8 @@ class Received:
     rcpt_tos: list[str]
     message: EmailMessage
     raw: bytes
+    at: float = field(default_factory=time.monotonic)
+    """When the server accepted it (time.monotonic)."""
 
 
 class _Handler:
