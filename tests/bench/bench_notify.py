@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,8 +30,13 @@ from store.files import FileStore
 from store.migrate import upgrade
 from store.session import Store
 from tests.bench.table import Row
-from tests.support.deposit import NUMBER, add_email_target, deposit, make_subscriber
-from tests.support.deposit import set_notifications
+from tests.support.deposit import (
+    NUMBER,
+    add_email_target,
+    deposit,
+    make_subscriber,
+    set_notifications,
+)
 from tests.support.mqtt import wait_port
 from tests.support.postgres import free_port
 from tests.support.smtp import SmtpServer
