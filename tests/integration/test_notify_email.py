@@ -3,6 +3,7 @@ the SMTP server, mosquitto as the broker, SQLite and PostgreSQL as the store."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import logging
@@ -451,3 +452,24 @@ async def test_portal_forward_as_email_to_cc_bcc_body(
         await until(lambda: len(smtp.to("q@example.com")) == 1)
         await until(lambda: jobs(store, kind="mail")[0].state == "done")
     assert text_of(smtp.to("q@example.com")[0]).startswith("queued\n\n")
+
+
+async def test_with_the_broker_down_the_notifier_still_mails_once_from_the_outbox(
+    sqlite_store: Store, files: FileStore, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    store = sqlite_store
+    make_subscriber(store)
+    set_notifications(store, email_enabled=True)
+    add_email_target(store, "jeanne@example.com", ALL)
+    broker = Mosquitto(tmp_path / "m")  # configured, not running
+    bus = parse_mqtt_url(broker.url)
+    mailer = SmtpMailer(parse_smtp_url(smtp.url))
+    async with relay(store, bus), notifier(store, files, mailer, bus=bus, sweep_seconds=0.2) as n:
+        deposit(store, files)
+        await until(lambda: len(smtp.received) == 1, what="the mail, broker down")
+        assert n.consumer.handled_from_bus == 0
+        with broker:  # the broker comes back: the relay publishes, nothing is mailed again
+            await until(n.consumer.subscribed.is_set, what="subscribed")
+            await until(lambda: not jobs(store, state="pending"))
+            await asyncio.sleep(0.5)
+    assert len(smtp.received) == 1
