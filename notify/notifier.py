@@ -86,6 +86,7 @@ from store.session import Store
 logger = logging.getLogger(__name__)
 
 CONSUMER = "notifier"
+ORPHAN_CHECK_SECONDS = 60.0
 CONTENT_TYPES = {
     ".wav": "audio/wav",
     ".pdf": "application/pdf",
@@ -318,7 +319,7 @@ class Notifier:
         self.sent = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], int] = {}
 
     # Event handlers (inside the consumer's transaction) -------------------------------------
 
@@ -379,9 +380,14 @@ class Notifier:
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
-    def _recover(self) -> int:
+    def _recover(self, in_flight: frozenset[int] = frozenset()) -> int:
+        """Give orphaned "sending" jobs back to the queue (all of them at start-up; later,
+        those not in flight here: their settling failed, e.g. the store was unreachable)."""
+        with self.store.read() as s:
+            if not queue.orphans(s, in_flight):
+                return 0
         with self.store.transaction() as s:
-            return queue.recover_interrupted(s, self.clock())
+            return queue.recover_interrupted(s, self.clock(), in_flight)
 
     def _next_times(self) -> tuple[datetime | None, datetime | None]:
         with self.store.read() as s:
@@ -416,12 +422,24 @@ class Notifier:
         finally:
             await consumer
             if self._running:
-                await asyncio.wait(self._running, timeout=30)
+                await asyncio.wait(list(self._running), timeout=30)
 
     async def _runner(self, stop: asyncio.Event) -> None:
         assert self._wake is not None
+        loop = asyncio.get_running_loop()
+        last_check = loop.time()
         while not stop.is_set():
             self._wake.clear()
+            if loop.time() - last_check >= ORPHAN_CHECK_SECONDS:
+                last_check = loop.time()
+                try:
+                    released = await asyncio.to_thread(
+                        self._recover, frozenset(self._running.values())
+                    )
+                    if released:
+                        logger.warning("%s stuck job(s) are due again", released)
+                except Exception:
+                    logger.exception("cannot check for stuck jobs; trying again later")
             free = self.options.concurrency - len(self._running)
             try:
                 jobs, next_due = await asyncio.to_thread(self._claim, free)
@@ -430,7 +448,7 @@ class Notifier:
                 jobs, next_due = [], None
             for job in jobs:
                 task = asyncio.create_task(self._execute(job))
-                self._running.add(task)
+                self._running[task] = job.id
                 task.add_done_callback(self._done)
             delay = self.options.poll_seconds
             if next_due is not None:
@@ -445,7 +463,7 @@ class Notifier:
                     w.cancel()
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
+        self._running.pop(task, None)
         self.wake()
         if not task.cancelled() and task.exception() is not None:
             logger.error("notification job crashed", exc_info=task.exception())

@@ -12,7 +12,7 @@ Rules of this file:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -134,26 +134,28 @@ def active_alerts(
     return list(session.scalars(query))
 
 
-def recover_interrupted(session: Session, now: datetime) -> int:
-    """Jobs left in "sending" by a process that died: mail jobs, and call jobs claimed but not
-    requested yet, are pending again (the claim's attempt is given back)."""
-    result = session.execute(
-        update(NotificationJob)
-        .where(NotificationJob.state == "sending", NotificationJob.kind.not_in(CALL_KINDS))
-        .values(state="pending", next_attempt_at=now, updated_at=now)
-    )
-    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
-    claimed = session.scalars(
-        select(NotificationJob).where(
-            NotificationJob.state == "sending", NotificationJob.kind.in_(CALL_KINDS)
-        )
-    ).all()
-    for job in claimed:
-        if job.data.get("attempt") != job.attempts:
+def orphans(session: Session, in_flight: Collection[int] = ()) -> list[NotificationJob]:
+    """Jobs in "sending" that nobody is working on: mail jobs, and call jobs claimed but not
+    requested yet (a requested call waits for the switch's result), except `in_flight`."""
+    rows = session.scalars(select(NotificationJob).where(NotificationJob.state == "sending")).all()
+    return [
+        j
+        for j in rows
+        if j.id not in in_flight
+        and (j.kind not in CALL_KINDS or j.data.get("attempt") != j.attempts)
+    ]
+
+
+def recover_interrupted(session: Session, now: datetime, in_flight: Collection[int] = ()) -> int:
+    """Make orphaned jobs pending again, due now; a call job gets its claimed attempt back
+    (it was never requested). At start-up every "sending" mail job is an orphan: the process
+    that claimed it died (one notifier per installation)."""
+    found = orphans(session, in_flight)
+    for job in found:
+        if job.kind in CALL_KINDS:
             job.attempts -= 1
-            settle(session, job, "pending", now=now, at=now)
-            count += 1
-    return count
+        settle(session, job, "pending", now=now, at=now)
+    return len(found)
 
 
 def summary(session: Session) -> dict[str, dict[str, int]]:

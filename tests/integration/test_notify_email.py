@@ -473,3 +473,37 @@ async def test_with_the_broker_down_the_notifier_still_mails_once_from_the_outbo
             await until(lambda: not jobs(store, state="pending"))
             await asyncio.sleep(0.5)
     assert len(smtp.received) == 1
+
+
+class CrashingOnce:
+    """A real SMTP mailer whose first send dies with an unexpected error (a bug, not a
+    MailError): the job is left "sending" with nobody working on it."""
+
+    def __init__(self, inner: SmtpMailer) -> None:
+        self.inner = inner
+        self.crashed = False
+
+    async def send(self, message: EmailMessage) -> None:
+        if not self.crashed:
+            self.crashed = True
+            raise RuntimeError("unexpected")
+        await self.inner.send(message)
+
+
+async def test_a_job_stuck_in_sending_is_given_back_to_the_queue(
+    sqlite_store: Store, files: FileStore, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import notify.notifier
+
+    monkeypatch.setattr(notify.notifier, "ORPHAN_CHECK_SECONDS", 0.2)
+    store = sqlite_store
+    make_subscriber(store)
+    set_notifications(store, email_enabled=True)
+    add_email_target(store, "jeanne@example.com", ALL)
+    mailer = CrashingOnce(SmtpMailer(parse_smtp_url(smtp.url)))
+    async with notifier(store, files, mailer):
+        deposit(store, files)
+        await until(lambda: mailer.crashed)
+        await until(lambda: len(smtp.received) == 1, what="the mail after the release")
+        await until(lambda: jobs(store)[0].state == "done")
+    assert jobs(store)[0].attempts == 2
