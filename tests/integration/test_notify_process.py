@@ -240,3 +240,11 @@ def test_status_counts_the_queue_by_kind(tmp_path: Path, sqlite_store: Store) ->
             "  forward : 1 failed",
             "  outdial : 1 in progress",
         ]
+
+
+def test_a_bad_smtp_url_stops_the_notifier_with_one_line(tmp_path: Path) -> None:
+    env = base_env(tmp_path, RELAIS_SMTP_URL="smtp://relais:pw-secret@mail.example?tls=1")
+    r = subprocess.run([*RELAIS, "notifier"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == ["error: unknown SMTP URL option(s): tls"]
+    assert "pw-secret" not in r.stdout + r.stderr
