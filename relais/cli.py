@@ -266,6 +266,8 @@ def switch(
     raise typer.Exit(code=Supervisor(cfg, children).run())
 
 
+@app.command()
+@one_line_errors
 def bus() -> None:
     """The event bus: embedded MQTT broker (when no mqtt_url is set) and the outbox relay."""
     from events.bus import main as bus_main
