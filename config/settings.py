@@ -81,6 +81,24 @@ class EdgeSettings(_Section):
     kamailio_bin: str
 
 
+class BusSettings(_Section):
+    relay_poll_seconds: float = Field(gt=0, le=10)
+    relay_batch: int = Field(ge=1, le=10000)
+    outbox_retention_hours: int = Field(ge=1)
+
+
+class NotifySettings(_Section):
+    poll_seconds: float = Field(gt=0, le=60)
+    sweep_seconds: float = Field(gt=0, le=3600)
+    concurrency: int = Field(ge=1, le=64)
+    retry_base_seconds: int = Field(ge=1)
+    retry_max_seconds: int = Field(ge=1)
+    max_attempts: int = Field(ge=1)
+    smtp_timeout_seconds: float = Field(gt=0)
+    outdial_ring_seconds: int = Field(ge=5, le=120)
+    outdial_result_timeout_seconds: int = Field(ge=10)
+
+
 def _port(v: int) -> int:
     if not 1 <= v <= 65535:
         raise ValueError(f"{v} is not a port number (1..65535)")
@@ -110,6 +128,7 @@ class Settings(BaseSettings):
     max_calls_per_worker: int = Field(ge=1, le=30)
     trunk_uri: str
     trusted_addresses: tuple[str, ...]
+    prompts_dir: str
     pilot_number: str
     access_number: str
     portal_host: str
@@ -126,6 +145,8 @@ class Settings(BaseSettings):
     routing: RoutingSettings
     dialplan: DialPlanSettings
     edge: EdgeSettings
+    bus: BusSettings
+    notify: NotifySettings
 
     @field_validator("sip_port", "switch_base_port", "portal_port", "mqtt_embedded_port")
     @classmethod
