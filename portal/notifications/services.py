@@ -8,8 +8,10 @@ Rules of this file:
   future), then writes the settings row, the targets and a settings.changed event in one
   transaction. Nothing is written when anything is refused.
 - Schedules are lists of {"days": [0..6], "start": "HH:MM", "end": "HH:MM"} in the account's
-  time zone; an empty schedule means always. The override's end date is kept as the UTC instant
-  its last day ends in the account's time zone.
+  time zone (notify.schedule reads them): an empty schedule means always, "24:00" ends at
+  midnight, and a range that ends before it starts runs overnight.
+- The override's end date is kept as the UTC instant its last day ends in the account's time
+  zone.
 """
 
 from __future__ import annotations
@@ -178,9 +180,9 @@ def _schedule(ranges: list[TimeRange], field: str, problems: Problems) -> list[d
                 good = False
         if good and r.start == "24:00":
             problems.add(f"{where}.start", "invalid-time", Msg("Enter a time such as 08:30."))
-        elif good and r.start >= r.end:
+        elif good and r.start == r.end:
             problems.add(
-                f"{where}.end", "end-before-start", Msg("The end must come after the start.")
+                f"{where}.end", "same-time", Msg("The start and the end are the same time.")
             )
         out.append({"days": days, "start": r.start, "end": r.end})
     return out

@@ -67,7 +67,7 @@ class Server:
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("portal-browser")
     port = free_port()
@@ -107,7 +107,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fake_microphone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """What the fake microphone says: a 4-second tone (chromium loops the file)."""
     path = tmp_path_factory.mktemp("mic") / "mic.wav"
@@ -134,13 +134,13 @@ def fake_microphone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright, fake_microphone: Path) -> Iterator[Browser]:
     b = playwright.chromium.launch(
         executable_path="/usr/bin/chromium",

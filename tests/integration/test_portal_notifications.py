@@ -203,9 +203,9 @@ def test_secondary_line_reads_and_writes_the_primary(env: PortalEnv, api: TestCl
             "invalid-time",
         ),
         (
-            {"pager": {"schedule": [{"days": [1], "start": "18:00", "end": "09:00"}]}},
+            {"pager": {"schedule": [{"days": [1], "start": "09:00", "end": "09:00"}]}},
             "pager.schedule.0.end",
-            "end-before-start",
+            "same-time",
         ),
         (
             {"pager": {"schedule": [{"days": [7], "start": "08:00", "end": "09:00"}]}},
@@ -322,12 +322,12 @@ def test_notifications_page_form(env: PortalEnv) -> None:
     assert "(819) 555-0142" in page and "jeanne@example.com" in page
     bad = c.post(
         "/notifications",
-        data={**form, "outdial_max_attempts": "lots", "pager-sched-0-end": "08:00"},
+        data={**form, "outdial_max_attempts": "lots", "pager-sched-0-end": "09:00"},
     )
     assert bad.status_code == 422
     shown = html.unescape(bad.text)
     assert "Entrez un nombre entier." in shown
-    assert "La fin doit suivre le début." in shown
+    assert "Le début et la fin sont à la même heure." in shown
     assert "819 555 0142" in shown  # the refused form is shown again as typed
 
 
@@ -338,3 +338,30 @@ def test_secondary_line_page_shows_the_note(env: PortalEnv) -> None:
     page = html.unescape(c.get("/notifications").text)
     assert "Ces réglages s'appliquent à la ligne principale seulement" in page
     assert "(613) 555-0100" in page
+
+
+def test_overnight_ranges_are_what_the_notifier_reads(env: PortalEnv, api: TestClient) -> None:
+    from zoneinfo import ZoneInfo
+
+    from notify.schedule import is_open, parse_schedule
+
+    r = api.put(
+        PATH,
+        json={
+            "pager": {
+                "schedule": [
+                    {"days": [4], "start": "22:00", "end": "06:00"},
+                    {"days": [5, 6], "start": "09:00", "end": "24:00"},
+                ]
+            }
+        },
+    )
+    assert r.status_code == 200, r.text
+    with env.store.read() as s:
+        n = s.get(NotificationSettings, A_NUMBER)
+        assert n is not None
+        schedule = parse_schedule(n.pager_schedule)
+    toronto = ZoneInfo("America/Toronto")
+    assert is_open(schedule, datetime(2026, 3, 7, 3, 0, tzinfo=toronto), toronto)  # Sat 03:00
+    assert not is_open(schedule, datetime(2026, 3, 7, 7, 0, tzinfo=toronto), toronto)
+    assert is_open(schedule, datetime(2026, 3, 8, 23, 59, tzinfo=toronto), toronto)  # Sunday
