@@ -48,6 +48,14 @@ class PortalSecuritySettings(_Section):
     session_max_hours: int = Field(ge=1)
 
 
+class PortalEventsSettings(_Section):
+    bus: bool
+    poll_seconds: float = Field(gt=0, le=60)
+    bus_poll_seconds: float = Field(gt=0, le=600)
+    keepalive_seconds: float = Field(gt=0, le=300)
+    max_stream_seconds: float = Field(gt=0, le=86400)
+
+
 class RoutingSettings(_Section):
     forward_timeout: int = Field(ge=5, le=300)
     max_diversions: int = Field(ge=1, le=20)
@@ -142,6 +150,7 @@ class Settings(BaseSettings):
     language: Literal["fr", "en"]
     mailbox: MailboxSettings
     portal_security: PortalSecuritySettings
+    portal_events: PortalEventsSettings
     routing: RoutingSettings
     dialplan: DialPlanSettings
     edge: EdgeSettings

@@ -26,6 +26,19 @@ FLASHES: dict[str, Msg] = {
     "feedback": Msg("Thank you: your feedback was sent."),
     "signed-out": Msg("You are signed out."),
     "line": Msg("You are now managing another line."),
+    "contact-saved": Msg("The contact is saved."),
+    "group-saved": Msg("The group is saved."),
+    "contacts-deleted": Msg("The selected contacts and groups are deleted."),
+    "marked-heard": Msg("The message is marked as heard."),
+    "marked-new": Msg("The message is marked as new."),
+    "message-deleted": Msg("The message is moved to Deleted."),
+    "messages-deleted": Msg("The messages are moved to Deleted."),
+    "message-restored": Msg("The message is back in the inbox."),
+    "message-purged": Msg("The message is deleted for good."),
+    "messages-purged": Msg("Deleted is empty: the space is free again."),
+    "forwarded-email": Msg("The message is sent by e-mail."),
+    "forward-queued": Msg("The mail server is busy: the e-mail will be sent in a moment."),
+    "message-sent": Msg("Your voice message is sent."),
 }
 
 

@@ -22,7 +22,7 @@ from functools import cache
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from events.events import SettingsChanged
+from events.events import MailboxAccessed, SettingsChanged
 from events.outbox import enqueue
 from portal.errors import Problems, Refused
 from portal.i18n import Msg
@@ -185,6 +185,10 @@ def sign_in(
                 s.execute(delete(PortalSession).where(PortalSession.token_hash == replaces))
             s.execute(delete(PortalSession).where(PortalSession.expires_at <= now))
             signed = _open_session(s, account_id, client, now, policy)
+            # The owner can now reach every mailbox of the account: outdial notifications set
+            # to "stop on mailbox access" stop (notify.outdial.on_access).
+            for ln in account.lines:
+                enqueue(s, MailboxAccessed(line=ln.number, via="portal", at=now))
     if lock is not None:
         logger.warning("account %s locked after failed sign-ins (client %s)", account_id, client)
         raise lock

@@ -317,6 +317,15 @@ _EMAIL = re.compile(r"^[^@\s<>\",;]+@[^@\s<>\",;]+\.[^@\s<>\",;]+$")
 _PHONE = re.compile(r"^[0-9+().\-\s/*#xX,ext]*$")
 
 
+def is_phone(value: str) -> bool:
+    """A phone number as contact files write them: digits with the usual punctuation."""
+    return bool(_PHONE.match(value) and re.search(r"\d", value))
+
+
+def is_email(value: str) -> bool:
+    return bool(_EMAIL.match(value))
+
+
 def _validate(rec: ContactRecord) -> str | None:
     if not (rec.first_name or rec.last_name or rec.company or rec.nickname):
         return "the row has no name (first name, last name, nickname or company)"
@@ -325,11 +334,11 @@ def _validate(rec: ContactRecord) -> str | None:
             return f"the {f.replace('_', ' ')} is longer than {MAX_FIELD_LENGTH[f]} characters"
     for f in EMAIL_FIELDS:
         value = getattr(rec, f)
-        if value and not _EMAIL.match(value):
+        if value and not is_email(value):
             return f"invalid e-mail address {value!r}"
     for f in PHONE_FIELDS:
         value = getattr(rec, f)
-        if value and not (_PHONE.match(value) and re.search(r"\d", value)):
+        if value and not is_phone(value):
             return f"invalid phone number {value!r} in {f.replace('_', ' ')}"
     return None
 
