@@ -244,10 +244,11 @@ def test_messages_and_contacts_pages(env: PortalEnv) -> None:
     assert "Luc Bélanger" in contacts and "(613) 555-0142" in contacts
     messages = c.get("/messages").text
     assert 'data-count="voice-new">2<' in messages
-    assert 'data-count="voice-old">1<' in messages
-    assert 'data-count="fax">1<' in messages
+    assert 'data-count="fax-new">1<' in messages
     assert 'data-count="deleted">1<' in messages
-    assert "1 urgents" in messages
+    summary = " ".join(re.sub(r"<[^>]+>", " ", html.unescape(messages)).split())
+    assert "2 nouveaux messages · 1 écouté" in summary
+    assert messages.count('class="badge badge--urgent" title=') == 1
     # The contact can be picked for the forward and reject lists on the home page.
     assert 'value="6135550142" data-contact-number' in c.get("/home").text
 
