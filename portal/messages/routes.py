@@ -577,9 +577,9 @@ async def _send(
     line: Any,
 ) -> Response:
     message = _send_message(portal, auth, line, kind, message_id, lang)
-    values = {k: str(form.get(k) or "") for k in ("to", "cc", "bcc", "body")}
-    values["urgent"] = _flag(form, "urgent")
-    values["private"] = _flag(form, "private")
+    values: dict[str, Any] = {k: str(form.get(k) or "") for k in ("to", "cc", "bcc", "body")}
+    urgent, private = _flag(form, "urgent"), _flag(form, "private")
+    values.update(urgent=urgent, private=private)
     try:
         audio = await _file(form, "audio", _audio_limit(portal))
         if kind == "email":
@@ -620,8 +620,8 @@ async def _send(
                 message.id,
                 audio or b"",
                 to=_values(form, "to"),
-                urgent=values["urgent"],
-                private=values["private"],
+                urgent=urgent,
+                private=private,
                 lang=lang,
             )
         else:
@@ -632,8 +632,8 @@ async def _send(
                 line,
                 audio or b"",
                 to=_values(form, "to"),
-                urgent=values["urgent"],
-                private=values["private"],
+                urgent=urgent,
+                private=private,
                 lang=lang,
             )
     except Invalid as exc:

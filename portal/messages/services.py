@@ -368,10 +368,15 @@ def _existing(files: FileStore, rel: str) -> Path:
     return path
 
 
+def _stretchable(svg: str) -> str:
+    """The picture fills whatever box the page gives it (no letterboxing)."""
+    return svg.replace("<svg ", '<svg preserveAspectRatio="none" ', 1)
+
+
 @lru_cache(maxsize=512)
 def _wave_svg(path: str, size: int, mtime: float) -> str:
     samples = convert.load_wav(Path(path))
-    return waveform.waveform_svg(samples, 120, width=360, height=48, color=WAVE_COLOR)
+    return _stretchable(waveform.waveform_svg(samples, 120, width=360, height=48, color=WAVE_COLOR))
 
 
 def waveform_svg(store: Store, files: FileStore, auth: Auth, line: LineRef, message_id: int) -> str:
@@ -382,7 +387,7 @@ def waveform_svg(store: Store, files: FileStore, auth: Auth, line: LineRef, mess
         return _wave_svg(str(stored.path), st.st_size, st.st_mtime)
     except ValueError as exc:
         logger.warning("no waveform for message %s: %s", message_id, exc)
-        return waveform.svg([0.0] * 120, width=360, height=48, color=WAVE_COLOR)
+        return _stretchable(waveform.svg([0.0] * 120, width=360, height=48, color=WAVE_COLOR))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -17,8 +17,21 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from sqlalchemy import delete, select
 
+from store.files import FileStore
+from store.models import (
+    Account,
+    CallLogEntry,
+    Contact,
+    ContactGroup,
+    GroupMember,
+    Mailbox,
+    Message,
+    NotificationJob,
+)
 from store.session import Store
+from tests.support.deposit import Deposit, deposit
 
 RELAIS = str(Path(sys.executable).with_name("relais"))
 SCREENS = Path(__file__).with_name("screens")
@@ -78,6 +91,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         RELAIS_LOG_LEVEL="WARNING",
         # Every test signs in from 127.0.0.1: the per-address limit would get in the way.
         RELAIS_PORTAL_SECURITY__LOGIN_RATE_PER_MINUTE="10000",
+        # New messages reach the page from the store's outbox (no broker runs in this tier).
+        RELAIS_PORTAL_EVENTS__BUS="false",
+        RELAIS_PORTAL_EVENTS__POLL_SECONDS="0.3",
     )
     subprocess.run([RELAIS, "demo"], env=env, check=True, capture_output=True, timeout=60)
     log = (root / "portal.log").open("wb")
@@ -220,3 +236,51 @@ def api(server: Server) -> Iterator[httpx.Client]:
     r.raise_for_status()
     yield client
     client.close()
+
+
+@dataclass
+class Box:
+    server: Server
+    files: FileStore
+
+    def deposit(self, line: str = DEMO_NUMBER, **kwargs: object) -> Deposit:
+        return deposit(self.server.store, self.files, line, **kwargs)  # type: ignore[arg-type]
+
+    def messages(self, line: str) -> list[Message]:
+        with self.server.store.read() as s:
+            return list(
+                s.scalars(select(Message).where(Message.line_number == line).order_by(Message.id))
+            )
+
+    def message(self, message_id: int) -> Message | None:
+        with self.server.store.read() as s:
+            return s.get(Message, message_id)
+
+    def contact(self, **fields: str) -> int:
+        with self.server.store.transaction() as s:
+            account = s.scalar(select(Account))
+            assert account is not None
+            c = Contact(account_id=account.id, **fields)
+            s.add(c)
+            s.flush()
+            return c.id
+
+
+@pytest.fixture
+def box(server: Server) -> Iterator[Box]:
+    """The demo mailboxes, emptied (messages, calls, contacts, spool) after each test."""
+    b = Box(server, FileStore(server.root / "var"))
+    yield b
+    with server.store.transaction() as s:
+        s.execute(delete(NotificationJob))
+        s.execute(delete(Message))
+        s.execute(delete(CallLogEntry))
+        s.execute(delete(GroupMember))
+        s.execute(delete(ContactGroup))
+        s.execute(delete(Contact))
+        for mb in s.scalars(select(Mailbox)):
+            mb.quota_seconds = 3600
+    for folder in ("messages", "spool"):
+        for p in (server.root / "var" / folder).rglob("*"):
+            if p.is_file():
+                p.unlink()

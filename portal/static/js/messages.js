@@ -253,6 +253,10 @@
     });
   }
 
+  document.addEventListener("input", function (event) {
+    if (event.target.closest("form[data-send-form], form[data-send-page]")) event.target.removeAttribute("aria-invalid");
+  });
+
   document.addEventListener("submit", function (event) {
     var form = event.target.closest("form[data-send-form], form[data-send-page]");
     if (!form) return;
