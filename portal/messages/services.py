@@ -19,12 +19,13 @@ import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_time
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
@@ -55,14 +56,31 @@ _LOCALES = {"fr": "fr_CA", "en": "en_CA"}
 
 
 def format_when(at: datetime, timezone: str, lang: str, now: datetime) -> str:
-    """ "lun. 20 sept., 13 h 42" / "Mon, Sep 20, 1:42 PM"; the year only when not this year."""
-    tz = ZoneInfo(timezone)
-    same_year = at.astimezone(tz).year == now.astimezone(tz).year
+    """ "dim. 20 sept., 13:42" / "Sun, Sep 20, 1:42 p.m."; the year only when not this year."""
+    tz = _zone(timezone)
+    local = at.astimezone(tz)
+    with_year = local.year != now.astimezone(tz).year
+    return f"{_day(local.date(), lang, with_year)}, {_clock(local.hour, local.minute, lang)}"
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@lru_cache(maxsize=4096)
+def _day(day: date, lang: str, with_year: bool) -> str:
     if lang == "fr":
-        pattern = "EEE d MMM, HH:mm" if same_year else "EEE d MMM y, HH:mm"
+        pattern = "EEE d MMM y" if with_year else "EEE d MMM"
     else:
-        pattern = "EEE, MMM d, h:mm a" if same_year else "EEE, MMM d, y, h:mm a"
-    return format_datetime(at, pattern, tzinfo=tz, locale=_LOCALES.get(lang, "en_CA"))
+        pattern = "EEE, MMM d, y" if with_year else "EEE, MMM d"
+    return format_date(day, pattern, locale=_LOCALES.get(lang, "en_CA"))
+
+
+@lru_cache(maxsize=4096)
+def _clock(hour: int, minute: int, lang: str) -> str:
+    pattern = "HH:mm" if lang == "fr" else "h:mm a"
+    return format_time(time(hour, minute), pattern, locale=_LOCALES.get(lang, "en_CA"))
 
 
 def anonymous_label(lang: str) -> str:
@@ -117,14 +135,14 @@ def _urls(line: str, m: Message) -> tuple[str | None, str | None, str | None]:
 
 
 def message_out(
-    m: Message, index: dict[str, Known], auth: Auth, lang: str, now: datetime
+    m: Any, index: dict[str, Known], auth: Auth, lang: str, now: datetime
 ) -> MessageOut:
     known = index.get(number_key(m.caller_number)) if m.caller_number else None
     audio, pdf, wave = _urls(m.line_number, m)
     return MessageOut(
         id=m.id,
-        kind=m.kind,  # type: ignore[arg-type]
-        folder=m.folder,  # type: ignore[arg-type]
+        kind=m.kind,
+        folder=m.folder,
         heard=m.heard,
         urgent=m.urgent,
         private=m.private,
@@ -137,7 +155,7 @@ def message_out(
         duration_seconds=round(m.duration_seconds, 2),
         pages=m.pages,
         size_bytes=m.size_bytes,
-        origin=m.origin,  # type: ignore[arg-type]
+        origin=m.origin,
         original_message_id=m.original_message_id,
         audio_url=audio,
         pdf_url=pdf,
@@ -158,7 +176,10 @@ def list_messages(
 ) -> MessagesOut:
     """Inbox: new first, then the newest; Deleted: the most recently deleted first."""
     with store.read() as s:
-        q = select(Message).where(Message.line_number == line.number, Message.folder == folder)
+        # Plain rows (not ORM objects): a mailbox can hold thousands of messages.
+        q = select(Message.__table__).where(
+            Message.line_number == line.number, Message.folder == folder
+        )
         if kind:
             q = q.where(Message.kind == kind)
         if folder == "inbox":
@@ -167,7 +188,7 @@ def list_messages(
             )
         else:
             q = q.order_by(Message.deleted_at.desc(), Message.id.desc())
-        rows = s.scalars(q.limit(limit)).all()
+        rows = s.execute(q.limit(limit)).all()
         index = name_index(s, auth.account_id)
         out = [message_out(m, index, auth, lang, now) for m in rows]
         return MessagesOut(messages=out, counts=counts(s, line.number))
