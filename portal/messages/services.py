@@ -484,7 +484,11 @@ def calls_csv(calls: Sequence[CallOut], timezone: str, lang: str) -> bytes:
                 neutralise(c.caller_name or ""),
                 neutralise(c.display_name if c.contact_id else ""),
                 f"{c.duration_seconds:.0f}",
-                neutralise(DISPOSITIONS.get(c.disposition, Msg(c.disposition)).render(lang)),
+                neutralise(
+                    DISPOSITIONS.get(c.disposition, Msg("%(value)s", value=c.disposition)).render(
+                        lang
+                    )
+                ),
             ]
         )
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")

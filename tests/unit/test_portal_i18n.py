@@ -59,7 +59,18 @@ def test_compiled_catalogue_matches_the_po(lang: str) -> None:
         catalog = read_po(fh)
     with (folder / "messages.mo").open("rb") as fh:
         compiled = gettext.GNUTranslations(fh)
-    stale = [m.id for m in catalog if m.id and compiled.gettext(m.id) != m.string]
+    plural = gettext.c2py(catalog.plural_expr)
+    stale = []
+    for m in catalog:
+        if not m.id:
+            continue
+        if isinstance(m.id, tuple):  # plural forms: one, and many
+            for n in (1, 2):
+                want = m.string[plural(n)] or m.id[0 if n == 1 else 1]
+                if compiled.ngettext(m.id[0], m.id[1], n) != want:
+                    stale.append(m.id)
+        elif compiled.gettext(m.id) != (m.string or m.id):
+            stale.append(m.id)
     assert stale == [], "run make i18n to compile the catalogues"
 
 
