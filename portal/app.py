@@ -110,6 +110,25 @@ def create_app(
 
     _install_error_handlers(app, portal)
 
+    largest_upload = max(sec.greeting_max_bytes, sec.csv_max_bytes) + 1024 * 1024
+
+    @app.middleware("http")
+    async def upload_limit(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Refuse a body larger than any upload allows before reading it (the exact limit of
+        each file is checked where it is read)."""
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > largest_upload:
+            lang = _lang(request, portal)
+            msg = Msg("The file is too large (at most %(mb)s MB).", mb=largest_upload // 1_000_000)
+            if _is_api(request):
+                return JSONResponse(
+                    {"error": "file-too-large", "detail": msg.render(lang)}, status_code=413
+                )
+            return _error_page(portal, request, 413, msg.render(lang))
+        return await call_next(request)
+
     @app.middleware("http")
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]

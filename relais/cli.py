@@ -276,6 +276,8 @@ def portal_command(
         ssl_keyfile=ssl_keyfile,
         proxy_headers=False,
         server_header=False,
+        # Event streams stay open: on SIGTERM they get a few seconds, then the server stops.
+        timeout_graceful_shutdown=5,
         log_config=None,
         log_level=cfg.log_level.lower(),
     )

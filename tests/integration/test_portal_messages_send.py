@@ -464,3 +464,19 @@ def test_send_pages_work_without_script(env: PortalEnv, webm: bytes) -> None:
     private = deposit(env.store, env.files, A_NUMBER, private=True)
     r = c.post(f"/messages/{private.message_id}/email", data={**common, "to": "luc@example.com"})
     assert r.status_code == 403 and "Ce message est privé" in r.text
+
+
+def test_a_request_body_larger_than_any_upload_is_refused_before_it_is_read(
+    env: PortalEnv, api: TestClient
+) -> None:
+    limit = env.settings.portal_security.greeting_max_bytes + 1024 * 1024
+    r = api.post(
+        MESSAGES,
+        content=b"x" * 16,
+        headers={
+            "Content-Type": "multipart/form-data; boundary=b",
+            "Content-Length": str(limit + 1),
+        },
+    )
+    assert (r.status_code, r.json()["error"]) == (413, "file-too-large")
+    assert rows(env.store, B_NUMBER) == []
