@@ -30,6 +30,7 @@ def greeting(api: httpx.Client, kind: str) -> dict[str, object]:
 
 def test_message_settings(api: httpx.Client, page: Page) -> None:
     page.get_by_role("link", name="Réglages des messages").click()
+    page.wait_for_url("**/message-settings")
     page.get_by_label("Renvoyer les messages et les télécopies comme courriels").check()
     page.locator("[data-open-email-dialog]").click()
     dialog = page.locator("#dlg-email")
