@@ -12,6 +12,7 @@ Rules of this file:
 from __future__ import annotations
 
 import gettext
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -88,6 +89,20 @@ def format_number(number: str | None) -> str:
     if len(number) == 10 and number.isdigit():
         return f"({number[:3]}) {number[3:6]}-{number[6:]}"
     return number
+
+
+def format_typed_number(text: str | None) -> str:
+    """A number as someone typed it, shown like format_number when it is a plain NANP number
+    ("613-555-0142", "+1 613 555 0142"); anything else (extensions, letters) as typed."""
+    if not text:
+        return ""
+    if re.fullmatch(r"[\d\s().+-]+", text):
+        digits = re.sub(r"\D", "", text)
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = digits[1:]
+        if len(digits) == 10:
+            return format_number(digits)
+    return text
 
 
 def format_duration(seconds: float) -> str:

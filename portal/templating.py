@@ -9,7 +9,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.background import BackgroundTask
 from starlette.responses import HTMLResponse
 
-from portal.i18n import LANGUAGES, format_duration, format_number, translations
+from portal.i18n import (
+    LANGUAGES,
+    format_duration,
+    format_number,
+    format_typed_number,
+    translations,
+)
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -25,6 +31,7 @@ def _environment(lang: str) -> Environment:
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters["phone"] = format_number
     env.filters["duration"] = format_duration
+    env.filters["typed_phone"] = format_typed_number
     env.globals["lang"] = lang
     env.globals["other_lang"] = "en" if lang == "fr" else "fr"
     return env

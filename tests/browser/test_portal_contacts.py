@@ -185,3 +185,25 @@ def test_import_then_list_then_export(page: Page, box: Box, tmp_path: Path) -> N
     ]
     assert all(r["Id"].isdigit() for r in exported)
     assert exported[1]["Company"] == "'=1+1"
+
+
+def test_english_contact_list(page: Page, box: Box) -> None:
+    box.contact(
+        first_name="Luc", last_name="Côté", mobile_phone="8195550142", email="luc@example.ca"
+    )
+    page.goto("/contacts")
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_role("heading", name="Contact list")).to_be_visible()
+    for name in ("New contact", "New group"):
+        expect(page.get_by_role("link", name=name)).to_be_visible()
+    for name in ("Modify", "Delete"):
+        expect(page.get_by_role("button", name=name)).to_be_visible()
+    page.get_by_role("link", name="Export all").click()
+    dialog = page.locator("#dlg-export")
+    expect(dialog.get_by_text("Outlook / Outlook Express compatible")).to_be_visible()
+    expect(dialog.get_by_text("Windows Contacts on Vista")).to_be_visible()
+    dialog.get_by_role("link", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    page.get_by_test_id("new-contact").click()
+    expect(page.get_by_test_id("contact-form").get_by_label("Home")).to_be_visible()
+    shoot(page, "contacts-english")

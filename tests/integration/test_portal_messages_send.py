@@ -35,6 +35,7 @@ from tests.support.portal import (
     B_NUMBER,
     PortalEnv,
     accounts_db,
+    add_accounts,
     bearer,
     build,
     env,
@@ -480,3 +481,25 @@ def test_a_request_body_larger_than_any_upload_is_refused_before_it_is_read(
     )
     assert (r.status_code, r.json()["error"]) == (413, "file-too-large")
     assert rows(env.store, B_NUMBER) == []
+
+
+def test_deliveries_on_each_backend(tmp_path: Path, store: Store, webm: bytes) -> None:
+    add_accounts(store)
+    portal = build(tmp_path, store)
+    api = portal.client(headers=bearer(sign_in(portal.client())))
+    m = deposit(store, portal.files, A_NUMBER, data=wav_bytes(1.0))
+    r = api.post(
+        f"{MESSAGES}/{m.message_id}/forward", json={"as": "voicemail", "to": [B_NUMBER, A_SECOND]}
+    )
+    assert r.status_code == 201, r.text
+    r = api.post(MESSAGES, data={"to": B_NUMBER}, files={"audio": ("n.webm", webm, "audio/webm")})
+    assert r.status_code == 201, r.text
+    assert [x.origin for x in rows(store, B_NUMBER)] == ["forwarded", "portal"]
+    with store.read() as s:
+        topics = s.scalars(
+            select(OutboxEvent.topic).where(OutboxEvent.topic.like(f"relais/{B_NUMBER}/%"))
+        ).all()
+    assert topics.count(f"relais/{B_NUMBER}/message/deposited") == 2
+    assert topics.count(f"relais/{B_NUMBER}/mailbox/counts") == 2
+    counts = api.get(f"/api/v1/lines/{A_SECOND}/messages").json()["counts"]
+    assert counts["voice_new"] == 1

@@ -12,7 +12,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from portal.auth.services import _RULES, rule_message
-from portal.i18n import CATALOGUES, Msg, negotiate
+from portal.i18n import CATALOGUES, Msg, format_typed_number, negotiate
 from store import credentials
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,3 +123,18 @@ def test_every_credential_rule_has_a_translated_message(check: object, value: st
     msg = rule_message(info.value)
     assert msg in _RULES.values(), str(info.value)
     assert msg.render("fr") != msg.render("en")
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("613-555-0142", "(613) 555-0142"),
+        ("+1 613 555 0142", "(613) 555-0142"),
+        ("6135550142", "(613) 555-0142"),
+        ("613 555 0142 x204", "613 555 0142 x204"),
+        ("4255", "4255"),
+        ("", ""),
+    ],
+)
+def test_typed_numbers_are_shown_formatted_when_plain(typed: str, shown: str) -> None:
+    assert format_typed_number(typed) == shown

@@ -135,6 +135,11 @@
     });
   }
 
+  /* In a dialog, Cancel closes the dialog (the same link leaves the page without script). */
+  document.querySelectorAll("dialog a[data-close]").forEach(function (link) {
+    link.addEventListener("click", function (e) { e.preventDefault(); });
+  });
+
   /* Import: show the chosen file's name. Export: close the dialog once the download starts. */
   document.querySelectorAll("[data-import-file]").forEach(function (input) {
     input.addEventListener("change", function () {
