@@ -14,7 +14,6 @@ from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.responses import Response, StreamingResponse
 
-from portal.contacts.services import pickers
 from portal.deps import ApiAuth, ApiLine, CurrentLine, Form, FormLine, Lang, PageAuth, PortalDep
 from portal.errors import Invalid, Problem, Refused
 from portal.i18n import Msg
@@ -412,7 +411,6 @@ def _page(
         calls = services.list_calls(portal.store, auth, line, tab, lang, now)
         with portal.store.read() as s:
             counts = services.counts(s, line.number)
-    contacts, groups = pickers(portal.store, auth.account_id)
     ctx.update(
         {
             "tab": tab,
@@ -420,8 +418,6 @@ def _page(
             "messages": messages.messages if messages else [],
             "calls": calls or [],
             "counts": counts,
-            "pick_contacts": contacts,
-            "pick_groups": groups,
             "max_seconds": portal.settings.mailbox.max_message_seconds,
             "after": live.outbox_cursor(portal.store, None),
         }
@@ -517,15 +513,12 @@ def _send_page(
     status_code: int = 200,
 ) -> Response:
     ctx = frame(request, portal, lang, auth, line, nav="messages")
-    contacts, groups = pickers(portal.store, auth.account_id)
     ctx.update(
         {
             "kind": kind,
             "message": message,
             "values": values or {},
             "errors": errors or {},
-            "pick_contacts": contacts,
-            "pick_groups": groups,
             "max_seconds": portal.settings.mailbox.max_message_seconds,
         }
     )

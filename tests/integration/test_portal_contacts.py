@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from store.models import Contact, GroupMember
+from store.models import GroupMember
 from tests.support.portal import (
     B_NUMBER,
     B_PASSWORD,
@@ -246,19 +246,3 @@ def test_contact_page_new_edit_delete(env: PortalEnv, api: TestClient) -> None:
     assert api.get("/api/v1/groups").json()["groups"] == []
     assert c.post("/contacts/delete", data={"csrf_token": csrf}).status_code == 422
     assert c.post("/contacts/delete", data={"sel": "c-1", "confirm": "1"}).status_code == 403
-
-
-def test_contacts_are_the_destination_pickers_of_messages(env: PortalEnv, api: TestClient) -> None:
-    luc = new(
-        api, first_name="Luc", last_name="Côté", mobile_phone="819 555 0142", email="luc@example.ca"
-    )
-    api.post("/api/v1/groups", json={"name": "Équipe", "phone_code": "42", "members": [luc["id"]]})
-    c = env.client()
-    sign_in_page(c)
-    page = c.get("/messages").text
-    assert 'value="819 555 0142" data-pick-value' in page
-    assert 'value="luc@example.ca" data-pick-value' in page
-    assert 'value="42" data-pick-value' in page
-    # The contact's name replaces its number in the lists (matched by digits).
-    with env.store.read() as s:
-        assert s.scalar(select(func.count()).select_from(Contact)) == 1

@@ -266,18 +266,66 @@
 
   /* ------------------------------------------------------------------ pickers */
 
+  /* The contacts and groups come from the API when the picker first opens. */
   var pickTarget = null;
   var pick = document.getElementById("dlg-pick");
+  var book = null;
   function fold(s) { return (s || "").normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase(); }
-  function matches(query, words) {
-    var padded = " " + words;
-    return fold(query).split(/\s+/).filter(Boolean).every(function (w) { return padded.indexOf(" " + w) >= 0; });
+  function words() {
+    return fold(Array.prototype.join.call(arguments, " ")).split(/[\s,.;:\/()\-]+/).filter(Boolean).join(" ");
+  }
+  function matches(query, w) {
+    var padded = " " + w;
+    return fold(query).split(/\s+/).filter(Boolean).every(function (q) { return padded.indexOf(" " + q) >= 0; });
+  }
+  function phone(text) {
+    if (!/^[\d\s().+\-]+$/.test(text)) return text;
+    var d = text.replace(/\D/g, "");
+    if (d.length === 11 && d[0] === "1") d = d.slice(1);
+    return d.length === 10 ? "(" + d.slice(0, 3) + ") " + d.slice(3, 6) + "-" + d.slice(6) : text;
+  }
+  function item(value, name, detail, extra, w, group) {
+    var li = pick.querySelector("template[data-pick-item]").content.firstElementChild.cloneNode(true);
+    li.querySelector("[data-pick-value]").value = value;
+    li.querySelector("[data-name]").textContent = name;
+    li.querySelector("[data-detail]").textContent = detail;
+    li.querySelector("[data-extra]").textContent = extra;
+    li.querySelector("[data-group-icon]").toggleAttribute("hidden", !group);
+    li.setAttribute("data-words", w);
+    return li;
+  }
+  function fill() {
+    var d = pick.dataset;
+    var numbers = pick.querySelector('[data-pick-list="number"]');
+    var emails = pick.querySelector('[data-pick-list="email"]');
+    var fr = R.meta("lang") === "fr";
+    book.groups.forEach(function (g) {
+      var n = g.members.length;
+      var count = (n === 1 || (fr && n === 0) ? d.membersOne : d.membersMany).replace("%(num)s", n);
+      numbers.appendChild(item(g.phone_code, g.name, d.groupCode.replace("%(code)s", g.phone_code), count, words(g.name), true));
+    });
+    book.contacts.forEach(function (c) {
+      var w = words(c.first_name, c.last_name, c.company, c.nickname);
+      ["business_phone", "mobile_phone", "home_phone", "other_phone"].forEach(function (f) {
+        if (c[f]) numbers.appendChild(item(c[f], c.name, phone(c[f]), pick.getAttribute("data-kind-" + f), w, false));
+      });
+      ["email", "email2", "email3"].forEach(function (f) {
+        if (c[f]) emails.appendChild(item(c[f], c.name, c[f], "", w, false));
+      });
+    });
+  }
+  function load() {
+    if (book) return Promise.resolve();
+    return Promise.all([R.api("GET", "/api/v1/contacts"), R.api("GET", "/api/v1/groups")]).then(function (r) {
+      book = { contacts: r[0].contacts, groups: r[1].groups };
+      fill();
+    });
   }
   function filterPick() {
     var q = pick.querySelector("[data-pick-search]").value;
     var any = false;
     pick.querySelectorAll("[data-pick-list]:not([hidden]) li").forEach(function (li) {
-      var ok = !q || matches(q, fold(li.getAttribute("data-words")));
+      var ok = !q || matches(q, li.getAttribute("data-words"));
       li.hidden = !ok;
       any = any || ok;
     });
@@ -290,11 +338,13 @@
       event.preventDefault();
       pickTarget = document.getElementById(button.getAttribute("data-pick-target"));
       var mode = button.getAttribute("data-pick");
-      pick.querySelectorAll("[data-pick-list]").forEach(function (ul) { ul.hidden = ul.getAttribute("data-pick-list") !== mode; });
-      pick.querySelectorAll("[data-pick-value]").forEach(function (c) { c.checked = false; });
-      pick.querySelector("[data-pick-search]").value = "";
-      filterPick();
-      R.openDialog(pick);
+      load().then(function () {
+        pick.querySelectorAll("[data-pick-list]").forEach(function (ul) { ul.hidden = ul.getAttribute("data-pick-list") !== mode; });
+        pick.querySelectorAll("[data-pick-value]").forEach(function (c) { c.checked = false; });
+        pick.querySelector("[data-pick-search]").value = "";
+        filterPick();
+        R.openDialog(pick);
+      });
     });
     pick.querySelector("[data-pick-search]").addEventListener("input", filterPick);
     pick.querySelector("[data-pick-confirm]").addEventListener("click", function () {
