@@ -26,7 +26,7 @@ from portal.deps import ApiAuth, CurrentLine, Lang, PageAuth, PortalDep
 from portal.deps import Form as PageForm
 from portal.errors import Invalid, Refused
 from portal.i18n import Msg
-from portal.pages import frame, redirect, render
+from portal.pages import frame, redirect, render, safe_next
 
 api = APIRouter(tags=["contacts"])
 pages = APIRouter(include_in_schema=False)
@@ -291,7 +291,7 @@ def contact_submit(
     except Invalid as exc:
         editor = _contact_editor(values, cid, exc.by_field(lang))
         return _page(request, portal, lang, auth, line, editor=editor, status_code=422)
-    back = str(form.get("next") or "")
+    back = safe_next(str(form.get("next") or ""), "/contacts")
     return redirect(back if back.startswith("/messages") else "/contacts", "contact-saved")
 
 

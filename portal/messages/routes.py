@@ -158,7 +158,9 @@ def purge_message(message_id: int, line: ApiLine, portal: PortalDep) -> Response
     return Response(status_code=204)
 
 
-@api.get("/lines/{n}/messages/{message_id}/audio", response_class=Response)
+@api.api_route(
+    "/lines/{n}/messages/{message_id}/audio", methods=["GET", "HEAD"], response_class=Response
+)
 def message_audio(
     message_id: int,
     request: Request,
@@ -172,7 +174,9 @@ def message_audio(
     return file_response(request, f.path, f.media_type, filename=f.filename, download=download)
 
 
-@api.get("/lines/{n}/messages/{message_id}/pdf", response_class=Response)
+@api.api_route(
+    "/lines/{n}/messages/{message_id}/pdf", methods=["GET", "HEAD"], response_class=Response
+)
 def message_pdf(
     message_id: int,
     request: Request,

@@ -310,6 +310,13 @@ def test_audio_supports_ranges(env: PortalEnv, api: TestClient) -> None:
     for ignored in ("items=0-5", "bytes=0-5,10-20", "bytes=9-3", "bytes=abc"):
         r = api.get(url, headers={"Range": ignored})
         assert (r.status_code, len(r.content)) == (200, size), ignored
+    head = api.head(url, headers={"Range": "bytes=0-9"})
+    assert (head.status_code, head.headers["content-range"], head.content) == (
+        206,
+        f"bytes 0-9/{size}",
+        b"",
+    )
+    assert api.head(url).headers["content-length"] == str(size)
     r = api.get(url, headers={"Range": "bytes=0-9", "If-Range": full.headers["etag"]})
     assert r.status_code == 206
     r = api.get(url, headers={"Range": "bytes=0-9", "If-Range": '"stale"'})
