@@ -9,6 +9,7 @@ a URL derived from the store's SQLAlchemy URL (`kamailio_db_url()`).
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 import socket
@@ -21,6 +22,9 @@ import sqlalchemy as sa
 
 import config
 from config.settings import Settings
+from relais.run import Child, tcp_ready
+
+logger = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(config.__file__).resolve().parent / "kamailio"
 TEMPLATE = "kamailio.cfg.j2"
@@ -189,3 +193,34 @@ def command(cfg: Settings, files: EdgeFiles) -> list[str]:
 
 def installed(cfg: Settings) -> bool:
     return os.access(cfg.edge.kamailio_bin, os.X_OK)
+
+
+def wanted(cfg: Settings, *, no_edge: bool) -> bool:
+    """Whether `relais run` fronts the workers with Kamailio (enabled, installed, not --no-edge).
+    When it does not, the switch runs one worker on the public SIP port (SPEC S1)."""
+    return cfg.edge.enabled and not no_edge and installed(cfg)
+
+
+def address(cfg: Settings) -> str:
+    host = cfg.sip_advertised_host if cfg.sip_host in WILDCARDS else cfg.sip_host
+    return f"edge sip:{host}:{cfg.sip_port} (udp, tcp; SIP domain {cfg.sip_domain})"
+
+
+def children(cfg: Settings, *, no_edge: bool, workers: int) -> list[Child]:
+    """The edge's supervised process, rendered for `workers` local workers (or none)."""
+    if not wanted(cfg, no_edge=no_edge):
+        if cfg.edge.enabled and not no_edge:
+            logger.warning(
+                "edge: Kamailio not found at %s; running without the edge", cfg.edge.kamailio_bin
+            )
+        return []
+    files = render(cfg, workers)
+    probe_host = "127.0.0.1" if cfg.sip_host in WILDCARDS else cfg.sip_host
+    return [
+        Child(
+            name="edge",
+            argv=command(cfg, files),
+            address=address(cfg),
+            ready=tcp_ready(probe_host, cfg.sip_port),
+        )
+    ]

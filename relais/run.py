@@ -62,7 +62,12 @@ def state_path(cfg: Settings) -> Path:
 
 def components(cfg: Settings, *, no_edge: bool, workers: int | None) -> list[Child]:
     """The long-running components of this installation, in start order."""
-    return []
+    children: list[Child] = []
+    # The edge comes after the switch workers it dispatches to.
+    from relais import edge
+
+    children += edge.children(cfg, no_edge=no_edge, workers=workers or cfg.workers)
+    return children
 
 
 def run_all(cfg: Settings, *, no_edge: bool, workers: int | None) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 from config.settings import Settings, load_settings
 from relais import edge
+from store.session import Store
 from tests.support.postgres import free_port
 
 
@@ -84,14 +85,21 @@ def running_edge(cfg: Settings, workers: int = 1, ready_timeout: float = 15.0) -
     e = Edge(cfg, proc, log, cfg.sip_host, cfg.sip_port)
     try:
         deadline = time.monotonic() + ready_timeout
-        while True:
+        while "Listening on" not in e.log_text():
             if proc.poll() is not None:
                 raise RuntimeError(f"kamailio exited:\n{e.log_text()[-3000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(e.addr, 0.2):
-                break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"kamailio did not start:\n{e.log_text()[-3000:]}")
             time.sleep(0.05)
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(e.addr, 0.2):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"kamailio did not start:\n{e.log_text()[-3000:]}")
+            time.sleep(0.05)
+        time.sleep(0.2)  # every child process up
+        if proc.poll() is not None:
+            raise RuntimeError(f"kamailio exited:\n{e.log_text()[-3000:]}")
         yield e
     finally:
         if proc.poll() is None:
@@ -102,3 +110,23 @@ def running_edge(cfg: Settings, workers: int = 1, ready_timeout: float = 15.0) -
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+DOMAIN = "relais.local"
+DEMO_LINE = "6135550100"
+SECOND_LINE = "6135550101"
+DEMO_USER, DEMO_PASSWORD = "6135550100", "demo-phone-2026"
+DESK_USER, DESK_PASSWORD = "desk100", "desk-pass-100"
+
+
+def provision(store: Store, cfg: Settings) -> None:
+    """The demo account (line 6135550100 with device 6135550100, second line 6135550101)
+    and a second device of the demo line, desk100."""
+    from relais.cli import ensure_demo
+    from store import repository
+
+    ensure_demo(store, cfg)
+    with store.transaction() as s:
+        repository.add_device(
+            s, number=DEMO_LINE, username=DESK_USER, password=DESK_PASSWORD, domain=DOMAIN
+        )

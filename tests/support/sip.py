@@ -237,6 +237,21 @@ def final_response(t: Transport, timeout: float = 5.0) -> Message | None:
             return msg
 
 
+def sdp_offer(host: str, port: int) -> bytes:
+    """A G.711 audio offer (PCMU, PCMA) at host:port."""
+    return (
+        "v=0\r\n"
+        f"o=relais 1 1 IN IP4 {host}\r\n"
+        "s=-\r\n"
+        f"c=IN IP4 {host}\r\n"
+        "t=0 0\r\n"
+        f"m=audio {port} RTP/AVP 0 8\r\n"
+        "a=rtpmap:0 PCMU/8000\r\n"
+        "a=rtpmap:8 PCMA/8000\r\n"
+        "a=sendrecv\r\n"
+    ).encode()
+
+
 def digest_params(challenge: str) -> dict[str, str]:
     _, _, rest = challenge.partition(" ")
     return {k.lower(): v.strip('"') for k, v in re.findall(r'(\w+)=("[^"]*"|[^,\s]+)', rest)}
@@ -333,6 +348,7 @@ class Responder:
         self.addr: tuple[str, int] = self.sock.getsockname()
         self.received: list[Message] = []
         self.responses: list[Message] = []
+        self.last_request = Message("", [])
         self.policy = policy or (lambda req: (200, "OK"))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -450,7 +466,27 @@ class Responder:
             body=body,
             contact=f"<sip:peer@{host}:{port}>",
         )
+        self.last_request = req
         return self.transaction(req, to, timeout)
+
+    def ack(self, response: Message, to: tuple[str, int]) -> None:
+        """ACK a 2xx to the last request: to its Contact, along its Record-Route."""
+        req = self.last_request
+        contact = response.header("Contact") or ""
+        target = contact[contact.find("<") + 1 : contact.find(">")] if "<" in contact else contact
+        routes = [r for v in response.all("Record-Route") for r in v.split(",")][::-1]
+        host, port = self.addr
+        headers = [
+            ("Via", f"SIP/2.0/UDP {host}:{port};branch={branch()};rport"),
+            ("Max-Forwards", "70"),
+            *(("Route", r.strip()) for r in routes),
+            ("From", req.header("From") or ""),
+            ("To", response.header("To") or ""),
+            ("Call-ID", req.header("Call-ID") or ""),
+            ("CSeq", f"{(req.header('CSeq') or '1').split()[0]} ACK"),
+            ("Content-Length", "0"),
+        ]
+        self.sock.sendto(Message(f"ACK {target} SIP/2.0", headers).to_bytes(), to)
 
 
 class _SocketView(Transport):
