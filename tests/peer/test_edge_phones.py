@@ -16,7 +16,8 @@ import pytest
 
 from config.settings import Settings
 from store.session import Store
-from tests.support import sip, sipp
+from tests.support import sipclient as sip
+from tests.support import sipp
 from tests.support.edge import (
     DEMO_LINE,
     DEMO_PASSWORD,
@@ -32,6 +33,8 @@ from tests.support.edge import (
     running_edge,
 )
 from tests.support.phones import Baresip, Linphonec, Phone, rms
+
+pytest_plugins = ["tests.support.edge_fixtures"]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from store.session import Store
-from tests.support import sip
+from tests.support import sipclient as sip
 from tests.support.edge import (
     DEMO_LINE,
     DEMO_PASSWORD,
@@ -21,7 +21,9 @@ from tests.support.edge import (
     Edge,
     running_edge,
 )
-from tests.support.sip import Responder
+from tests.support.sipclient import Responder
+
+pytest_plugins = ["tests.support.edge_fixtures"]
 
 
 def shape(msg: sip.Message | None) -> tuple[object, ...]:

@@ -1,4 +1,8 @@
-"""Kamailio edge for the tests: rendered from settings, started on free loopback ports."""
+"""Kamailio edge for the tests: rendered from settings, started on free loopback ports.
+
+Addresses on the loopback network play the roles: 127.0.0.1 the edge and its workers,
+127.0.0.2 the trunk (the only trusted address), 127.0.0.3 and up phones and other peers.
+"""
 
 from __future__ import annotations
 
