@@ -100,6 +100,16 @@ def trusted_networks(addresses: tuple[str, ...]) -> str:
     return ",".join(nets)
 
 
+def trunk_parts(trunk_uri: str) -> dict[str, str]:
+    """Host and port of trunk_uri (sip:gw.example.net:5060): where calls out are addressed."""
+    if not trunk_uri:
+        return {"trunk_host": "", "trunk_port": ""}
+    m = re.fullmatch(r"sips?:(?:[^@]*@)?(\[[^\]]+\]|[^:;]+)(?::(\d+))?(;.*)?", trunk_uri)
+    if not m:
+        raise ValueError(f"trunk_uri: {trunk_uri!r} has no host")
+    return {"trunk_host": m.group(1), "trunk_port": m.group(2) or ""}
+
+
 def _kstr(value: str) -> str:
     """A Kamailio double-quoted string literal (values never carry quotes or $)."""
     if any(c in value for c in '"\\$\r\n'):
@@ -143,6 +153,7 @@ def render(cfg: Settings, workers: int) -> EdgeFiles:
         pilot_number=cfg.pilot_number,
         access_number=cfg.access_number,
         trunk_uri=cfg.trunk_uri,
+        **trunk_parts(cfg.trunk_uri),
         max_message_bytes=edge.max_message_bytes,
         max_forwards=edge.max_forwards,
         flood_requests=edge.flood_requests,
