@@ -36,11 +36,14 @@ def argv(
     limit: int | None = None,
     media_port: int | None = None,
     extra: list[str] | None = None,
+    trace_msg: bool = False,
 ) -> list[str]:
     builtin = scenario in ("uac", "uas", "uac_pcap")
-    args = ["sipp", f"{target[0]}:{target[1]}"]
+    args = ["sipp", f"{target[0]}:{target[1]}"] if target[1] else ["sipp"]
     args += ["-sn", scenario] if builtin else ["-sf", str(SCENARIOS / scenario)]
-    args += ["-i", local[0], "-p", str(local[1]), "-m", str(calls)]
+    args += ["-i", local[0], "-p", str(local[1])]
+    if calls:
+        args += ["-m", str(calls)]
     if service:
         args += ["-s", service]
     if rate is not None:
@@ -49,7 +52,9 @@ def argv(
         args += ["-l", str(limit)]
     if media_port is not None:
         args += ["-mi", local[0], "-mp", str(media_port)]
-    args += ["-nostdin", "-trace_err", "-trace_stat", "-trace_msg", "-fd", "1", "-timeout", "60s"]
+    args += ["-nostdin", "-trace_err", "-trace_stat", "-trace_counts", "-fd", "1"]
+    if trace_msg:
+        args.append("-trace_msg")
     args += extra or []
     return args
 
@@ -89,3 +94,20 @@ def result(returncode: int, workdir: Path) -> Result:
             successful += int(last[head.index("SuccessfulCall(C)")])
             failed += int(last[head.index("FailedCall(C)")])
     return Result(returncode, successful, failed, workdir)
+
+
+def count(workdir: Path, message: str) -> int:
+    """How many times a scenario message went through, from -trace_counts (e.g. "INVITE_Recv",
+    summed over the scenario's steps)."""
+    total = 0
+    for path in workdir.glob("*_counts.csv"):
+        with path.open() as fh:
+            rows = list(csv.reader(fh, delimiter=";"))
+        if len(rows) >= 2:
+            head, last = rows[0], rows[-1]
+            total += sum(
+                int(last[i])
+                for i, name in enumerate(head)
+                if name.split("_", 1)[-1] == message and i < len(last) and last[i]
+            )
+    return total
