@@ -44,3 +44,13 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     upgrade(s.engine)
     yield s
     s.dispose()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier (the folder it lives in)."""
+    for item in items:
+        parts = Path(str(item.path)).parts
+        for tier in ("unit", "integration", "peer", "browser"):
+            if tier in parts:
+                item.add_marker(getattr(pytest.mark, tier))
+                break

@@ -1,4 +1,8 @@
-"""The `relais` console script (SPEC S14): each command, each bad input, one-line errors."""
+"""The `relais` command (SPEC S14): each command, each bad input, one-line errors.
+
+The installed console script runs as a subprocess for the end-to-end paths; the many
+bad-input cases run the same typer app in-process (CliRunner), which is much faster.
+"""
 
 from __future__ import annotations
 
@@ -9,41 +13,64 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
+from relais.cli import app
 from store.models import Device, Line, Mailbox
 
 RELAIS = str(Path(sys.executable).with_name("relais"))
 
 
 @pytest.fixture
-def env(tmp_path: Path, database_url: str) -> dict[str, str]:
+def env(tmp_path: Path) -> dict[str, str]:
+    """SQLite under a temporary storage root."""
     e = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
-    e.update(RELAIS_STORAGE_ROOT=str(tmp_path / "var"), RELAIS_DATABASE_URL=database_url)
+    e.update(RELAIS_STORAGE_ROOT=str(tmp_path / "var"))
     return e
 
 
+@pytest.fixture
+def backend_env(env: dict[str, str], database_url: str) -> dict[str, str]:
+    """The same, once with SQLite and once with PostgreSQL."""
+    return {**env, "RELAIS_DATABASE_URL": database_url}
+
+
 def relais(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script."""
     return subprocess.run([RELAIS, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
+def relais_inproc(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the same typer app in this process, with `env` as the whole RELAIS_* environment."""
+    clear = {k: None for k in os.environ if k.startswith("RELAIS_")}
+    result = CliRunner().invoke(app, list(args), env={**clear, **env})
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
 def ok(env: dict[str, str], *args: str) -> str:
-    r = relais(env, *args)
+    r = relais_inproc(env, *args)
     assert r.returncode == 0, r.stderr
     return r.stdout
 
 
 def refused(env: dict[str, str], *args: str) -> str:
-    r = relais(env, *args)
+    r = relais_inproc(env, *args)
     assert r.returncode == 1, (r.stdout, r.stderr)
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr  # one line, no traceback
     return lines[0]
 
 
-def test_provisioning_commands(env: dict[str, str], database_url: str) -> None:
-    assert "store ready" in ok(env, "db", "upgrade")
-    ok(
-        env,
+def test_provisioning_commands(backend_env: dict[str, str], database_url: str) -> None:
+    """The installed console script against each backend."""
+
+    def script(*args: str) -> str:
+        r = relais(backend_env, *args)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    assert "store ready" in script("db", "upgrade")
+    script(
         "account",
         "add",
         "--number",
@@ -57,9 +84,8 @@ def test_provisioning_commands(env: dict[str, str], database_url: str) -> None:
         "--language",
         "en",
     )
-    ok(env, "line", "add", "--account", "6135550100", "--number", "6135550101")
-    out = ok(
-        env,
+    script("line", "add", "--account", "6135550100", "--number", "6135550101")
+    out = script(
         "device",
         "add",
         "--number",
@@ -72,6 +98,8 @@ def test_provisioning_commands(env: dict[str, str], database_url: str) -> None:
         "sip:desk101@127.0.0.1:5090",
     )
     assert out.strip() == "device added: sip:desk101@relais.local on line 6135550101"
+    bad = relais(backend_env, "line", "add", "--account", "6135550100", "--number", "6135550101")
+    assert (bad.returncode, bad.stderr) == (1, "error: the number 6135550101 is already in use\n")
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
         assert conn.execute(
@@ -206,7 +234,7 @@ def test_bad_settings_stop_the_command(env: dict[str, str]) -> None:
 
 
 def test_secrets_never_reach_the_output(env: dict[str, str]) -> None:
-    r = relais(
+    r = relais_inproc(
         {**env, "RELAIS_LOG_LEVEL": "DEBUG"},
         "account",
         "add",

@@ -1,0 +1,1 @@
+"""browser tests (see README.md, Development)."""

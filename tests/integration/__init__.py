@@ -1,0 +1,1 @@
+"""integration tests (see README.md, Development)."""
