@@ -19,10 +19,12 @@ from urllib.parse import unquote
 
 import jinja2
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 import config
 from config.settings import Settings
 from relais.run import Child, tcp_ready
+from store.models import Location
 
 logger = logging.getLogger(__name__)
 
@@ -235,3 +237,12 @@ def children(cfg: Settings, *, no_edge: bool, workers: int) -> list[Child]:
             ready=tcp_ready(probe_host, cfg.sip_port),
         )
     ]
+
+
+def status_line(session: Session) -> str:
+    """Registered contacts as last written back by the edge (every 30 s and at shutdown)."""
+    try:
+        count = session.scalar(sa.select(sa.func.count()).select_from(Location)) or 0
+    except sa.exc.DatabaseError:  # a store older than 0002_edge
+        return "edge    : no registrations table (run relais db upgrade)"
+    return f"edge    : {count} registered contact(s) (as of the last write-back)"

@@ -216,6 +216,9 @@ def status_lines(cfg: Settings) -> list[str]:
         if rev is not None:
             with store.read() as s:
                 lines.append(f"outbox  : {backlog(s)} event(s) waiting for the bus")
+                from relais import edge
+
+                lines.append(edge.status_line(s))
     finally:
         store.dispose()
     path = state_path(cfg)

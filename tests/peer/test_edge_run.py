@@ -87,6 +87,11 @@ def test_relais_run_starts_the_edge_and_the_demo_phone_registers(
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(30)
+    # At shutdown the edge writes its registrations back to the store.
+    status = subprocess.run(
+        [RELAIS, "status"], env=env, capture_output=True, text=True, timeout=30, cwd=tmp_path
+    )
+    assert "edge    : 1 registered contact(s)" in status.stdout, status.stdout
     text = out.read_text()
     assert "relais stopped" in text
     assert "demo-phone-2026" in text  # the demo credentials are printed for the user

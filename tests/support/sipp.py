@@ -18,6 +18,7 @@ class Result:
     successful: int
     failed: int
     workdir: Path
+    retransmissions: int = 0
 
     def errors(self) -> str:
         return "\n".join(
@@ -85,7 +86,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def result(returncode: int, workdir: Path) -> Result:
-    successful = failed = 0
+    successful = failed = retrans = 0
     for stat in workdir.glob("*_.csv"):
         with stat.open() as fh:
             rows = list(csv.reader(fh, delimiter=";"))
@@ -93,7 +94,8 @@ def result(returncode: int, workdir: Path) -> Result:
             head, last = rows[0], rows[-1]
             successful += int(last[head.index("SuccessfulCall(C)")])
             failed += int(last[head.index("FailedCall(C)")])
-    return Result(returncode, successful, failed, workdir)
+            retrans += int(last[head.index("Retransmissions(C)")] or 0)
+    return Result(returncode, successful, failed, workdir, retrans)
 
 
 def count(workdir: Path, message: str) -> int:
