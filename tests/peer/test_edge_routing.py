@@ -4,6 +4,7 @@ identity headers never cross the edge from outside."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -265,3 +266,150 @@ def test_forged_in_dialog_requests_go_nowhere_but_a_worker(edge: Edge, worker: R
         r = sip.final_response(outsider, 2)
         assert r is not None and r.status == 403
     assert not target.received
+
+
+def test_a_phone_registered_over_tcp_is_called_over_its_connection(
+    edge: Edge, worker: Responder
+) -> None:
+    with sip.transport("tcp", edge.addr, "127.0.0.3") as phone:
+        _, ok = sip.register(phone, DEMO_USER, DEMO_PASSWORD, DOMAIN)
+        assert ok is not None and ok.status == 200
+        d = sip.Dialog("sip:6135550199@relais.local", f"sip:{DEMO_LINE}@{DOMAIN}")
+        worker.sock.sendto(
+            sip.request(
+                sip._SocketView(worker.sock, edge.addr),
+                "INVITE",
+                f"sip:{DEMO_LINE}@{edge.host}:{edge.port}",
+                d,
+                extra=[("X-Relais-Leg", "devices")],
+            ).to_bytes(),
+            edge.addr,
+        )
+        incoming = phone.recv(3)
+        while incoming is not None and incoming.is_response:
+            incoming = phone.recv(3)
+        assert incoming is not None and incoming.method == "INVITE"
+        assert incoming.header("X-Relais-Leg") is None  # the marker stays between worker and edge
+        phone.send(sip.reply(incoming, 486, "Busy Here", to_tag="t1"))
+        deadline = time.monotonic() + 3
+        while not [r for r in worker.responses if r.status >= 200] and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert [r.status for r in worker.responses if r.status >= 200] == [486]
+
+
+def test_in_dialog_requests_from_a_phone_reach_the_worker(edge: Edge, worker: Responder) -> None:
+    with Responder("127.0.0.3") as phone:
+        assert phone.register(edge.addr, DEMO_USER, DEMO_PASSWORD, DOMAIN).status == 200
+        d = sip.Dialog("sip:6135550199@relais.local", f"sip:{DEMO_LINE}@{DOMAIN}")
+        r = worker.send_request(
+            "INVITE",
+            f"sip:{DEMO_LINE}@{edge.host}:{edge.port}",
+            d,
+            edge.addr,
+            extra=[("X-Relais-Leg", "devices")],
+        )
+        assert r is not None and r.status == 200
+        worker.ack(r, edge.addr)
+        (invite,) = phone.requests("INVITE")
+        # The phone hangs up: its BYE follows the Record-Route back to the worker.
+        route = [v for v in invite.all("Record-Route")]
+        to = invite.header("From") or ""
+        contact = invite.header("Contact") or ""
+        bye = sip.Message(
+            f"BYE {contact[contact.find('<') + 1 : contact.find('>')]} SIP/2.0",
+            [
+                ("Via", f"SIP/2.0/UDP {phone.addr[0]}:{phone.addr[1]};branch={sip.branch()}"),
+                ("Max-Forwards", "70"),
+                *(("Route", v) for v in route),
+                ("From", f"{invite.header('To')};tag=phone-tag"),
+                ("To", to),
+                ("Call-ID", invite.header("Call-ID") or ""),
+                ("CSeq", "9 BYE"),
+                ("Content-Length", "0"),
+            ],
+        )
+        r = phone.transaction(bye, edge.addr)
+        assert r is not None and r.status == 200
+    assert len(worker.wait_for("BYE")) == 1
+
+
+def test_size_and_max_forwards_limits(edge: Edge, worker: Responder) -> None:
+    limit = edge.cfg.edge.max_message_bytes
+
+    def padded(t: sip.Transport, size: int) -> sip.Message:
+        d = sip.Dialog("sip:8195550123@carrier.example", f"sip:{DEMO_LINE}@{DOMAIN}")
+        msg = sip.request(t, "INVITE", f"sip:{DEMO_LINE}@{edge.host}:{edge.port}", d)
+        pad = size - len(msg.to_bytes()) - len("X-Padding: \r\n")
+        msg.headers.insert(-1, ("X-Padding", "x" * pad))
+        assert len(msg.to_bytes()) == size
+        return msg
+
+    with sip.transport("udp", edge.addr, "127.0.0.2") as trunk:
+        trunk.send(padded(trunk, limit + 1))
+        r = sip.final_response(trunk)
+        assert r is not None and r.status == 513
+    with sip.transport("tcp", edge.addr, "127.0.0.2") as trunk:
+        trunk.send(padded(trunk, limit + 1))
+        r = sip.final_response(trunk)
+        assert r is not None and r.status == 513
+    with sip.transport("tcp", edge.addr, "127.0.0.2") as trunk:
+        trunk.send(padded(trunk, limit + 4096))
+        assert trunk.closed_by_peer(3)
+    with sip.transport("tcp", edge.addr, "127.0.0.2") as trunk:
+        trunk.send(padded(trunk, limit))  # at the limit, over TCP too
+        r = sip.final_response(trunk)
+        assert r is not None and r.status == 200
+        d = sip.Dialog("sip:8195550123@carrier.example", f"sip:{DEMO_LINE}@{DOMAIN}")
+        many = sip.request(trunk, "INVITE", f"sip:{DEMO_LINE}@{edge.host}:{edge.port}", d)
+        many.headers = [
+            ("Max-Forwards", "250") if k == "Max-Forwards" else (k, v) for k, v in many.headers
+        ]
+        trunk.send(many)
+        r = sip.final_response(trunk)
+        assert r is not None and r.status == 200
+    first, second = worker.requests("INVITE")
+    assert len(first.raw) > limit - 500  # forwarded whole
+    assert int(second.header("Max-Forwards") or 0) == edge.cfg.edge.max_forwards  # not 249
+
+
+def test_subscribe_for_message_summary_reaches_a_worker_asserted(
+    edge: Edge, worker: Responder
+) -> None:
+    with sip.transport("udp", edge.addr, "127.0.0.3") as phone:
+        aor = f"sip:{DEMO_USER}@{DOMAIN}"
+        d = sip.Dialog(aor, aor)
+        extra = [
+            ("Event", "message-summary"),
+            ("Expires", "3600"),
+            ("Accept", "application/simple-message-summary"),
+        ]
+        phone.send(
+            sip.request(
+                phone,
+                "SUBSCRIBE",
+                aor,
+                d,
+                extra=extra,
+                contact=f"<sip:{DEMO_USER}@{phone.local[0]}:{phone.local[1]}>",
+            )
+        )
+        challenge = sip.final_response(phone)
+        assert challenge is not None and challenge.status == 407
+        d.cseq += 1
+        auth = sip.authorization(
+            challenge.header("Proxy-Authenticate") or "", "SUBSCRIBE", aor, DEMO_USER, DEMO_PASSWORD
+        )
+        phone.send(
+            sip.request(
+                phone,
+                "SUBSCRIBE",
+                aor,
+                d,
+                extra=[*extra, ("Proxy-Authorization", auth)],
+                contact=f"<sip:{DEMO_USER}@{phone.local[0]}:{phone.local[1]}>",
+            )
+        )
+        r = sip.final_response(phone)
+        assert r is not None and r.status == 200
+    (sub,) = worker.requests("SUBSCRIBE")
+    assert sub.all("P-Asserted-Identity") == [f"<sip:{DEMO_LINE}@{DOMAIN}>"]
