@@ -130,6 +130,7 @@ class Settings(BaseSettings):
     max_calls_per_worker: int = Field(ge=1, le=30)
     trunk_uri: str
     trusted_addresses: tuple[str, ...]
+    prompts_dir: str
     pilot_number: str
     access_number: str
     portal_host: str

@@ -63,11 +63,17 @@ def state_path(cfg: Settings) -> Path:
 
 def components(cfg: Settings, *, no_edge: bool, workers: int | None) -> list[Child]:
     """The long-running components of this installation, in start order."""
-    children: list[Child] = []
-    # The edge comes after the switch workers it dispatches to.
     from relais import edge
+    from switch.supervisor import worker_children
 
-    children += edge.children(cfg, no_edge=no_edge, workers=workers or cfg.workers)
+    children: list[Child] = []
+    with_edge = edge.wanted(cfg, no_edge=no_edge)
+    count = workers if workers is not None else (cfg.workers if with_edge else 1)
+    children += worker_children(
+        cfg, workers=count, no_edge=not with_edge, public_first=not with_edge
+    )
+    # The edge comes after the switch workers it dispatches to.
+    children += edge.children(cfg, no_edge=no_edge, workers=count)
     return children
 
 
@@ -221,6 +227,9 @@ def status_lines(cfg: Settings) -> list[str]:
                 lines.append(edge.status_line(s))
     finally:
         store.dispose()
+    from switch.supervisor import worker_status_lines
+
+    lines += worker_status_lines(cfg)
     path = state_path(cfg)
     if not path.is_file():
         lines.append("services: not running (start them with relais run)")

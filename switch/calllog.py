@@ -1,0 +1,75 @@
+"""One call-log entry per call to a line, with its call.received / call.missed event (S2, S7).
+
+Runs inside the caller's transaction (never commits), on a database thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from events.events import CallMissed, CallReceived
+from events.outbox import enqueue
+from store.models import CallLogEntry
+
+DISPOSITIONS = ("answered", "voicemail", "abandoned", "rejected", "forwarded")
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    line: str
+    direction: str
+    """received | missed"""
+    disposition: str
+    caller_number: str | None
+    caller_name: str | None
+    started_at: datetime
+    duration_seconds: float
+    call_id: str | None
+
+
+def log_call(session: Session, record: CallRecord) -> CallLogEntry:
+    if record.direction not in ("received", "missed"):
+        raise ValueError(f"unknown call direction {record.direction!r}")
+    if record.disposition not in DISPOSITIONS:
+        raise ValueError(f"unknown call disposition {record.disposition!r}")
+    entry = CallLogEntry(
+        line_number=record.line,
+        direction=record.direction,
+        caller_number=record.caller_number,
+        caller_name=(record.caller_name or None) and record.caller_name[:120],
+        started_at=record.started_at,
+        duration_seconds=round(max(0.0, record.duration_seconds), 3),
+        disposition=record.disposition,
+        call_id=(record.call_id or None) and record.call_id[:255],
+    )
+    session.add(entry)
+    session.flush()
+    started = record.started_at.isoformat()
+    if record.direction == "received":
+        enqueue(
+            session,
+            CallReceived(
+                line=record.line,
+                caller_number=record.caller_number,
+                caller_name=record.caller_name,
+                started_at=started,
+                duration_seconds=entry.duration_seconds,
+                call_log_id=entry.id,
+            ),
+        )
+    else:
+        enqueue(
+            session,
+            CallMissed(
+                line=record.line,
+                caller_number=record.caller_number,
+                caller_name=record.caller_name,
+                started_at=started,
+                disposition=record.disposition,
+                call_log_id=entry.id,
+            ),
+        )
+    return entry

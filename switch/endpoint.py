@@ -1,0 +1,244 @@
+"""The pjsua2 library of one process: configuration, transports and the event-pump thread.
+
+Rules of this file:
+- One Endpoint per process (pjsua2 allows no more). It runs with threadCnt = 0: the pump
+  thread is the only thread that calls `libHandleEvents`, and every pjsua2 callback and every
+  pjsua2 call of the switch happens on it.
+- Other threads never touch pjsua2: they `post()` a function, which the pump runs between two
+  `libHandleEvents` rounds. Timers (`call_later`) also run on the pump thread.
+- Media clock 8 kHz, null sound device that never closes (sndAutoCloseTime = -1, otherwise the
+  conference bridge stops releasing ports), echo canceller off (FIELD-NOTES.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pjsua2 as pj
+
+logger = logging.getLogger(__name__)
+
+PJSUA_MAX_CALLS = 4
+"""Concurrent pjsua calls one process can hold with the pjsua2-python 2.15.1.post1 wheel, as
+measured (docs/operations.md): UaConfig.maxCalls above 4 is accepted but silently capped, the
+5th call fails with PJ_ETOOMANY (outgoing) or a stateless 486 "too many calls" (incoming)."""
+
+
+@dataclass
+class EndpointConfig:
+    host: str = "127.0.0.1"
+    port: int = 5070
+    advertised_host: str = "127.0.0.1"
+    tcp: bool = True
+    max_calls: int = PJSUA_MAX_CALLS
+    user_agent: str = "relais"
+    log_level: int = 0
+    """pjlib log level on stderr (0 = silent, 5 = SIP traces)."""
+    rtp_port: int = 0
+    """First RTP port; 0 = any free port."""
+
+
+@dataclass(order=True)
+class _Timer:
+    due: float
+    seq: int
+    fn: Callable[[], Any] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+
+class TimerHandle:
+    def __init__(self, timer: _Timer) -> None:
+        self._timer = timer
+
+    def cancel(self) -> None:
+        self._timer.cancelled = True
+
+
+class Pump:
+    """Owns the Endpoint and its one event thread."""
+
+    def __init__(self, config: EndpointConfig) -> None:
+        self.config = config
+        self.ep = pj.Endpoint()
+        self._commands: queue.SimpleQueue[Callable[[], Any]] = queue.SimpleQueue()
+        self._timers: list[_Timer] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._running = False
+        self._ready = threading.Event()
+        self._failed: BaseException | None = None
+        self.on_destroy: Callable[[], None] | None = None
+        """Called on the pump thread right before the library is destroyed: drop every
+        pjsua2 object there (their destructors must not run after libDestroy)."""
+        self.on_idle: Callable[[], None] | None = None
+        """Called on the pump thread after each round (cheap bookkeeping only)."""
+        self.transport_ids: list[int] = []
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self, setup: Callable[[Pump], None] | None = None) -> None:
+        """Start the pump thread; `setup(pump)` runs on it once the library is up."""
+        self._running = True
+        self._thread = threading.Thread(
+            target=self._main, args=(setup,), name="pjsua2-pump", daemon=True
+        )
+        self._thread.start()
+        self._ready.wait()
+        if self._failed is not None:
+            raise RuntimeError(f"SIP stack did not start: {self._failed}") from self._failed
+
+    def stop(self, teardown: Callable[[], None] | None = None) -> None:
+        """Run `teardown` on the pump thread, then destroy the library."""
+        if self._thread is None:
+            return
+        if teardown is not None:
+            done = threading.Event()
+
+            def run_teardown() -> None:
+                try:
+                    teardown()
+                finally:
+                    done.set()
+
+            self.post(run_teardown)
+            done.wait(10)
+        self._running = False
+        self._thread.join(15)
+        self._thread = None
+
+    @property
+    def on_pump_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def _init_library(self) -> None:
+        c = self.config
+        self.ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = False
+        cfg.uaConfig.maxCalls = c.max_calls
+        cfg.uaConfig.userAgent = c.user_agent
+        cfg.logConfig.level = c.log_level
+        cfg.logConfig.consoleLevel = c.log_level
+        cfg.medConfig.clockRate = 8000
+        cfg.medConfig.sndClockRate = 8000
+        cfg.medConfig.sndAutoCloseTime = -1
+        cfg.medConfig.ecTailLen = 0
+        cfg.medConfig.ecOptions = 0
+        cfg.medConfig.threadCnt = 1
+        cfg.medConfig.noVad = True
+        self.ep.libInit(cfg)
+        tc = pj.TransportConfig()
+        tc.port = c.port
+        tc.boundAddress = c.host if c.host != "0.0.0.0" else ""
+        tc.publicAddress = c.advertised_host
+        self.transport_ids.append(self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc))
+        if c.tcp:
+            self.transport_ids.append(self.ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tc))
+        self.ep.libStart()
+        self.ep.audDevManager().setNullDev()
+        # G.711 first (8 kHz bridge, no resampling); wideband codecs stay available.
+        for codec, prio in (("PCMU/8000", 255), ("PCMA/8000", 254), ("telephone-event", 253)):
+            with contextlib.suppress(pj.Error):
+                self.ep.codecSetPriority(codec, prio)
+
+    def _main(self, setup: Callable[[Pump], None] | None) -> None:
+        try:
+            self._init_library()
+            if setup is not None:
+                setup(self)
+        except BaseException as exc:  # reported to start()
+            self._failed = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while self._running:
+                self.ep.libHandleEvents(self._wait_ms())
+                self._drain()
+                if self.on_idle is not None:
+                    self.on_idle()
+            self._drain()
+        finally:
+            try:
+                self.ep.hangupAllCalls()
+                for _ in range(20):
+                    self.ep.libHandleEvents(10)
+                self._drain()
+            except pj.Error:
+                pass
+            if self.on_destroy is not None:
+                self._run(self.on_destroy)
+            self.ep.libDestroy()
+
+    def _wait_ms(self) -> int:
+        if not self._commands.empty():
+            return 0
+        if self._timers:
+            delta = self._timers[0].due - time.monotonic()
+            return max(0, min(5, int(delta * 1000)))
+        return 5
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                fn = self._commands.get_nowait()
+            except queue.Empty:
+                break
+            self._run(fn)
+        now = time.monotonic()
+        while self._timers and self._timers[0].due <= now:
+            timer = heapq.heappop(self._timers)
+            if not timer.cancelled:
+                self._run(timer.fn)
+
+    @staticmethod
+    def _run(fn: Callable[[], Any]) -> None:
+        try:
+            fn()
+        except Exception:
+            # A failing command must not stop the pump (and with it every call of the worker).
+            logger.exception("switch command failed")
+
+    # -- scheduling ------------------------------------------------------------------------------
+
+    def post(self, fn: Callable[[], Any]) -> None:
+        """Run `fn` on the pump thread (from any thread)."""
+        self._commands.put(fn)
+
+    def call_later(self, delay: float, fn: Callable[[], Any]) -> TimerHandle:
+        """Run `fn` on the pump thread after `delay` seconds. Pump thread only."""
+        timer = _Timer(time.monotonic() + max(0.0, delay), next(self._seq), fn)
+        heapq.heappush(self._timers, timer)
+        return TimerHandle(timer)
+
+    def call(self, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Run `fn` on the pump thread and return its result (from another thread)."""
+        if self.on_pump_thread:
+            return fn()
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                box["value"] = fn()
+            except BaseException as exc:
+                box["error"] = exc
+            finally:
+                done.set()
+
+        self.post(run)
+        if not done.wait(timeout):
+            raise TimeoutError("the SIP stack did not answer in time")
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")

@@ -1,0 +1,275 @@
+"""The media side of one answered call: players, recorder, digits and timers (pjsua2).
+
+Rules of this file:
+- `MediaSession` lives on the pump thread and is the only owner of the call's player and
+  recorder objects; it releases each one explicitly (stop, then drop the reference on the pump
+  thread) as soon as it is done, and everything when the call ends.
+- `CallMedia` is the thread-safe face a dialog uses (switch.dialog.Media): every method posts a
+  command to the pump and returns at once; outcomes arrive as events on the call's queue.
+- Callbacks from the media clock thread (end of a playlist) only post to the pump.
+- Recordings are WAV files written by pjmedia as frames arrive (8 kHz mono 16-bit; at most a
+  quarter of a second sits in its buffer), so a crash loses at most the last second.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pjsua2 as pj
+
+from switch.dialog import (
+    DigitReceived,
+    Event,
+    HungUp,
+    PlayFinished,
+    RecordFinished,
+    Started,
+    TimerFired,
+)
+from switch.endpoint import Pump, TimerHandle
+
+if TYPE_CHECKING:
+    pass
+
+logger = logging.getLogger(__name__)
+
+WAV_HEADER = 44
+BYTES_PER_SECOND = 16000  # 8 kHz mono 16-bit
+
+
+def wav_seconds(path: str | Path) -> float:
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return 0.0
+    return max(0, size - WAV_HEADER) / BYTES_PER_SECOND
+
+
+class _Player(pj.AudioMediaPlayer):  # type: ignore[misc]
+    def __init__(self, on_eof: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_eof = on_eof
+
+    def onEof2(self) -> None:
+        self._on_eof()
+
+
+class MediaSession:
+    """Pump-thread state of one call's media. Created when the call is answered."""
+
+    def __init__(
+        self,
+        pump: Pump,
+        call_id: str,
+        get_audio: Callable[[], pj.AudioMedia | None],
+        hangup: Callable[[], None],
+    ) -> None:
+        self.pump = pump
+        self.call_id = call_id
+        self._get_audio = get_audio
+        self._hangup = hangup
+        self.events: queue.Queue[Event] = queue.Queue()
+        self._player: _Player | None = None
+        self._play_token = 0
+        self._barge_in = False
+        self._recorder: pj.AudioMediaRecorder | None = None
+        self._record_path = ""
+        self._record_timer: TimerHandle | None = None
+        self._timers: dict[str, TimerHandle] = {}
+        self._started = False
+        self._pending: list[Callable[[], None]] = []
+        self.closed = False
+
+    # -- lifecycle (pump thread) -----------------------------------------------------------------
+
+    def media_ready(self) -> None:
+        """The call's audio is active: start the dialog and run what it already asked for."""
+        if self._started or self.closed:
+            return
+        self._started = True
+        self.events.put(Started())
+        pending, self._pending = self._pending, []
+        for fn in pending:
+            fn()
+
+    def close(self) -> None:
+        """The call ended: release everything, finish a running recording, tell the dialog."""
+        if self.closed:
+            return
+        self.closed = True
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._release_player()
+        if self._recorder is not None:
+            self._finish_recording("hangup")
+        self.events.put(HungUp())
+
+    def _when_ready(self, fn: Callable[[], None]) -> None:
+        if self.closed:
+            return
+        if self._started:
+            fn()
+        else:
+            self._pending.append(fn)
+
+    # -- commands (pump thread) ------------------------------------------------------------------
+
+    def play(self, files: Sequence[str], barge_in: bool) -> None:
+        self._when_ready(lambda: self._play(list(files), barge_in))
+
+    def _play(self, files: list[str], barge_in: bool) -> None:
+        self._release_player()
+        existing = [f for f in files if os.path.isfile(f)]
+        for missing in set(files) - set(existing):
+            logger.warning("%s: prompt file %s is missing; skipped", self.call_id, missing)
+        self._play_token += 1
+        token = self._play_token
+        audio = self._get_audio()
+        if not existing or audio is None:
+            self.events.put(PlayFinished(interrupted=False))
+            return
+        player = _Player(lambda: self.pump.post(lambda: self._play_done(token, False)))
+        try:
+            player.createPlaylist(existing, "play", pj.PJMEDIA_FILE_NO_LOOP)
+            player.startTransmit(audio)
+        except pj.Error as exc:
+            logger.error("%s: cannot play %s: %s", self.call_id, existing, exc.info())
+            self.events.put(PlayFinished(interrupted=False))
+            return
+        self._player = player
+        self._barge_in = barge_in
+
+    def _play_done(self, token: int, interrupted: bool) -> None:
+        if token != self._play_token or self._player is None:
+            return  # an older playlist, already replaced or stopped
+        self._release_player()
+        self.events.put(PlayFinished(interrupted=interrupted))
+
+    def stop_play(self) -> None:
+        if self._player is not None:
+            self._play_done(self._play_token, True)
+
+    def _release_player(self) -> None:
+        player, self._player = self._player, None
+        if player is None:
+            return
+        audio = self._get_audio()
+        try:
+            if audio is not None:
+                player.stopTransmit(audio)
+        except pj.Error:
+            pass
+        del player  # pjsua_player_destroy, on the pump thread
+
+    def record(self, path: str, max_seconds: float) -> None:
+        self._when_ready(lambda: self._record(path, max_seconds))
+
+    def _record(self, path: str, max_seconds: float) -> None:
+        if self._recorder is not None:
+            self._finish_recording("stopped")
+        audio = self._get_audio()
+        if audio is None:
+            self.events.put(RecordFinished(path, 0.0, "hangup"))
+            return
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        recorder = pj.AudioMediaRecorder()
+        try:
+            recorder.createRecorder(path)
+            audio.startTransmit(recorder)
+        except pj.Error as exc:
+            logger.error("%s: cannot record to %s: %s", self.call_id, path, exc.info())
+            self.events.put(RecordFinished(path, 0.0, "stopped"))
+            return
+        self._recorder = recorder
+        self._record_path = path
+        self._record_timer = self.pump.call_later(
+            max_seconds, lambda: self._finish_recording("max_length")
+        )
+
+    def stop_record(self) -> None:
+        if self._recorder is not None:
+            self._finish_recording("stopped")
+
+    def _finish_recording(self, reason: str) -> None:
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return
+        if self._record_timer is not None:
+            self._record_timer.cancel()
+            self._record_timer = None
+        audio = self._get_audio()
+        try:
+            if audio is not None:
+                audio.stopTransmit(recorder)
+        except pj.Error:
+            pass
+        del recorder  # closes the WAV file and writes its final header
+        path = self._record_path
+        self.events.put(RecordFinished(path, wav_seconds(path), reason))
+
+    def start_timer(self, name: str, seconds: float) -> None:
+        if self.closed:
+            return
+        self.cancel_timer(name)
+
+        def fire() -> None:
+            if self._timers.pop(name, None) is not None:
+                self.events.put(TimerFired(name))
+
+        self._timers[name] = self.pump.call_later(seconds, fire)
+
+    def cancel_timer(self, name: str) -> None:
+        timer = self._timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+
+    def hangup(self) -> None:
+        if not self.closed:
+            self._hangup()
+
+    def digit(self, digit: str, method: str) -> None:
+        """A DTMF digit arrived (RFC 4733 or SIP INFO): barge-in, then tell the dialog."""
+        if self.closed or not self._started:
+            return
+        self.events.put(DigitReceived(digit, method))
+        if self._player is not None and self._barge_in:
+            self._play_done(self._play_token, True)
+
+
+class CallMedia:
+    """The thread-safe media API of one call, used by its dialog (see switch.dialog.Media)."""
+
+    def __init__(self, session: MediaSession) -> None:
+        self._s = session
+        self.call_id = session.call_id
+
+    def play(self, files: Sequence[str], barge_in: bool = True) -> None:
+        files = list(files)
+        self._s.pump.post(lambda: self._s.play(files, barge_in))
+
+    def stop_play(self) -> None:
+        self._s.pump.post(self._s.stop_play)
+
+    def record(self, path: str, max_seconds: float) -> None:
+        self._s.pump.post(lambda: self._s.record(path, max_seconds))
+
+    def stop_record(self) -> None:
+        self._s.pump.post(self._s.stop_record)
+
+    def start_timer(self, name: str, seconds: float) -> None:
+        self._s.pump.post(lambda: self._s.start_timer(name, seconds))
+
+    def cancel_timer(self, name: str) -> None:
+        self._s.pump.post(lambda: self._s.cancel_timer(name))
+
+    def hangup(self) -> None:
+        self._s.pump.post(self._s.hangup)
+
+    def next_event(self, timeout: float | None = None) -> Event:
+        return self._s.events.get(timeout=timeout)

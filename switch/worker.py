@@ -1,0 +1,405 @@
+"""One switch worker process: a pjsua2 endpoint answering calls on one SIP port (SPEC S1, S4).
+
+Rules of this file:
+- Three kinds of threads: the pjsua2 pump (all SIP and media work), a small database pool
+  (routing decisions, call log) and dialog threads (one per running dialog). The status
+  thread rewrites <storage_root>/run/switch-<index>.json every second.
+- Admission control counts pjsua call slots (an incoming call plus each of its ringing legs)
+  and RTP sockets, including the ones pjlib keeps reserved for ~0.5 s after a call ends; past
+  the cap the worker answers 503 with Retry-After.
+- Every pjsua2 Call object is held in `live` until it reports DISCONNECTED and is dropped on
+  the pump thread right after; players and recorders belong to the call's MediaSession.
+- Start-up delivers the recordings a previous run of this worker left behind (SPEC S12).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gc
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pjsua2 as pj
+
+from config.settings import Settings, load_settings
+from routing import engine
+from routing.model import CallFacts, DialPlan
+from store import repository
+from store.files import FileStore
+from store.session import Store
+from switch.b2bua import Decision, Inbound, SwitchCall, op, plan_targets
+from switch.calllog import CallRecord, log_call
+from switch.endpoint import PJSUA_MAX_CALLS, EndpointConfig, Pump
+from switch.legs import EdgeResolver, NoEdgeResolver, Resolver
+from switch.sipmsg import parse_request
+from switch.voicemail import VoicemailService
+
+logger = logging.getLogger(__name__)
+
+MEDIA_SOCKETS = 64
+"""Handles of pjmedia's select() I/O queue in the wheel (RTP + RTCP: 2 per call)."""
+SOCKET_RESERVE = 12
+"""Handles kept free for INVITEs that arrive between two admission decisions."""
+CLOSE_DELAY = 0.6
+"""pjlib keeps a closed socket's handle ~500 ms before it can be reused."""
+
+
+def status_path(storage_root: Path, index: int) -> Path:
+    return storage_root / "run" / f"switch-{index}.json"
+
+
+class SwitchAccount(pj.Account):  # type: ignore[misc]
+    def __init__(self, worker: Worker) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        self.worker.on_incoming(prm)
+
+
+class Worker:
+    def __init__(
+        self,
+        cfg: Settings,
+        *,
+        index: int,
+        host: str,
+        port: int,
+        no_edge: bool,
+        public_host: str | None = None,
+        public_port: int | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.index = index
+        self.host = host
+        self.port = port
+        self.no_edge = no_edge
+        self.cap = min(cfg.max_calls_per_worker, PJSUA_MAX_CALLS)
+        self.retry_after = 5
+        self.store = Store(cfg.effective_database_url)
+        self.files = FileStore(cfg.storage_root)
+        spool = cfg.storage_root / "spool" / "recordings" / f"w{index}"
+        self.voicemail_service = VoicemailService(
+            self.store, self.files, spool, cfg.prompts_dir or None
+        )
+        pub_host = public_host or cfg.sip_advertised_host
+        pub_port = public_port or cfg.sip_port
+        self.resolver: Resolver
+        if no_edge:
+            self.resolver = NoEdgeResolver(pub_host, pub_port, cfg.trunk_uri)
+            self._trusted = frozenset(cfg.trusted_addresses)
+        else:
+            self.resolver = EdgeResolver(pub_host, pub_port)
+            self._trusted = frozenset((*cfg.trusted_addresses, pub_host))
+        self.dial_plan = DialPlan(
+            allow_international=cfg.dialplan.allow_international,
+            extension_digits=cfg.dialplan.extension_digits,
+            blocked_area_codes=frozenset(cfg.dialplan.blocked_area_codes),
+            blocked_exchanges=frozenset(cfg.dialplan.blocked_exchanges),
+        )
+        self.pump = Pump(
+            EndpointConfig(
+                host=host,
+                port=port,
+                advertised_host=cfg.sip_advertised_host if host in ("0.0.0.0", "") else host,
+                max_calls=PJSUA_MAX_CALLS,
+                user_agent=f"relais-switch/{index}",
+                log_level=int(os.environ.get("RELAIS_PJSIP_LOG_LEVEL", "0")),
+            )
+        )
+        self.db = ThreadPoolExecutor(max_workers=2, thread_name_prefix="db")
+        self.dialog_pool = ThreadPoolExecutor(
+            max_workers=PJSUA_MAX_CALLS, thread_name_prefix="dialog"
+        )
+        self.dialogs: dict[str, Callable[..., Any]] = {}
+        """Extra dialogs by plan step kind (e.g. "retrieval"), factory(inbound, step)."""
+        self.account: SwitchAccount | None = None
+        self.live: set[SwitchCall] = set()
+        self.inbound: set[Inbound] = set()
+        self.closed_at: deque[float] = deque()
+        self.shutting_down = False
+        self.stats = {"calls": 0, "rejected_capacity": 0, "messages": 0}
+        self.started_at = time.time()
+        self._stop = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        # pjsua2 objects must be freed on the pump thread: cyclic garbage is collected there
+        # only (see _collect), never in whichever thread happens to trigger a collection.
+        gc.disable()
+        self.pump.on_idle = self._collect
+        self.pump.on_destroy = self._drop_all
+        recovered = self.voicemail_service.recover_orphans()
+        if recovered:
+            logger.warning("recovered %s orphan recording(s)", recovered)
+        self.pump.start(self._setup)
+        # What exists now lives as long as the process: keep it out of every collection, so
+        # the pump thread's periodic collections stay short.
+        gc.freeze()
+        threading.Thread(target=self._status_loop, name="status", daemon=True).start()
+        logger.info("switch worker %s listening on %s:%s", self.index, self.host, self.port)
+
+    def _setup(self, pump: Pump) -> None:
+        acfg = pj.AccountConfig()
+        host = pump.config.advertised_host
+        acfg.idUri = f"sip:relais@{host}:{self.port}"
+        acfg.mediaConfig.transportConfig.boundAddress = (
+            self.host if self.host not in ("0.0.0.0", "") else ""
+        )
+        acfg.mediaConfig.transportConfig.publicAddress = host
+        acc = SwitchAccount(self)
+        acc.create(acfg, True)
+        self.account = acc
+
+    _last_gc = 0.0
+    _last_full_gc = 0.0
+
+    def _collect(self) -> None:
+        now = time.monotonic()
+        if now - self._last_gc >= 1.0:
+            self._last_gc = now
+            if now - self._last_full_gc >= 30.0:
+                self._last_full_gc = now
+                gc.collect()
+            else:
+                gc.collect(1)
+
+    def _drop_all(self) -> None:
+        for inbound in list(self.inbound):
+            inbound.forget()
+        for call in self.live:
+            call.owner = None
+        self.live.clear()
+        self.inbound.clear()
+        self.account = None
+        gc.collect()
+
+    def stop(self) -> None:
+        self.shutting_down = True
+
+        def teardown() -> None:
+            # Calls end with the library (hangupAllCalls); their objects go with it.
+            self.pump.ep.hangupAllCalls()
+
+        self.pump.stop(teardown)
+        self.dialog_pool.shutdown(wait=False, cancel_futures=True)
+        self.db.shutdown(wait=True)
+        self._stop.set()
+        status_path(self.cfg.storage_root, self.index).unlink(missing_ok=True)
+        self.store.dispose()
+
+    def wait(self) -> None:
+        self._stop.wait()
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    def on_incoming(self, prm: pj.OnIncomingCallParam) -> None:
+        assert self.account is not None
+        call = SwitchCall(self.account, prm.callId)
+        call.release = self.release
+        self.track(call)
+        self.stats["calls"] += 1
+        try:
+            request = parse_request(prm.rdata.wholeMsg)
+        except ValueError as exc:
+            logger.warning("unreadable INVITE from %s: %s", prm.rdata.srcAddress, exc)
+            call.hangup(op(400))
+            return
+        inbound = Inbound(self, call, request, prm.rdata.srcAddress)
+        if self.shutting_down:
+            inbound.reject(503, (("Retry-After", str(self.retry_after)),))
+            return
+        self.inbound.add(inbound)
+        inbound.begin()
+
+    def track(self, call: SwitchCall) -> None:
+        self.live.add(call)
+
+    def release(self, call: SwitchCall) -> None:
+        """Forget a call that just reported DISCONNECTED, from inside that callback.
+
+        pjsua2 keeps a disconnected Call's id, and its destructor acts on whatever call holds
+        that pjsua slot by then: the object must die before the slot is reused, i.e. when
+        the DISCONNECTED callback returns. Every reference to it is dropped here.
+        """
+        if call in self.live:
+            self.live.discard(call)
+            self.closed_at.append(time.monotonic())
+        owner = call.owner
+        call.owner = None
+        if isinstance(owner, Inbound):
+            self.inbound.discard(owner)
+            owner.forget()
+        if owner is not None and getattr(owner, "call", None) is call:
+            owner.call = None
+
+    def _sockets(self) -> int:
+        now = time.monotonic()
+        while self.closed_at and now - self.closed_at[0] > CLOSE_DELAY:
+            self.closed_at.popleft()
+        return 2 * (len(self.live) + len(self.closed_at))
+
+    def admit_call(self) -> bool:
+        """An incoming call (already counted in `live`) may go on."""
+        ok = len(self.live) <= self.cap and self._sockets() <= MEDIA_SOCKETS - SOCKET_RESERVE
+        if not ok:
+            self.stats["rejected_capacity"] += 1
+        return ok
+
+    def admit_leg(self) -> bool:
+        """A call slot (and its RTP sockets) is free for one more outbound leg."""
+        return (
+            len(self.live) < self.cap and self._sockets() + 2 <= MEDIA_SOCKETS - SOCKET_RESERVE // 2
+        )
+
+    def refuse_capacity(self) -> None:
+        self.stats["rejected_capacity"] += 1
+
+    def trusted(self, host: str) -> bool:
+        return host in self._trusted
+
+    # -- database work ---------------------------------------------------------------------------
+
+    def db_submit(
+        self, fn: Callable[[], Any], then: Callable[[Any, BaseException | None], None]
+    ) -> None:
+        """Run `fn` on a database thread, then `then(result, error)` on the pump thread.
+
+        `then` often holds call objects: the database thread hands its only reference over
+        to the pump, so those objects are never freed on the database thread.
+        """
+        box: list[Any] = [then]
+
+        def run() -> None:
+            try:
+                result, error = fn(), None
+            except Exception as exc:
+                result, error = None, exc
+            callback = box.pop()
+            self.pump.post(functools.partial(callback, result, error))
+            del callback
+
+        self.db.submit(run)
+
+    def dialog_submit(self, fn: Callable[[], None]) -> None:
+        self.dialog_pool.submit(fn)
+
+    def decide(self, facts: CallFacts) -> Decision:
+        """Routing decision for one call (database thread)."""
+        with self.store.read() as s:
+            if facts.to_pilot:
+                line = facts.diversions[0].line if facts.diversions else None
+            else:
+                line = facts.called
+            settings = None
+            if line is not None and line.isdigit():
+                settings = repository.line_settings(
+                    s,
+                    line,
+                    dial_plan=self.dial_plan,
+                    forward_timeout=self.cfg.routing.forward_timeout,
+                    max_diversions=self.cfg.routing.max_diversions,
+                )
+            plan = engine.decide(settings, facts)
+            resolutions = {}
+            if settings is not None:
+                resolutions = {
+                    t: self.resolver.resolve(s, settings.line, t) for t in plan_targets(plan.first)
+                }
+        return Decision(
+            plan=plan,
+            line_exists=settings is not None,
+            log_line=settings.line if settings is not None else None,
+            resolutions=resolutions,
+        )
+
+    def log_call(self, record: CallRecord) -> None:
+        def write() -> None:
+            with self.store.transaction() as s:
+                log_call(s, record)
+
+        def done(_: Any, error: BaseException | None) -> None:
+            if error is not None:
+                logger.error("%s: call log not written: %s", record.call_id, error)
+
+        self.db_submit(write, done)
+
+    # -- status channel --------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "pid": os.getpid(),
+            "address": f"{self.host}:{self.port}",
+            "active_calls": len(self.inbound),
+            "call_slots": len(self.live),
+            "capacity": self.cap,
+            "calls_total": self.stats["calls"],
+            "rejected_capacity": self.stats["rejected_capacity"],
+            "started_at": self.started_at,
+            "updated_at": time.time(),
+        }
+
+    def _status_loop(self) -> None:
+        path = status_path(self.cfg.storage_root, self.index)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        while not self._stop.is_set() and not self.shutting_down:
+            tmp.write_text(json.dumps(self.status()))
+            os.replace(tmp, path)
+            self._stop.wait(1.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m switch.worker", description=__doc__)
+    parser.add_argument("--index", type=int, default=0)
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--no-edge", action="store_true")
+    parser.add_argument("--public-host", default=None)
+    parser.add_argument("--public-port", type=int, default=None)
+    args = parser.parse_args(argv)
+    cfg = load_settings()
+    logging.basicConfig(
+        level=getattr(logging, cfg.log_level),
+        format=f"%(asctime)s %(levelname)s switch[{args.index}] %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    worker = Worker(
+        cfg,
+        index=args.index,
+        host=args.host or cfg.switch_host,
+        port=args.port or cfg.switch_base_port + args.index,
+        no_edge=args.no_edge,
+        public_host=args.public_host,
+        public_port=args.public_port,
+    )
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        worker.shutting_down = True
+        worker._stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    worker.start()
+    print(f"ready: switch worker {args.index} sip:{worker.host}:{worker.port}", flush=True)
+    worker.wait()
+    worker._stop.clear()
+    worker.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
