@@ -252,16 +252,17 @@ def switch(
     ] = False,
 ) -> None:
     """Run the switch workers (restarted when they die) in the foreground."""
-    from relais.run import EDGE_WIRED, Supervisor
+    from relais.run import Supervisor
     from switch.supervisor import worker_children
 
     cfg = settings()
     configure_logging(cfg.log_level)
     open_store(cfg).dispose()
+    # Behind an edge (edge.enabled), possibly on another machine (docs/scaling.md).
     children = worker_children(
         cfg,
         workers=workers if workers is not None else cfg.workers,
-        no_edge=no_edge or not EDGE_WIRED or not cfg.edge.enabled,
+        no_edge=no_edge or not cfg.edge.enabled,
     )
     raise typer.Exit(code=Supervisor(cfg, children).run())
 
