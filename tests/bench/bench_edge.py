@@ -1,21 +1,32 @@
-"""Edge benchmark (SPEC S13): what Kamailio costs in front of the switch.
+"""Edge benchmark (SPEC S13): what Kamailio costs in front of the switch, and what the whole
+system does through it.
 
 Rows, all measured in this run:
 - reference: SIPp UAC -> SIPp UAS directly, the highest clean rate (no failed call, no
   retransmission) of this machine and of SIPp;
 - relay: SIPp UAC (the trunk) -> Kamailio (the edge, as rendered by relais) -> SIPp UAS (a
-  stand-in worker): the highest clean rate, and Kamailio's CPU time per relayed call.
-Rates step up for STEP_SECONDS each until the first unclean step.
+  stand-in worker): the highest clean rate, and Kamailio's CPU time per relayed call;
+- through the edge to `relais switch --workers N` (RELAIS_BENCH_WORKERS, default 16): the
+  highest clean rate of voicemail calls (line in DND, 2 s message, 3 s call: no failed call, no
+  retransmission, every message stored with its duration), the CPU Kamailio adds per call
+  (its CPU per call over the workers' CPU per call at that rate), and the deposits held at
+  once (a ramp past the workers' capacity, 30 s messages).
+Rates step up until the first unclean step.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+import sqlalchemy as sa
 
 from store.migrate import upgrade
 from store.session import Store
@@ -34,6 +45,10 @@ AREA = "edge"
 STEP_SECONDS = 4
 RATES = (250, 500, 1000, 1500, 2000, 3000, 4000)
 TRUNK = "127.0.0.2"
+WORKERS = int(os.environ.get("RELAIS_BENCH_WORKERS", "16"))
+VM_STEP_SECONDS = 8
+VM_RATES = (2, 4, 8, 12, 16, 20, 24, 32, 48, 64, 100)
+RELAIS = str(Path(sys.executable).with_name("relais"))
 
 
 @contextlib.contextmanager
@@ -103,11 +118,10 @@ def run() -> list[Row]:
         cfg = edge_settings(tmp, store.url, trusted_addresses=[TRUNK], log_level="WARNING")
         provision(store, cfg)
         with uas(cfg.switch_base_port, tmp / "edge-uas"), running_edge(cfg) as edge:
-            import time
-
             time.sleep(cfg.edge.probe_interval + 0.5)  # the worker is probed and active
             relay, per_call = highest_clean(edge.addr, tmp, "relay", edge)
         store.dispose()
+        vm = voicemail_through_the_edge(tmp / "vm")
     rows.append(Row(AREA, "SIPp -> SIPp UAS, highest clean calls/s", f"{ref}", "ceiling", ""))
     rows.append(
         Row(
@@ -127,4 +141,167 @@ def run() -> list[Row]:
             "",
         )
     )
+    best, share, held, capacity = vm
+    rows.append(
+        Row(
+            AREA,
+            f"voicemail calls/s through the edge, clean ({WORKERS} workers)",
+            f"{best}",
+            f"{best / relay:.3f} of the relay" if relay else "",
+            ">= 100",
+        )
+    )
+    rows.append(
+        Row(
+            AREA,
+            "CPU Kamailio adds per voicemail call",
+            f"{share:.1%}",
+            "Kamailio CPU / workers' CPU, same calls",
+            "<= 15%",
+        )
+    )
+    rows.append(
+        Row(
+            AREA,
+            f"concurrent deposits through the edge ({WORKERS} workers)",
+            f"{held}",
+            f"capacity {capacity} (4 calls per worker)",
+            ">= 120",
+        )
+    )
     return rows
+
+
+def render_call(dest: Path, pcap: Path) -> str:
+    """trunk_call_audio.xml playing `pcap` 700 ms after the answer (a copy under `dest`)."""
+    text = (sipp.SCENARIOS / "trunk_call_audio.xml").read_text()
+    text = text.replace("/usr/share/sip-tester/g711a.pcap", str(pcap))
+    text = text.replace('<pause milliseconds="1000"/>', '<pause milliseconds="700"/>')
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(text)
+    return str(dest)
+
+
+def voicemail_through_the_edge(tmp: Path) -> tuple[int, float, int, int]:
+    """(highest clean voicemail rate, Kamailio CPU / workers' CPU per call at that rate,
+    deposits held at once, capacity)."""
+    from tests.support.sip import base_env, free_ports, stop_process, switch_store, write_tone_pcap
+
+    with switch_store(tmp) as (root, db_url, store, prompts):
+        sip_port = free_udp_tcp_port()
+        base = free_ports(WORKERS)
+        env = base_env(root, db_url, prompts, sip_port)
+        env.update(
+            RELAIS_SWITCH_BASE_PORT=str(base),
+            RELAIS_LOG_LEVEL="WARNING",
+            RELAIS_TRUSTED_ADDRESSES=f'["{TRUNK}"]',
+        )
+        cfg = edge_settings(
+            tmp,
+            db_url,
+            sip_port=sip_port,
+            switch_base_port=base,
+            trusted_addresses=[TRUNK],
+            log_level="WARNING",
+            workers=WORKERS,
+        )
+        with (tmp / "switch.log").open("wb") as out:
+            sup = subprocess.Popen(
+                [RELAIS, "switch", "--workers", str(WORKERS)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            deadline = time.monotonic() + 120
+            while len(list((root / "run").glob("switch-*.json"))) < WORKERS:
+                if time.monotonic() > deadline or sup.poll() is not None:
+                    raise RuntimeError("workers did not start")
+                time.sleep(0.2)
+            with running_edge(cfg, workers=WORKERS) as edge:
+                time.sleep(cfg.edge.probe_interval + 1)
+                pcap = write_tone_pcap(tmp / "two.pcap", 2.0, 440.0)
+                scenario = render_call(tmp / "call.xml", pcap)
+                best, share = 0, 0.0
+                for rate in VM_RATES:
+                    line = new_dnd_line(store)
+                    calls = rate * VM_STEP_SECONDS
+                    k0, w0 = cpu_seconds(edge.process.pid), cpu_seconds(sup.pid)
+                    res = vm_calls(edge, scenario, line, calls, rate, 3000, tmp / f"vm{rate}")
+                    k1, w1 = cpu_seconds(edge.process.pid), cpu_seconds(sup.pid)
+                    time.sleep(1.5)
+                    ok = stored_ok(store, line, 2.0, 0.25)
+                    print(
+                        f"# edge: {rate} calls/s: {res.successful} ok, {res.failed} failed, "
+                        f"{res.retransmissions} retrans, {ok} stored",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    clean_step = (
+                        res.successful == calls
+                        and res.failed == 0
+                        and res.retransmissions == 0
+                        and ok == calls
+                    )
+                    if not clean_step:
+                        break
+                    best, share = rate, (k1 - k0) / max(1e-9, w1 - w0)
+                # Deposits held at once: a 4 calls/s ramp past capacity, 30 s messages.
+                capacity = 4 * WORKERS
+                line = new_dnd_line(store)
+                long_pcap = write_tone_pcap(tmp / "thirty.pcap", 30.0, 440.0)
+                scenario = render_call(tmp / "held.xml", long_pcap)
+                vm_calls(edge, scenario, line, capacity + 8, 4, 31000, tmp / "held")
+                time.sleep(2)
+                held = stored_ok(store, line, 30.0, 0.5)
+        finally:
+            stop_process(sup, grace=30)
+    return best, share, held, capacity
+
+
+_lines = iter(range(6135700000, 6135799999))
+
+
+def new_dnd_line(store: Store) -> str:
+    """A fresh line in do-not-disturb: every call goes straight to voicemail."""
+    from dataclasses import replace
+
+    from routing.model import PhoneState
+    from store import repository
+
+    number = str(next(_lines))
+    with store.transaction() as s:
+        repository.create_account(
+            s, number=number, name=f"Bench {number}", password="motdepasse1", pin="4826"
+        )
+        settings = repository.line_settings(s, number)
+        assert settings is not None
+        repository.save_line_settings(s, replace(settings, phone_state=PhoneState.DND))
+    return number
+
+
+def vm_calls(
+    edge: Edge, scenario: str, line: str, calls: int, rate: int, hold_ms: int, work: Path
+) -> sipp.Result:
+    args = [
+        "sipp", f"{edge.host}:{edge.port}", "-sf", scenario, "-i", TRUNK,
+        "-p", str(free_udp_tcp_port(TRUNK)), "-mi", TRUNK, "-mp", str(free_udp_tcp_port(TRUNK)),
+        "-m", str(calls), "-r", str(rate), "-l", "1000", "-s", line, "-d", str(hold_ms),
+        "-key", "headers", "Subject: bench", "-nostdin", "-trace_err", "-trace_stat", "-fd", "1",
+    ]  # fmt: skip
+    return sipp.run(args, work, timeout=calls / max(1, rate) + hold_ms / 1000 + 90)
+
+
+def stored_ok(store: Store, line: str, seconds: float, tolerance: float) -> int:
+    """Messages of `line` whose stored duration is within `tolerance` of `seconds`."""
+    with store.read() as s:
+        durations = (
+            s.execute(
+                sa.text("SELECT duration_seconds FROM message WHERE line_number = :l"),
+                {"l": line},
+            )
+            .scalars()
+            .all()
+        )
+    return sum(1 for d in durations if abs(float(d) - seconds) <= tolerance)
