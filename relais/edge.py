@@ -219,9 +219,10 @@ def address(cfg: Settings) -> str:
     return f"edge sip:{host}:{cfg.sip_port} (udp, tcp; SIP domain {cfg.sip_domain})"
 
 
-def children(cfg: Settings, *, no_edge: bool, workers: int) -> list[Child]:
-    """The edge's supervised process, rendered for `workers` local workers (or none)."""
-    if not wanted(cfg, no_edge=no_edge):
+def children(cfg: Settings, *, no_edge: bool, workers: int, force: bool = False) -> list[Child]:
+    """The edge's supervised process, rendered for `workers` local workers (or none).
+    `force` (`relais edge`) runs it even when edge.enabled is off."""
+    if not (wanted(cfg, no_edge=no_edge) or (force and installed(cfg))):
         if cfg.edge.enabled and not no_edge:
             logger.warning(
                 "edge: Kamailio not found at %s; running without the edge", cfg.edge.kamailio_bin

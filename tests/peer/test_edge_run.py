@@ -11,10 +11,22 @@ import sys
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from relais import edge
+from store.models import Message
 from store.session import Store
 from tests.support import sipclient as sip
-from tests.support.edge import DEMO_PASSWORD, DEMO_USER, DOMAIN, edge_settings, free_udp_tcp_port
+from tests.support import sipp
+from tests.support.edge import (
+    DEMO_PASSWORD,
+    DEMO_USER,
+    DOMAIN,
+    SECOND_LINE,
+    edge_settings,
+    free_udp_tcp_port,
+)
+from tests.support.sip import free_ports, write_prompts
 
 RELAIS = str(Path(sys.executable).with_name("relais"))
 
@@ -41,7 +53,7 @@ def relais_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str
         RELAIS_DATABASE_URL=database_url,
         RELAIS_SIP_HOST="127.0.0.1",
         RELAIS_SIP_PORT=str(free_udp_tcp_port()),
-        RELAIS_SWITCH_BASE_PORT=str(free_udp_tcp_port()),
+        RELAIS_SWITCH_BASE_PORT=str(free_ports(2)),
         RELAIS_PORTAL_PORT=str(free_udp_tcp_port()),
         RELAIS_MQTT_EMBEDDED_PORT=str(free_udp_tcp_port()),
         **extra,
@@ -60,10 +72,17 @@ def wait_line(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: flo
     return False
 
 
-def test_relais_run_starts_the_edge_and_the_demo_phone_registers(
-    tmp_path: Path, sqlite_store: Store
+def test_relais_run_starts_the_edge_the_demo_phone_registers_and_voicemail_works(
+    tmp_path: Path, store: Store
 ) -> None:
-    env = relais_env(tmp_path, sqlite_store.url)
+    """On SQLite, then on PostgreSQL: the whole system on one store."""
+    env = relais_env(
+        tmp_path,
+        store.url,
+        RELAIS_PROMPTS_DIR=str(write_prompts(tmp_path / "prompts")),
+        RELAIS_TRUSTED_ADDRESSES='["127.0.0.2"]',
+        RELAIS_WORKERS="2",
+    )
     out = tmp_path / "run.out"
     with out.open("wb") as fh:
         proc = subprocess.Popen(
@@ -76,14 +95,37 @@ def test_relais_run_starts_the_edge_and_the_demo_phone_registers(
         )
     try:
         port = int(env["RELAIS_SIP_PORT"])
-        assert wait_line(out, f"ready: edge sip:127.0.0.1:{port}", proc, 60), out.read_text()
+        assert wait_line(out, "relais is running", proc, 90), out.read_text()[-3000:]
+        assert f"ready: edge sip:127.0.0.1:{port}" in out.read_text()
         with sip.transport("udp", ("127.0.0.1", port), "127.0.0.3") as t:
             _, ok = sip.register(t, DEMO_USER, DEMO_PASSWORD, DOMAIN)
             assert ok is not None and ok.status == 200
+        # The trunk calls the second line (no phone): unavailable, voicemail, stored.
+        args = sipp.argv(
+            "trunk_call_audio.xml",
+            ("127.0.0.1", port),
+            local=("127.0.0.2", free_udp_tcp_port("127.0.0.2")),
+            service=SECOND_LINE,
+            media_port=free_udp_tcp_port("127.0.0.2"),
+            extra=["-d", "8000", "-key", "headers", "Subject: run"],
+        )
+        res = sipp.run(args, tmp_path / "call", timeout=60)
+        assert (res.successful, res.failed) == (1, 0), res.errors()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with store.read() as s:
+                stored = s.scalars(
+                    sa.select(Message.duration_seconds).where(Message.line_number == SECOND_LINE)
+                ).all()
+            if stored:
+                break
+            time.sleep(0.2)
+        assert len(stored) == 1 and 5.0 < stored[0] < 8.0
         status = subprocess.run(
             [RELAIS, "status"], env=env, capture_output=True, text=True, timeout=30, cwd=tmp_path
         )
         assert "edge" in status.stdout and " up " in status.stdout, status.stdout
+        assert "switch  : 2 worker(s)" in status.stdout, status.stdout
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(30)
@@ -122,3 +164,42 @@ def test_relais_run_without_the_edge_starts_no_kamailio(
         proc.wait(30)
     assert "ready: edge" not in out.read_text()
     assert not (tmp_path / "var" / "run" / "edge").exists()
+
+
+def test_relais_edge_runs_kamailio_alone(tmp_path: Path, sqlite_store: Store) -> None:
+    env = relais_env(tmp_path, sqlite_store.url)
+    refused = subprocess.run(
+        [RELAIS, "edge", "--workers", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "error: no worker to dispatch to: give --workers or edge.extra_workers"
+    )
+    env["RELAIS_EDGE__EXTRA_WORKERS"] = '["10.0.0.7:5070"]'
+    out = tmp_path / "edge.out"
+    with out.open("wb") as fh:
+        proc = subprocess.Popen(
+            [RELAIS, "edge", "--workers", "0"],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=tmp_path,
+        )
+    try:
+        port = int(env["RELAIS_SIP_PORT"])
+        assert wait_line(out, f"ready: edge sip:127.0.0.1:{port}", proc, 60), out.read_text()
+        dispatcher = (tmp_path / "var" / "run" / "edge" / "dispatcher.list").read_text()
+        assert dispatcher.splitlines()[1:] == ["1 sip:10.0.0.7:5070 0 0 duid=w0"]
+        with sip.transport("udp", ("127.0.0.1", port), "127.0.0.3") as t:
+            _, ok = sip.register(t, DEMO_USER, DEMO_PASSWORD, DOMAIN)
+            assert ok is not None and ok.status == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(30)
+    assert "relais stopped" in out.read_text()
