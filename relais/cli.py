@@ -280,8 +280,6 @@ def edge(
     from relais.run import Supervisor
 
     cfg = settings()
-    configure_logging(cfg.log_level)
-    open_store(cfg).dispose()
     count = cfg.workers if workers is None else workers
     if count < 0:
         raise CliError("--workers cannot be negative")
@@ -289,6 +287,8 @@ def edge(
         raise CliError(f"Kamailio is not installed at {cfg.edge.kamailio_bin} (edge.kamailio_bin)")
     if count == 0 and not cfg.edge.extra_workers:
         raise CliError("no worker to dispatch to: give --workers or edge.extra_workers")
+    configure_logging(cfg.log_level)
+    open_store(cfg).dispose()
     children = edge_.children(cfg, no_edge=False, workers=count, force=True)
     raise typer.Exit(code=Supervisor(cfg, children).run())
 
