@@ -181,6 +181,8 @@ def test_relais_edge_runs_kamailio_alone(tmp_path: Path, sqlite_store: Store) ->
         "error: no worker to dispatch to: give --workers or edge.extra_workers"
     )
     env["RELAIS_EDGE__EXTRA_WORKERS"] = '["10.0.0.7:5070"]'
+    demo = subprocess.run([RELAIS, "demo"], env=env, capture_output=True, timeout=60, cwd=tmp_path)
+    assert demo.returncode == 0
     out = tmp_path / "edge.out"
     with out.open("wb") as fh:
         proc = subprocess.Popen(
