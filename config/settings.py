@@ -101,6 +101,24 @@ class EdgeSettings(_Section):
         return v
 
 
+class BusSettings(_Section):
+    relay_poll_seconds: float = Field(gt=0, le=10)
+    relay_batch: int = Field(ge=1, le=10000)
+    outbox_retention_hours: int = Field(ge=1)
+
+
+class NotifySettings(_Section):
+    poll_seconds: float = Field(gt=0, le=60)
+    sweep_seconds: float = Field(gt=0, le=3600)
+    concurrency: int = Field(ge=1, le=64)
+    retry_base_seconds: int = Field(ge=1)
+    retry_max_seconds: int = Field(ge=1)
+    max_attempts: int = Field(ge=1)
+    smtp_timeout_seconds: float = Field(gt=0)
+    outdial_ring_seconds: int = Field(ge=5, le=120)
+    outdial_result_timeout_seconds: int = Field(ge=10)
+
+
 def _port(v: int) -> int:
     if not 1 <= v <= 65535:
         raise ValueError(f"{v} is not a port number (1..65535)")
@@ -147,6 +165,8 @@ class Settings(BaseSettings):
     routing: RoutingSettings
     dialplan: DialPlanSettings
     edge: EdgeSettings
+    bus: BusSettings
+    notify: NotifySettings
 
     @field_validator("sip_port", "switch_base_port", "portal_port", "mqtt_embedded_port")
     @classmethod

@@ -295,6 +295,33 @@ def edge(
 
 @app.command()
 @one_line_errors
+def bus() -> None:
+    """The event bus: embedded MQTT broker (when no mqtt_url is set) and the outbox relay."""
+    from events.bus import main as bus_main
+    from events.mqtt import bus_address
+
+    cfg = settings()
+    bus_address(cfg)  # a bad mqtt_url stops here, with its one-line reason
+    configure_logging(cfg.log_level)
+    raise typer.Exit(code=bus_main(cfg, open_store(cfg)))
+
+
+@app.command()
+@one_line_errors
+def notifier() -> None:
+    """The notifier: e-mail, SMS, pager and outdial notifications and message forwarding."""
+    from notify.email import parse_smtp_url
+    from notify.notifier import main as notifier_main
+
+    cfg = settings()
+    if cfg.smtp_url:
+        parse_smtp_url(cfg.smtp_url)  # a bad URL stops here, with its one-line reason
+    configure_logging(cfg.log_level)
+    raise typer.Exit(code=notifier_main(cfg, open_store(cfg)))
+
+
+@app.command()
+@one_line_errors
 def status() -> None:
     """Workers, active calls, edge, broker and outbox backlog."""
     from relais.run import status_lines

@@ -61,12 +61,44 @@ def state_path(cfg: Settings) -> Path:
     return cfg.storage_root / "run" / "supervisor.json"
 
 
+def relais_argv(*args: str) -> list[str]:
+    """Run a `relais` sub-command with this interpreter."""
+    return [sys.executable, "-m", "relais.cli", *args]
+
+
+def bus_child(cfg: Settings) -> Child:
+    """The event bus (events/bus.py): embedded broker unless mqtt_url is set, outbox relay."""
+    if cfg.mqtt_url:
+        from events.mqtt import parse_mqtt_url
+
+        return Child("bus", relais_argv("bus"), f"bus {parse_mqtt_url(cfg.mqtt_url)} (relay)")
+    port = cfg.mqtt_embedded_port
+    return Child(
+        "bus",
+        relais_argv("bus"),
+        f"bus mqtt://127.0.0.1:{port} (embedded broker + relay)",
+        ready=tcp_ready("127.0.0.1", port),
+    )
+
+
+def notifier_child(cfg: Settings) -> Child:
+    """The notifier (notify/notifier.py): e-mail, SMS, pager, outdial, forwarding."""
+    if cfg.smtp_url:
+        from notify.email import parse_smtp_url
+
+        mail = str(parse_smtp_url(cfg.smtp_url))  # never shows the password
+    else:
+        mail = f"spool {cfg.storage_root / 'spool'}"
+    return Child("notifier", relais_argv("notifier"), f"notifier (mail: {mail})")
+
+
 def components(cfg: Settings, *, no_edge: bool, workers: int | None) -> list[Child]:
     """The long-running components of this installation, in start order."""
     from relais import edge
     from switch.supervisor import worker_children
 
     children: list[Child] = []
+    children.append(bus_child(cfg))  # first: every other component publishes through it
     with_edge = edge.wanted(cfg, no_edge=no_edge)
     count = workers if workers is not None else (cfg.workers if with_edge else 1)
     children += worker_children(
@@ -74,6 +106,7 @@ def components(cfg: Settings, *, no_edge: bool, workers: int | None) -> list[Chi
     )
     # The edge comes after the switch workers it dispatches to.
     children += edge.children(cfg, no_edge=no_edge, workers=count)
+    children.append(notifier_child(cfg))
     return children
 
 
@@ -206,6 +239,27 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
+def queue_lines(session: Any) -> list[str]:
+    """The notification queue by kind: pending, in progress, failed (kept)."""
+    from notify.queue import summary
+
+    by_kind = summary(session)
+    if not by_kind:
+        return ["queue   : no notification job waiting or failed"]
+    names = {"pending": "pending", "sending": "in progress", "failed": "failed"}
+
+    def describe(counts: dict[str, int]) -> str:
+        return ", ".join(f"{counts[k]} {v}" for k, v in names.items() if counts.get(k))
+
+    totals: dict[str, int] = {}
+    for counts in by_kind.values():
+        for k, n in counts.items():
+            totals[k] = totals.get(k, 0) + n
+    lines = [f"queue   : {describe(totals)} notification job(s)"]
+    lines += [f"  {kind:<8}: {describe(counts)}" for kind, counts in sorted(by_kind.items())]
+    return lines
+
+
 def status_lines(cfg: Settings) -> list[str]:
     """What `relais status` prints."""
     from store.session import Store
@@ -222,6 +276,7 @@ def status_lines(cfg: Settings) -> list[str]:
         if rev is not None:
             with store.read() as s:
                 lines.append(f"outbox  : {backlog(s)} event(s) waiting for the bus")
+                lines.extend(queue_lines(s))
                 from relais import edge
 
                 lines.append(edge.status_line(s))

@@ -1,7 +1,7 @@
 """Edge: Kamailio's usrloc `location` table (registrations survive an edge restart).
 
 Revision ID: 0002_edge
-Revises: 0001
+Revises: 0002_events
 Create Date: 2026-11-28 19:10:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_edge"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_events"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
