@@ -55,7 +55,7 @@ RELAIS = str(Path(sys.executable).with_name("relais"))
 @contextlib.contextmanager
 def uas(port: int, workdir: Path) -> Iterator[None]:
     proc = sipp.start(
-        sipp.argv("bench_uas.xml", ("", 0), local=("127.0.0.1", port), calls=0), workdir
+        sipp.argv("worker_answers.xml", ("", 0), local=("127.0.0.1", port), calls=0), workdir
     )
     try:
         yield

@@ -33,7 +33,7 @@ def store(sqlite_store: Store) -> Store:
 
 def start_worker(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     args = sipp.argv(
-        "worker_uas.xml",
+        "worker_answers.xml",
         ("", 0),
         local=("127.0.0.1", port),
         calls=0,
