@@ -42,6 +42,10 @@ class PortalSecuritySettings(_Section):
     login_rate_per_minute: int = Field(ge=1)
     greeting_max_bytes: int = Field(gt=0)
     csv_max_bytes: int = Field(gt=0)
+    greeting_max_seconds: int = Field(ge=5, le=3600)
+    audio_convert_seconds: float = Field(gt=0, le=600)
+    session_idle_minutes: int = Field(ge=1)
+    session_max_hours: int = Field(ge=1)
 
 
 class RoutingSettings(_Section):

@@ -107,6 +107,14 @@ def components(cfg: Settings, *, no_edge: bool, workers: int | None) -> list[Chi
     # The edge comes after the switch workers it dispatches to.
     children += edge.children(cfg, no_edge=no_edge, workers=count)
     children.append(notifier_child(cfg))
+    children.append(
+        Child(
+            name="portal",
+            argv=relais_argv("portal"),
+            address=f"portal http://{cfg.portal_host}:{cfg.portal_port}",
+            ready=tcp_ready(cfg.portal_host, cfg.portal_port),
+        )
+    )
     return children
 
 
