@@ -183,30 +183,43 @@ def notifies(phone: Responder, count: int, timeout: float = 10.0) -> list[sip.Me
 
 
 def test_busy_phones_send_the_call_to_voicemail_and_the_lamp_follows(system: System) -> None:
-    """desk100 registers (its lamp is re-asserted: no message yet), is busy, so the caller
-    leaves a message (busy rule), and the lamp lights."""
-    busy = Responder(
-        "127.0.0.3", policy=lambda r: (486, "Busy Here") if r.method == "INVITE" else (200, "OK")
-    )
+    """Both phones of the line register (each gets its lamp re-asserted: no message yet),
+    both ring at once and answer busy, so the caller leaves a message (busy rule), and both
+    lamps light."""
+
+    def busy() -> Responder:
+        return Responder(
+            "127.0.0.3",
+            policy=lambda r: (486, "Busy Here") if r.method == "INVITE" else (200, "OK"),
+        )
+
+    phones = {DEMO_USER: (busy(), DEMO_PASSWORD), DESK_USER: (busy(), DESK_PASSWORD)}
     try:
-        assert busy.register(system.edge, DESK_USER, DESK_PASSWORD, DOMAIN).status == 200
-        (first,) = notifies(busy, 1)
-        assert b"Messages-Waiting: no" in first.body
-        assert b"Message-Account: sip:6135550100@relais.local" in first.body
+        for user, (phone, password) in phones.items():
+            assert phone.register(system.edge, user, password, DOMAIN).status == 200
+            (first,) = notifies(phone, 1)
+            assert b"Messages-Waiting: no" in first.body
+            assert b"Message-Account: sip:6135550100@relais.local" in first.body
         before = len(system.messages(DEMO_LINE))
         res = system.call(DEMO_LINE, "busy")
         assert (res.successful, res.failed) == (1, 0), res.errors()
-        assert len(busy.requests("INVITE")) == 1  # rung through the edge, answered busy
-        assert system.wait_log(r"busy", 5)
+        invites = [p.requests("INVITE")[0] for p, _ in phones.values()]
+        assert len(invites) == 2  # both rang, through the edge
+        assert system.wait_log(r"ring step ended: busy", 5)
         rows = system.messages(DEMO_LINE, before + 1)
         assert len(rows) == before + 1
         assert 2.5 < float(rows[-1][1]) < 4.5  # the ~4 s the trunk played
-        lit = notifies(busy, 2)
-        assert len(lit) == 2 and b"Messages-Waiting: yes" in lit[1].body
-        assert re.search(rb"Voice-Message: [1-9]\d*/0", lit[1].body)
+        for phone, _ in phones.values():
+            # (The second registration re-asserted the lamp on both phones of the line.)
+            deadline = time.monotonic() + 10
+            while b"Messages-Waiting: yes" not in notifies(phone, 1)[-1].body:
+                assert time.monotonic() < deadline, "the lamp did not light"
+                time.sleep(0.1)
+            assert re.search(rb"Voice-Message: [1-9]\d*/0", notifies(phone, 1)[-1].body)
     finally:
-        busy.register(system.edge, DESK_USER, DESK_PASSWORD, DOMAIN, expires=0)
-        busy.close()
+        for user, (phone, password) in phones.items():
+            phone.register(system.edge, user, password, DOMAIN, expires=0)
+            phone.close()
 
 
 def test_a_line_with_nobody_registered_is_unavailable(system: System) -> None:
