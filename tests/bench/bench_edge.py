@@ -121,6 +121,7 @@ def run() -> list[Row]:
         with uas(cfg.switch_base_port, tmp / "edge-uas"), running_edge(cfg) as edge:
             time.sleep(cfg.edge.probe_interval + 0.5)  # the worker is probed and active
             relay, per_call = highest_clean(edge.addr, tmp, "relay", edge)
+            known, unknown = refusal_times(edge)
         store.dispose()
         vm = voicemail_through_the_edge(tmp / "vm")
     rows.append(Row(AREA, "SIPp -> SIPp UAS, highest clean calls/s", f"{ref}", "ceiling", ""))
@@ -140,6 +141,15 @@ def run() -> list[Row]:
             f"{per_call * 1e6:.0f} us",
             f"{cfg.edge.children} UDP children",
             "",
+        )
+    )
+    rows.append(
+        Row(
+            AREA,
+            "403 to a wrong password, unknown / existing user (median)",
+            f"{unknown / known:.2f}",
+            f"{known * 1e6:.0f} us for an existing user",
+            "~1 (no user enumeration by timing)",
         )
     )
     best, share, held, capacity = vm
@@ -171,6 +181,42 @@ def run() -> list[Row]:
         )
     )
     return rows
+
+
+def refusal_times(edge: Edge, rounds: int = 300) -> tuple[float, float]:
+    """Median seconds from a REGISTER with a wrong password to its 403, for an existing user
+    and for an unknown one, interleaved (from a trusted address: no ban)."""
+    import statistics
+
+    from tests.support import sipclient as sip
+
+    times: dict[str, list[float]] = {"6135550100": [], "6135559999": []}
+    with sip.transport("udp", edge.addr, TRUNK) as t:
+        for i in range(rounds):
+            for user, samples in times.items():
+                aor = f"sip:{user}@relais.local"
+                d = sip.Dialog(aor, aor)
+                t.send(sip.request(t, "REGISTER", "sip:relais.local", d))
+                challenge = sip.final_response(t, 2)
+                assert challenge is not None and challenge.status == 401
+                d.cseq += 1
+                auth = sip.authorization(
+                    challenge.header("WWW-Authenticate") or "",
+                    "REGISTER",
+                    "sip:relais.local",
+                    user,
+                    f"wrong-{i}",
+                )
+                req = sip.request(
+                    t, "REGISTER", "sip:relais.local", d, extra=[("Authorization", auth)]
+                )
+                started = time.perf_counter()
+                t.send(req)
+                refused = sip.final_response(t, 2)
+                samples.append(time.perf_counter() - started)
+                assert refused is not None and refused.status == 403
+    known, unknown = (statistics.median(v) for v in times.values())
+    return known, unknown
 
 
 def render_call(dest: Path, pcap: Path) -> str:
