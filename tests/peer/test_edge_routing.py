@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from store.session import Store
 from tests.support import sipclient as sip
@@ -413,3 +414,21 @@ def test_subscribe_for_message_summary_reaches_a_worker_asserted(
         assert r is not None and r.status == 200
     (sub,) = worker.requests("SUBSCRIBE")
     assert sub.all("P-Asserted-Identity") == [f"<sip:{DEMO_LINE}@{DOMAIN}>"]
+
+
+def test_an_unreadable_store_gets_503_not_404(edge: Edge, worker: Responder, store: Store) -> None:
+    with store.transaction() as s:
+        s.execute(sa.text("ALTER TABLE line RENAME TO line_away"))
+    try:
+        with sip.transport("udp", edge.addr, "127.0.0.2") as trunk:
+            r = invite(trunk, edge, DEMO_LINE, "sip:6135550199@carrier.example")
+            assert r is not None and r.status == 503
+            assert r.header("Retry-After") == "5"
+        d = sip.Dialog("sip:6135550199@relais.local", f"sip:{DEMO_LINE}@{DOMAIN}")
+        r = worker.send_request("INVITE", f"sip:8195550123@{edge.host}:{edge.port}", d, edge.addr)
+        assert r is not None and r.status == 503
+    finally:
+        with store.transaction() as s:
+            s.execute(sa.text("ALTER TABLE line_away RENAME TO line"))
+    assert "the store cannot be read" in edge.log_text()
+    assert not worker.requests("INVITE")
