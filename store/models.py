@@ -612,7 +612,8 @@ class Location(Base):
     30 s) so that registrations survive an edge restart. relais only reads it (status).
 
     Column names, types and defaults are Kamailio's own; times are naive, in the edge's
-    local time, as Kamailio writes them.
+    local time, as Kamailio writes them (on SQLite its db_sqlite module writes them as Julian
+    day numbers, which these DateTime columns cannot read back: query counts, not rows).
     """
 
     __tablename__ = "location"
