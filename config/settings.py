@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -94,6 +101,12 @@ class EdgeSettings(_Section):
     register_max_expires: int = Field(ge=60, le=86400)
     max_contacts: int = Field(ge=1, le=100)
     extra_workers: tuple[str, ...]
+
+    @model_validator(mode="after")
+    def _expires(self) -> EdgeSettings:
+        if self.register_min_expires > self.register_max_expires:
+            raise ValueError("register_min_expires is above register_max_expires")
+        return self
 
     @field_validator("extra_workers")
     @classmethod

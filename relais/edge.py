@@ -165,7 +165,7 @@ def render(cfg: Settings, workers: int) -> EdgeFiles:
         worker_timeout_ms=edge.worker_timeout_ms,
         device_timeout_ms=edge.device_timeout_ms,
         register_min_expires=edge.register_min_expires,
-        register_max_expires=max(edge.register_max_expires, edge.register_min_expires),
+        register_max_expires=edge.register_max_expires,
         max_contacts=edge.max_contacts,
     )
     _write(files.cfg, text)

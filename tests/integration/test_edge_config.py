@@ -135,3 +135,13 @@ def test_a_bad_extra_worker_is_refused_with_the_setting_name(tmp_path: Path) -> 
     assert (
         str(err.value) == "edge.extra_workers: 'w:x' is not a worker address such as 10.0.0.7:5070"
     )
+
+
+def test_registration_bounds_must_be_in_order(tmp_path: Path) -> None:
+    edge_defaults = load_settings().edge.model_dump()
+    with pytest.raises(SettingsError) as err:
+        settings(
+            tmp_path,
+            edge={**edge_defaults, "register_min_expires": 600, "register_max_expires": 300},
+        )
+    assert str(err.value) == "edge: register_min_expires is above register_max_expires"
