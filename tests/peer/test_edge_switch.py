@@ -348,7 +348,8 @@ def test_the_rfc4475_corpus_leaves_a_worker_working(system: System) -> None:
 def test_a_killed_worker_is_skipped_restarted_and_used_again(system: System) -> None:
     """SIGKILL worker 1 during a load of short voicemail calls: calls it held may fail, new
     calls go to worker 0, none fails once the dispatcher noticed; the supervisor restarts it
-    and the dispatcher sends it calls again."""
+    and the dispatcher sends it calls again. The load (1 call/s of ~3 s) fits in worker 0
+    alone (4 calls): a full worker's own 486/503 is a capacity matter, not this test's."""
     pids = {c["name"]: c["pid"] for c in system.supervisor()["children"]}  # type: ignore[index,union-attr]
     loader_dir = system.tmp / "call-load"
     loader = sipp.start(
@@ -357,8 +358,8 @@ def test_a_killed_worker_is_skipped_restarted_and_used_again(system: System) -> 
             system.edge,
             local=(TRUNK, free_udp_tcp_port(TRUNK)),
             service=SECOND_LINE,
-            calls=24,
-            rate=2,
+            calls=16,
+            rate=1,
             media_port=free_udp_tcp_port(TRUNK),
             extra=["-d", "2500", "-key", "headers", "Subject: load"],
         ),
@@ -368,8 +369,8 @@ def test_a_killed_worker_is_skipped_restarted_and_used_again(system: System) -> 
     os.kill(int(pids["switch-1"]), signal.SIGKILL)  # type: ignore[arg-type]
     assert loader.wait(120) is not None
     during = sipp.result(loader.returncode, loader_dir)
-    assert during.successful + during.failed == 24
-    assert during.failed <= 4, during.errors()  # at most the calls worker 1 held
+    assert during.successful + during.failed == 16
+    assert during.failed <= 3, during.errors()  # at most the calls worker 1 held
     # Restarted by the supervisor.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
