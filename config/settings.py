@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -87,6 +94,36 @@ class DialPlanSettings(_Section):
 class EdgeSettings(_Section):
     enabled: bool
     kamailio_bin: str
+    children: int = Field(ge=1, le=64)
+    shm_mb: int = Field(ge=16, le=4096)
+    pkg_mb: int = Field(ge=4, le=256)
+    max_message_bytes: int = Field(ge=1500, le=65535)
+    max_forwards: int = Field(ge=10, le=255)
+    flood_requests: int = Field(ge=2, le=100000)
+    ban_seconds: int = Field(ge=1, le=86400)
+    auth_failures: int = Field(ge=1, le=1000)
+    probe_interval: int = Field(ge=1, le=300)
+    worker_timeout_ms: int = Field(ge=100, le=30000)
+    device_timeout_ms: int = Field(ge=500, le=60000)
+    register_min_expires: int = Field(ge=10, le=3600)
+    register_max_expires: int = Field(ge=60, le=86400)
+    max_contacts: int = Field(ge=1, le=100)
+    extra_workers: tuple[str, ...]
+
+    @model_validator(mode="after")
+    def _expires(self) -> EdgeSettings:
+        if self.register_min_expires > self.register_max_expires:
+            raise ValueError("register_min_expires is above register_max_expires")
+        return self
+
+    @field_validator("extra_workers")
+    @classmethod
+    def _host_ports(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for w in v:
+            m = re.fullmatch(r"([A-Za-z0-9.\-]+):(\d{1,5})", w)
+            if not m or not 1 <= int(m.group(2)) <= 65535:
+                raise ValueError(f"{w!r} is not a worker address such as 10.0.0.7:5070")
+        return v
 
 
 class BusSettings(_Section):

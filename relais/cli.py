@@ -292,17 +292,44 @@ def switch(
     ] = False,
 ) -> None:
     """Run the switch workers (restarted when they die) in the foreground."""
-    from relais.run import EDGE_WIRED, Supervisor
+    from relais.run import Supervisor
     from switch.supervisor import worker_children
 
     cfg = settings()
     configure_logging(cfg.log_level)
     open_store(cfg).dispose()
+    # Behind an edge (edge.enabled), possibly on another machine (docs/scaling.md).
     children = worker_children(
         cfg,
         workers=workers if workers is not None else cfg.workers,
-        no_edge=no_edge or not EDGE_WIRED or not cfg.edge.enabled,
+        no_edge=no_edge or not cfg.edge.enabled,
     )
+    raise typer.Exit(code=Supervisor(cfg, children).run())
+
+
+@app.command()
+@one_line_errors
+def edge(
+    workers: Annotated[
+        int | None, typer.Option(help="local workers behind it (default: workers; 0: none)")
+    ] = None,
+) -> None:
+    """Run only the edge (Kamailio) in the foreground, in front of the local workers and
+    edge.extra_workers (an edge host of docs/scaling.md)."""
+    from relais import edge as edge_
+    from relais.run import Supervisor
+
+    cfg = settings()
+    count = cfg.workers if workers is None else workers
+    if count < 0:
+        raise CliError("--workers cannot be negative")
+    if not edge_.installed(cfg):
+        raise CliError(f"Kamailio is not installed at {cfg.edge.kamailio_bin} (edge.kamailio_bin)")
+    if count == 0 and not cfg.edge.extra_workers:
+        raise CliError("no worker to dispatch to: give --workers or edge.extra_workers")
+    configure_logging(cfg.log_level)
+    open_store(cfg).dispose()
+    children = edge_.children(cfg, no_edge=False, workers=count, force=True)
     raise typer.Exit(code=Supervisor(cfg, children).run())
 
 

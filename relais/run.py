@@ -61,10 +61,6 @@ def state_path(cfg: Settings) -> Path:
     return cfg.storage_root / "run" / "supervisor.json"
 
 
-EDGE_WIRED = False
-"""True once the edge (Kamailio) registers itself below; until then `relais run` is --no-edge."""
-
-
 def relais_argv(*args: str) -> list[str]:
     """Run a `relais` sub-command with this interpreter."""
     return [sys.executable, "-m", "relais.cli", *args]
@@ -98,13 +94,18 @@ def notifier_child(cfg: Settings) -> Child:
 
 def components(cfg: Settings, *, no_edge: bool, workers: int | None) -> list[Child]:
     """The long-running components of this installation, in start order."""
+    from relais import edge
     from switch.supervisor import worker_children
 
     children: list[Child] = []
     children.append(bus_child(cfg))  # first: every other component publishes through it
-    no_edge = no_edge or not EDGE_WIRED or not cfg.edge.enabled
-    count = workers if workers is not None else (1 if no_edge else cfg.workers)
-    children += worker_children(cfg, workers=count, no_edge=no_edge, public_first=no_edge)
+    with_edge = edge.wanted(cfg, no_edge=no_edge)
+    count = workers if workers is not None else (cfg.workers if with_edge else 1)
+    children += worker_children(
+        cfg, workers=count, no_edge=not with_edge, public_first=not with_edge
+    )
+    # The edge comes after the switch workers it dispatches to.
+    children += edge.children(cfg, no_edge=no_edge, workers=count)
     children.append(notifier_child(cfg))
     children.append(
         Child(
@@ -284,6 +285,9 @@ def status_lines(cfg: Settings) -> list[str]:
             with store.read() as s:
                 lines.append(f"outbox  : {backlog(s)} event(s) waiting for the bus")
                 lines.extend(queue_lines(s))
+                from relais import edge
+
+                lines.append(edge.status_line(s))
     finally:
         store.dispose()
     from switch.supervisor import worker_status_lines

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    REAL,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -600,3 +601,50 @@ class Feedback(Base):
     line_number: Mapped[str | None] = mapped_column(String(10), nullable=True)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# ------------------------------------------------------------------------------------------------
+# Edge (Kamailio)
+
+
+class Location(Base):
+    """Registered contacts, written by Kamailio's usrloc (schema version 9, write-back every
+    30 s) so that registrations survive an edge restart. relais only reads it (status).
+
+    Column names, types and defaults are Kamailio's own; times are naive, in the edge's
+    local time, as Kamailio writes them (on SQLite its db_sqlite module writes them as Julian
+    day numbers, which these DateTime columns cannot read back: query counts, not rows).
+    """
+
+    __tablename__ = "location"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ruid: Mapped[str] = mapped_column(String(64), server_default="")
+    username: Mapped[str] = mapped_column(String(64), server_default="")
+    domain: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    contact: Mapped[str] = mapped_column(String(512), server_default="")
+    received: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    expires: Mapped[datetime] = mapped_column(DateTime, server_default="2030-05-28 21:32:15")
+    q: Mapped[float] = mapped_column(REAL, server_default="1.0")
+    callid: Mapped[str] = mapped_column(String(255), server_default="Default-Call-ID")
+    cseq: Mapped[int] = mapped_column(Integer, server_default="1")
+    last_modified: Mapped[datetime] = mapped_column(DateTime, server_default="2000-01-01 00:00:01")
+    flags: Mapped[int] = mapped_column(Integer, server_default="0")
+    cflags: Mapped[int] = mapped_column(Integer, server_default="0")
+    user_agent: Mapped[str] = mapped_column(String(255), server_default="")
+    socket: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    methods: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    instance: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    reg_id: Mapped[int] = mapped_column(Integer, server_default="0")
+    server_id: Mapped[int] = mapped_column(Integer, server_default="0")
+    connection_id: Mapped[int] = mapped_column(Integer, server_default="0")
+    keepalive: Mapped[int] = mapped_column(Integer, server_default="0")
+    partition: Mapped[int] = mapped_column(Integer, server_default="0")
+
+    __table_args__ = (
+        UniqueConstraint("ruid", name="uq_location_ruid"),
+        Index("ix_location_account_contact", "username", "domain", "contact"),
+        Index("ix_location_expires", "expires"),
+        Index("ix_location_connection", "server_id", "connection_id"),
+    )

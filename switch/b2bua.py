@@ -54,7 +54,14 @@ from routing.numbers import caller_number, normalize
 from switch.calllog import CallRecord
 from switch.legs import Destination, Resolution
 from switch.media import CallMedia, MediaSession
-from switch.sipmsg import Request, parse_name_addr, privacy_values, quote_display, uri_user
+from switch.sipmsg import (
+    Request,
+    edge_asserted_line,
+    parse_name_addr,
+    privacy_values,
+    quote_display,
+    uri_user,
+)
 
 if TYPE_CHECKING:
     from switch.worker import Worker
@@ -161,6 +168,9 @@ class Inbound:
         self.media: MediaSession | None = None
         self.facts: CallFacts | None = None
         self.caller_user: str | None = None
+        self.own_line: str | None = None
+        """The line whose own device calls, as asserted by the edge (skip PIN / quick login
+        trust this and nothing else: SPEC S4)."""
         self.log_line: str | None = None
         self.logged = False
         self.incoming_diversions: list[str] = []
@@ -216,6 +226,9 @@ class Inbound:
             raise ValueError("no From header")
         from_addr = parse_name_addr(from_value)
         identity = from_addr
+        self.own_line = edge_asserted_line(req, self.source, w.edge)
+        if self.own_line is not None:
+            logger.info("%s: the caller is an own device of %s", self.call_id, self.own_line)
         pai = req.first("p-asserted-identity")
         if pai:
             identity = parse_name_addr(pai.split(",")[0])

@@ -113,3 +113,23 @@ def quote_display(name: str) -> str:
     """A display name as a quoted string (RFC 3261 quoted-string)."""
     cleaned = "".join(ch for ch in name if ch >= " " and ch != "\x7f")[:80]
     return '"' + cleaned.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def edge_asserted_line(request: Request, source: str, edge: tuple[str, int] | None) -> str | None:
+    """The line whose own device places this call, when the edge vouches for it (SPEC S4, S9).
+
+    The edge adds P-Asserted-Identity <sip:LINE@domain> only after digest authentication and
+    strips it from everything else, so only a P-Asserted-Identity received from the edge's own
+    address and port counts. A trunk (even a trusted one), another port of the edge's host, or
+    no edge at all (`edge` None) asserts nothing: None.
+    """
+    if edge is None:
+        return None
+    host, _, port = source.rpartition(":")
+    if (host.strip("[]"), port) != (edge[0], str(edge[1])):
+        return None
+    pai = request.values("p-asserted-identity")
+    if len(pai) != 1 or "," in pai[0]:
+        return None
+    user = parse_name_addr(pai[0]).user
+    return user if user is not None and re.fullmatch(r"\d{10}", user) else None

@@ -20,7 +20,7 @@ import logging
 import os
 import uuid
 import wave
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,6 +118,8 @@ class VoicemailService:
         self.files = files
         self.spool = spool
         self.prompts_dir = prompts_dir
+        self.on_delivered: Callable[[str], None] | None = None
+        """Called with the mailbox after a message is stored (the worker updates the MWI)."""
         spool.mkdir(parents=True, exist_ok=True)
 
     # -- dialog set-up ---------------------------------------------------------------------------
@@ -247,6 +249,8 @@ class VoicemailService:
 
         message_id = self.files.store_file_then_row(relpath, data, commit)
         self._discard(record_path)
+        if self.on_delivered is not None:
+            self.on_delivered(ctx.mailbox)
         logger.info(
             "%s: message %s of %.2f s delivered to %s",
             ctx.call_id,

@@ -34,15 +34,16 @@ import pjsua2 as pj
 
 from config.settings import Settings, load_settings
 from routing import engine
-from routing.model import CallFacts, DialPlan
+from routing.model import ACCOUNT_PHONE, CallFacts, DialPlan
 from store import repository
 from store.files import FileStore
 from store.session import Store
+from switch import mwi
 from switch.b2bua import Decision, Inbound, SwitchCall, op, plan_targets
 from switch.calllog import CallRecord, log_call
 from switch.endpoint import PJSUA_MAX_CALLS, EndpointConfig, Pump
-from switch.legs import EdgeResolver, NoEdgeResolver, Resolver
-from switch.sipmsg import parse_request
+from switch.legs import Destination, EdgeResolver, NoEdgeResolver, Resolver
+from switch.sipmsg import parse_request, uri_user
 from switch.voicemail import VoicemailService
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,9 @@ class SwitchAccount(pj.Account):  # type: ignore[misc]
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         self.worker.on_incoming(prm)
+
+    def onInstantMessage(self, prm: pj.OnInstantMessageParam) -> None:
+        self.worker.on_message(prm)
 
 
 class Worker:
@@ -93,15 +97,19 @@ class Worker:
         self.voicemail_service = VoicemailService(
             self.store, self.files, spool, cfg.prompts_dir or None
         )
+        self.voicemail_service.on_delivered = self.mwi_changed
         pub_host = public_host or cfg.sip_advertised_host
         pub_port = public_port or cfg.sip_port
         self.resolver: Resolver
+        self.edge: tuple[str, int] | None = None
+        """The edge's address: identities it asserts (P-Asserted-Identity) are trusted."""
         if no_edge:
             self.resolver = NoEdgeResolver(pub_host, pub_port, cfg.trunk_uri)
             self._trusted = frozenset(cfg.trusted_addresses)
         else:
             self.resolver = EdgeResolver(pub_host, pub_port)
             self._trusted = frozenset((*cfg.trusted_addresses, pub_host))
+            self.edge = (pub_host, pub_port)
         self.dial_plan = DialPlan(
             allow_international=cfg.dialplan.allow_international,
             extension_digits=cfg.dialplan.extension_digits,
@@ -269,6 +277,73 @@ class Worker:
 
     def trusted(self, host: str) -> bool:
         return host in self._trusted
+
+    # -- message waiting indication (SPEC S6) ----------------------------------------------------
+
+    def on_message(self, prm: pj.OnInstantMessageParam) -> None:
+        """MESSAGE from the edge with "X-Relais-Event: registered": a phone of the line in the
+        Request-URI registered; re-assert the lamps it shows. Other MESSAGEs are ignored
+        (pjsua has answered 200 already)."""
+        try:
+            request = parse_request(prm.rdata.wholeMsg)
+        except ValueError:
+            return
+        if (request.first("x-relais-event") or "").strip().lower() != "registered":
+            return
+        host = prm.rdata.srcAddress.rsplit(":", 1)[0].strip("[]")
+        line = uri_user(request.uri) or ""
+        if self.edge is None or not self.trusted(host) or not (line.isdigit() and len(line) == 10):
+            logger.warning("registration event from %s ignored", prm.rdata.srcAddress)
+            return
+        domain = self.cfg.sip_domain
+        self._send_notices(lambda s: mwi.for_registered_line(s, line, domain))
+
+    def mwi_changed(self, mailbox: str) -> None:
+        """The counts of `mailbox` changed (any thread): update every lamp it lights."""
+        domain = self.cfg.sip_domain
+        self._send_notices(lambda s: mwi.for_mailbox(s, mailbox, domain))
+
+    def _send_notices(self, find: Callable[[Any], list[mwi.Notice]]) -> None:
+        def lookup() -> list[tuple[mwi.Notice, tuple[Destination, ...]]]:
+            with self.store.read() as s:
+                return [
+                    (n, self.resolver.resolve(s, n.target, ACCOUNT_PHONE).destinations)
+                    for n in find(s)
+                ]
+
+        self.db_submit(lookup, self._notify)
+
+    def _notify(
+        self,
+        found: list[tuple[mwi.Notice, tuple[Destination, ...]]] | None,
+        error: BaseException | None,
+    ) -> None:
+        """Send each notice as an unsolicited NOTIFY (pump thread)."""
+        if error is not None or found is None:
+            logger.error("MWI not sent: %s", error)
+            return
+        if self.account is None or self.shutting_down:
+            return
+        for notice, destinations in found:
+            for dest in destinations:
+                prm = pj.SendRequestParam()
+                prm.method = "NOTIFY"
+                prm.txOption.targetUri = dest.uri
+                prm.txOption.contentType = mwi.CONTENT_TYPE
+                prm.txOption.msgBody = notice.body.decode()
+                headers = (("Event", mwi.EVENT), ("Subscription-State", "active"), *dest.headers)
+                for name, value in headers:
+                    h = pj.SipHeader()
+                    h.hName, h.hValue = name, value
+                    prm.txOption.headers.append(h)
+                try:
+                    self.account.sendRequest(prm)
+                except pj.Error as exc:
+                    logger.warning(
+                        "MWI of %s to %s not sent: %s", notice.mailbox, dest.uri, exc.info()
+                    )
+                    continue
+                logger.info("MWI of %s sent to %s", notice.mailbox, dest.uri)
 
     # -- database work ---------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ def test_relais_run_takes_a_voicemail_for_the_demo_line(tmp_path: Path) -> None:
         log = tmp_path / "run.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                [RELAIS, "run"],
+                [RELAIS, "run", "--no-edge"],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -17,9 +17,8 @@ from tests.support.sip import SwitchUnderTest, run_worker
 
 pytestmark = pytest.mark.peer
 
-TORTURE = Path("/work/shared/testdata/rfc4475")
-TORTURE_LOCAL = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "rfc4475"
-"""CI lays shared/ beside the clone."""
+TORTURE = Path(__file__).resolve().parents[1] / "data" / "rfc4475"
+"""The RFC 4475 messages, copied into the repository (tests/data/rfc4475/README.md)."""
 
 
 def options(port: int, call_id: str = "opt-1") -> str:
@@ -46,8 +45,7 @@ def test_options_is_answered(switch: SwitchUnderTest) -> None:
 
 
 def test_torture_messages_do_not_stop_the_worker(switch: SwitchUnderTest) -> None:
-    folder = TORTURE if TORTURE.is_dir() else TORTURE_LOCAL
-    files = sorted(folder.glob("*.dat"))
+    files = sorted(TORTURE.glob("*.dat"))
     assert len(files) >= 40
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         for f in files:

@@ -1,0 +1,134 @@
+"""Dispatcher failover (SPEC S12): under a SIPp load from the trunk, a worker killed with
+SIGKILL is skipped (calls in flight on it may fail, new calls go to the others and none fails
+once the dispatcher has noticed), and it takes calls again once it is back; a worker that
+answers 503 is skipped as well.
+
+The workers here are SIPp UAS processes on the dispatcher's addresses, so the test holds with
+or without the switch (test_edge_switch.py does the same with real switch workers).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from store.session import Store
+from tests.support import sipclient as sip
+from tests.support import sipp
+from tests.support.edge import DEMO_LINE, edge_settings, free_udp_tcp_port, provision, running_edge
+from tests.support.sipclient import Responder
+
+TRUNK = "127.0.0.2"
+
+
+@pytest.fixture
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
+
+
+def start_worker(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    args = sipp.argv(
+        "worker_answers.xml",
+        ("", 0),
+        local=("127.0.0.1", port),
+        calls=0,
+        media_port=free_udp_tcp_port(),
+    )
+    return sipp.start(args, workdir)
+
+
+def load(edge_addr: tuple[str, int], workdir: Path, calls: int, rate: int) -> sipp.Result:
+    args = sipp.argv(
+        "trunk_uac.xml",
+        edge_addr,
+        local=(TRUNK, free_udp_tcp_port(TRUNK)),
+        service=DEMO_LINE,
+        calls=calls,
+        rate=rate,
+        media_port=free_udp_tcp_port(),
+        extra=["-d", "500"],
+    )
+    return sipp.run(args, workdir, timeout=120)
+
+
+def test_a_killed_worker_is_skipped_and_comes_back(tmp_path: Path, store: Store) -> None:
+    cfg = edge_settings(tmp_path, store.url, edge={"probe_interval": 1})
+    provision(store, cfg)
+    ports = [cfg.switch_base_port, cfg.switch_base_port + 1]
+    workers = [start_worker(p, tmp_path / f"worker{i}") for i, p in enumerate(ports)]
+    try:
+        with running_edge(cfg, workers=2) as e:
+            time.sleep(1.5)  # both probed and active
+            warm = load(e.addr, tmp_path / "warm", calls=40, rate=40)
+            assert (warm.successful, warm.failed) == (40, 0), warm.errors()
+            # SIGKILL worker 0 in the middle of a load.
+            loader = sipp.start(
+                sipp.argv(
+                    "trunk_uac.xml",
+                    e.addr,
+                    local=(TRUNK, free_udp_tcp_port(TRUNK)),
+                    service=DEMO_LINE,
+                    calls=200,
+                    rate=40,
+                    media_port=free_udp_tcp_port(),
+                    extra=["-d", "500"],
+                ),
+                tmp_path / "during",
+            )
+            time.sleep(2.0)
+            os.killpg(workers[0].pid, signal.SIGKILL)
+            workers[0].wait()
+            assert loader.wait(120) is not None
+            during = sipp.result(loader.returncode, tmp_path / "during")
+            # Only calls established on the killed worker can fail (their BYE finds nobody):
+            # at 40 calls/s and 0.5 s calls, about 10 were up on it.
+            assert during.successful + during.failed == 200
+            assert during.failed <= 20, during.errors()
+            # Once noticed, nothing fails.
+            after = load(e.addr, tmp_path / "after", calls=100, rate=50)
+            assert (after.successful, after.failed) == (100, 0), after.errors()
+            # Back on its port (what the supervisor does), it is probed active and takes calls.
+            workers[0] = start_worker(ports[0], tmp_path / "worker0-again")
+            time.sleep(2.5)
+            back = load(e.addr, tmp_path / "back", calls=40, rate=40)
+            assert (back.successful, back.failed) == (40, 0), back.errors()
+            sipp.stop(workers[0])
+            assert sipp.count(tmp_path / "worker0-again", "INVITE_Recv") >= 10
+            assert "failed (" in e.log_text()  # the failover was logged
+    finally:
+        for w in workers:
+            sipp.stop(w)
+
+
+def test_a_worker_answering_503_is_skipped(tmp_path: Path, store: Store) -> None:
+    cfg = edge_settings(tmp_path, store.url, edge={"probe_interval": 1})
+    provision(store, cfg)
+    busy = Responder(
+        cfg.switch_host,
+        cfg.switch_base_port,
+        policy=lambda r: (503, "Busy") if r.method == "INVITE" else (200, "OK"),
+    )
+    ok = Responder(cfg.switch_host, cfg.switch_base_port + 1)
+    try:
+        with running_edge(cfg, workers=2) as e:
+            time.sleep(1.5)
+            with sip.transport("udp", e.addr, TRUNK) as trunk:
+                for _ in range(6):
+                    d = sip.Dialog(
+                        "sip:8195550123@carrier.example", f"sip:{DEMO_LINE}@relais.local"
+                    )
+                    trunk.send(
+                        sip.request(trunk, "INVITE", f"sip:{DEMO_LINE}@{e.host}:{e.port}", d)
+                    )
+                    r = sip.final_response(trunk)
+                    assert r is not None and r.status == 200
+            assert len(ok.requests("INVITE")) == 6
+            assert len(busy.requests("INVITE")) <= 1  # tried once, then marked down
+    finally:
+        busy.close()
+        ok.close()
