@@ -158,9 +158,7 @@ def purge_message(message_id: int, line: ApiLine, portal: PortalDep) -> Response
     return Response(status_code=204)
 
 
-@api.api_route(
-    "/lines/{n}/messages/{message_id}/audio", methods=["GET", "HEAD"], response_class=Response
-)
+@api.get("/lines/{n}/messages/{message_id}/audio", response_class=Response)
 def message_audio(
     message_id: int,
     request: Request,
@@ -174,9 +172,7 @@ def message_audio(
     return file_response(request, f.path, f.media_type, filename=f.filename, download=download)
 
 
-@api.api_route(
-    "/lines/{n}/messages/{message_id}/pdf", methods=["GET", "HEAD"], response_class=Response
-)
+@api.get("/lines/{n}/messages/{message_id}/pdf", response_class=Response)
 def message_pdf(
     message_id: int,
     request: Request,
@@ -190,6 +186,13 @@ def message_pdf(
     response = file_response(request, f.path, f.media_type, filename=f.filename, download=download)
     response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
     return response
+
+
+for _path, _view in (
+    ("/lines/{n}/messages/{message_id}/audio", message_audio),
+    ("/lines/{n}/messages/{message_id}/pdf", message_pdf),
+):
+    api.add_api_route(_path, _view, methods=["HEAD"], include_in_schema=False)
 
 
 @api.get("/lines/{n}/messages/{message_id}/waveform", response_class=Response)
