@@ -497,3 +497,27 @@ def test_page_actions_need_the_csrf_token_and_change_the_counts(env: PortalEnv) 
     page_csrf(b.get("/login").text)
     sign_in_page(b, B_NUMBER, B_PASSWORD)
     assert f'data-id="{other.message_id}"' in b.get("/messages").text
+
+
+def test_the_openapi_document_covers_messages_calls_contacts_and_events(env: PortalEnv) -> None:
+    doc = env.client().get("/api/v1/openapi.json").json()
+    expected = {
+        "/api/v1/lines/{n}/messages": {"get", "post"},
+        "/api/v1/lines/{n}/messages/{message_id}": {"get", "patch", "delete"},
+        "/api/v1/lines/{n}/messages/{message_id}/audio": {"get"},
+        "/api/v1/lines/{n}/messages/{message_id}/pdf": {"get"},
+        "/api/v1/lines/{n}/messages/{message_id}/forward": {"post"},
+        "/api/v1/lines/{n}/messages/{message_id}/reply": {"post"},
+        "/api/v1/lines/{n}/calls": {"get"},
+        "/api/v1/lines/{n}/events": {"get"},
+        "/api/v1/contacts": {"get", "post"},
+        "/api/v1/contacts/{contact_id}": {"get", "put", "delete"},
+        "/api/v1/contacts/import": {"post"},
+        "/api/v1/contacts/export": {"get"},
+        "/api/v1/groups": {"get", "post"},
+        "/api/v1/groups/{group_id}": {"get", "put", "delete"},
+    }
+    for path, methods in expected.items():
+        assert methods <= set(doc["paths"][path]), path
+    forward = doc["paths"]["/api/v1/lines/{n}/messages/{message_id}/forward"]["post"]
+    assert set(forward["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
