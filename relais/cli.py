@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from config.settings import Settings, SettingsError, load_settings
 from store import repository
 from store.migrate import upgrade
+from store.models import Line
 from store.session import Store
 
 app = typer.Typer(
@@ -179,7 +180,7 @@ def device_add(
 def ensure_demo(store: Store, cfg: Settings) -> bool:
     """Create the demo account if it does not exist; True when it was created."""
     with store.transaction() as s:
-        if s.get(repository.Line, DEMO_NUMBER) is not None:
+        if s.get(Line, DEMO_NUMBER) is not None:
             return False
         repository.create_account(
             s,

@@ -7,6 +7,7 @@ on Ctrl-C / SIGTERM (SIGTERM, then SIGKILL after a grace period).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -167,10 +168,8 @@ class Supervisor:
         running = [c for c in self.children if c.process and c.process.poll() is None]
         for child in reversed(running):
             assert child.process is not None
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + GRACE_SECONDS
         for child in running:
             assert child.process is not None
@@ -178,10 +177,8 @@ class Supervisor:
                 child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 logger.warning("%s did not stop in time; killing it", child.name)
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 child.process.wait()
         print("relais stopped", flush=True)
 

@@ -84,6 +84,10 @@ class Rule(Enum):
     PILOT_DIVERTED = "pilot_diverted"
     PILOT_RETRIEVAL = "pilot_retrieval"
     UNKNOWN_LINE = "unknown_line"
+    NO_DESTINATION = "no_destination"
+    """A forward is due but its number is not set: handled like a refused destination."""
+    RING_TABLE_INVALID = "ring_table_invalid"
+    """Sequential/simultaneous mode with a table that fails validation: the account phone rings."""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -143,6 +147,8 @@ class LineSettings:
     reject_list: frozenset[str] = frozenset()
     anonymous_rejection: bool = False
     allow_international: bool = False
+    """The account may forward to 011 international numbers (DialPlan.allow_international opens
+    them to every line of the dial plan)."""
     dial_plan: DialPlan = field(default_factory=DialPlan)
     forward_timeout: int = 30
     max_diversions: int = 5
@@ -156,7 +162,8 @@ class LineSettings:
 class Diversion:
     """One entry of the diversion history: `line` diverted the call for `reason`.
 
-    Order in CallFacts.diversions: most recent first (the topmost Diversion header).
+    Order in CallFacts.diversions: most recent first (the topmost Diversion header). A Diversion
+    header entry with counter=N stands for N diversions and appears N times (routing.diversion).
     """
 
     line: str

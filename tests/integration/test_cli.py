@@ -1,4 +1,8 @@
-"""The `relais` console script (SPEC S14): each command, each bad input, one-line errors."""
+"""The `relais` command (SPEC S14): each command, each bad input, one-line errors.
+
+The installed console script runs as a subprocess for the end-to-end paths; the many
+bad-input cases run the same typer app in-process (CliRunner), which is much faster.
+"""
 
 from __future__ import annotations
 
@@ -9,51 +13,104 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
+from relais.cli import app
 from store.models import Device, Line, Mailbox
 
 RELAIS = str(Path(sys.executable).with_name("relais"))
 
 
 @pytest.fixture
-def env(tmp_path: Path, database_url: str) -> dict[str, str]:
+def env(tmp_path: Path) -> dict[str, str]:
+    """SQLite under a temporary storage root."""
     e = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
-    e.update(RELAIS_STORAGE_ROOT=str(tmp_path / "var"), RELAIS_DATABASE_URL=database_url)
+    e.update(RELAIS_STORAGE_ROOT=str(tmp_path / "var"))
     return e
 
 
+@pytest.fixture
+def backend_env(env: dict[str, str], database_url: str) -> dict[str, str]:
+    """The same, once with SQLite and once with PostgreSQL."""
+    return {**env, "RELAIS_DATABASE_URL": database_url}
+
+
 def relais(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script."""
     return subprocess.run([RELAIS, *args], env=env, capture_output=True, text=True, timeout=60)
 
 
+def relais_inproc(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the same typer app in this process, with `env` as the whole RELAIS_* environment."""
+    clear = {k: None for k in os.environ if k.startswith("RELAIS_")}
+    result = CliRunner().invoke(app, list(args), env={**clear, **env})
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
 def ok(env: dict[str, str], *args: str) -> str:
-    r = relais(env, *args)
+    r = relais_inproc(env, *args)
     assert r.returncode == 0, r.stderr
     return r.stdout
 
 
 def refused(env: dict[str, str], *args: str) -> str:
-    r = relais(env, *args)
+    r = relais_inproc(env, *args)
     assert r.returncode == 1, (r.stdout, r.stderr)
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr  # one line, no traceback
     return lines[0]
 
 
-def test_provisioning_commands(env: dict[str, str], database_url: str) -> None:
-    assert "store ready" in ok(env, "db", "upgrade")
-    ok(env, "account", "add", "--number", "6135550100", "--name", "Jeanne Tremblay",
-       "--password", "motdepasse1", "--pin", "4826", "--language", "en")
-    ok(env, "line", "add", "--account", "6135550100", "--number", "6135550101")
-    out = ok(env, "device", "add", "--number", "6135550101", "--username", "desk101",
-             "--password", "sip-secret-1", "--contact", "sip:desk101@127.0.0.1:5090")
+def test_provisioning_commands(backend_env: dict[str, str], database_url: str) -> None:
+    """The installed console script against each backend."""
+
+    def script(*args: str) -> str:
+        r = relais(backend_env, *args)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    assert "store ready" in script("db", "upgrade")
+    script(
+        "account",
+        "add",
+        "--number",
+        "6135550100",
+        "--name",
+        "Jeanne Tremblay",
+        "--password",
+        "motdepasse1",
+        "--pin",
+        "4826",
+        "--language",
+        "en",
+    )
+    script("line", "add", "--account", "6135550100", "--number", "6135550101")
+    out = script(
+        "device",
+        "add",
+        "--number",
+        "6135550101",
+        "--username",
+        "desk101",
+        "--password",
+        "sip-secret-1",
+        "--contact",
+        "sip:desk101@127.0.0.1:5090",
+    )
     assert out.strip() == "device added: sip:desk101@relais.local on line 6135550101"
+    bad = relais(backend_env, "line", "add", "--account", "6135550100", "--number", "6135550101")
+    assert (bad.returncode, bad.stderr) == (1, "error: the number 6135550101 is already in use\n")
     engine = sa.create_engine(database_url)
     with engine.connect() as conn:
-        assert conn.execute(sa.select(Line.number, Line.is_primary).order_by(Line.number)).all() == [
-            ("6135550100", True), ("6135550101", False)
-        ]
-        assert conn.execute(sa.select(Mailbox.language).where(Mailbox.line_number == "6135550100")).scalar() == "en"
+        assert conn.execute(
+            sa.select(Line.number, Line.is_primary).order_by(Line.number)
+        ).all() == [("6135550100", True), ("6135550101", False)]
+        assert (
+            conn.execute(
+                sa.select(Mailbox.language).where(Mailbox.line_number == "6135550100")
+            ).scalar()
+            == "en"
+        )
         dev = conn.execute(sa.select(Device.username, Device.contact_uri)).one()
         assert tuple(dev) == ("desk101", "sip:desk101@127.0.0.1:5090")
     engine.dispose()
@@ -62,43 +119,105 @@ def test_provisioning_commands(env: dict[str, str], database_url: str) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--number", "613555010", "--pin", "4826", "--password", "motdepasse1"],
-         "error: the number must have exactly 10 digits (got 9)"),
-        (["--number", "6135550102", "--pin", "1111", "--password", "motdepasse1"],
-         "error: the PIN cannot repeat a single digit"),
-        (["--number", "6135550102", "--pin", "2345", "--password", "motdepasse1"],
-         "error: the PIN cannot be a run of ascending or descending digits"),
-        (["--number", "6135550102", "--pin", "4826", "--password", "short"],
-         "error: the password must have at least 8 characters"),
-        (["--number", "6135550100", "--pin", "4826", "--password", "motdepasse1"],
-         "error: the number 6135550100 is already in use"),
-        (["--number", "6135550102", "--pin", "4826", "--password", "motdepasse1", "--timezone", "Nowhere/City"],
-         "error: unknown time zone 'Nowhere/City'"),
+        (
+            ["--number", "613555010", "--pin", "4826", "--password", "motdepasse1"],
+            "error: the number must have exactly 10 digits (got 9)",
+        ),
+        (
+            ["--number", "6135550102", "--pin", "1111", "--password", "motdepasse1"],
+            "error: the PIN cannot repeat a single digit",
+        ),
+        (
+            ["--number", "6135550102", "--pin", "2345", "--password", "motdepasse1"],
+            "error: the PIN cannot be a run of ascending or descending digits",
+        ),
+        (
+            ["--number", "6135550102", "--pin", "4826", "--password", "short"],
+            "error: the password must have at least 8 characters",
+        ),
+        (
+            ["--number", "6135550100", "--pin", "4826", "--password", "motdepasse1"],
+            "error: the number 6135550100 is already in use",
+        ),
+        (
+            [
+                "--number",
+                "6135550102",
+                "--pin",
+                "4826",
+                "--password",
+                "motdepasse1",
+                "--timezone",
+                "Nowhere/City",
+            ],
+            "error: unknown time zone 'Nowhere/City'",
+        ),
     ],
 )
 def test_account_add_bad_input(env: dict[str, str], args: list[str], message: str) -> None:
-    ok(env, "account", "add", "--number", "6135550100", "--name", "A", "--password", "motdepasse1", "--pin", "4826")
+    ok(
+        env,
+        "account",
+        "add",
+        "--number",
+        "6135550100",
+        "--name",
+        "A",
+        "--password",
+        "motdepasse1",
+        "--pin",
+        "4826",
+    )
     assert refused(env, "account", "add", "--name", "B", *args) == message
 
 
 def test_line_and_device_bad_input(env: dict[str, str]) -> None:
-    ok(env, "account", "add", "--number", "6135550100", "--name", "A", "--password", "motdepasse1", "--pin", "4826")
+    ok(
+        env,
+        "account",
+        "add",
+        "--number",
+        "6135550100",
+        "--name",
+        "A",
+        "--password",
+        "motdepasse1",
+        "--pin",
+        "4826",
+    )
     assert refused(env, "line", "add", "--account", "6135550199", "--number", "6135550101") == (
         "error: line 6135550199 does not exist"
     )
     assert refused(env, "line", "add", "--account", "6135550100", "--number", "6135550100") == (
         "error: the number 6135550100 is already in use"
     )
-    assert refused(env, "device", "add", "--number", "6135550100", "--username", "a b", "--password", "sip-secret-1") == (
-        "error: the SIP username must be 1 to 64 letters, digits, '.', '_' or '-'"
-    )
-    assert refused(env, "device", "add", "--number", "6135550100", "--username", "ab", "--password", "x") == (
-        "error: the SIP password must have at least 8 characters"
-    )
-    assert refused(env, "device", "add", "--number", "6135550100", "--username", "ab", "--password",
-                   "sip-secret-1", "--contact", "http://x") == (
-        "error: 'http://x' is not a SIP URI such as sip:alice@192.0.2.10:5060"
-    )
+    assert refused(
+        env,
+        "device",
+        "add",
+        "--number",
+        "6135550100",
+        "--username",
+        "a b",
+        "--password",
+        "sip-secret-1",
+    ) == ("error: the SIP username must be 1 to 64 letters, digits, '.', '_' or '-'")
+    assert refused(
+        env, "device", "add", "--number", "6135550100", "--username", "ab", "--password", "x"
+    ) == ("error: the SIP password must have at least 8 characters")
+    assert refused(
+        env,
+        "device",
+        "add",
+        "--number",
+        "6135550100",
+        "--username",
+        "ab",
+        "--password",
+        "sip-secret-1",
+        "--contact",
+        "http://x",
+    ) == ("error: 'http://x' is not a SIP URI such as sip:alice@192.0.2.10:5060")
 
 
 def test_demo_is_idempotent_and_prints_credentials(env: dict[str, str]) -> None:
@@ -115,16 +234,34 @@ def test_bad_settings_stop_the_command(env: dict[str, str]) -> None:
 
 
 def test_secrets_never_reach_the_output(env: dict[str, str]) -> None:
-    r = relais({**env, "RELAIS_LOG_LEVEL": "DEBUG"}, "account", "add", "--number", "6135550100",
-               "--name", "A", "--password", "Tr0ub4dor&3", "--pin", "9081")
+    r = relais_inproc(
+        {**env, "RELAIS_LOG_LEVEL": "DEBUG"},
+        "account",
+        "add",
+        "--number",
+        "6135550100",
+        "--name",
+        "A",
+        "--password",
+        "Tr0ub4dor&3",
+        "--pin",
+        "9081",
+    )
     assert r.returncode == 0
     assert "Tr0ub4dor&3" not in r.stdout + r.stderr and "9081" not in r.stdout + r.stderr
 
 
 def test_every_command_has_help(env: dict[str, str]) -> None:
-    for args in (["--help"], ["db", "upgrade", "--help"], ["account", "add", "--help"],
-                 ["line", "add", "--help"], ["device", "add", "--help"], ["demo", "--help"],
-                 ["run", "--help"], ["status", "--help"]):
+    for args in (
+        ["--help"],
+        ["db", "upgrade", "--help"],
+        ["account", "add", "--help"],
+        ["line", "add", "--help"],
+        ["device", "add", "--help"],
+        ["demo", "--help"],
+        ["run", "--help"],
+        ["status", "--help"],
+    ):
         assert "Usage" in ok(env, *args)
 
 

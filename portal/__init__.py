@@ -1,0 +1,1 @@
+"""Subscriber web portal and JSON API (SPEC S8)."""
