@@ -45,6 +45,9 @@ test-browser: install ## the portal in Debian chromium driven by Playwright
 bench: install ## every benchmark, one table of same-run ratios
 	$(BIN)/python -m tests.bench
 
+prompts: install ## regenerate media/prompts/<lang>/*.wav from media/catalog.py (espeak-ng, sox)
+	$(BIN)/python -m media.generate
+
 lint: install ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
