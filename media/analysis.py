@@ -152,7 +152,6 @@ class VoiceActivity:
         self.settings = settings or VadSettings()
         self.floor = self.settings.initial_floor_dbfs
         self._pending = np.zeros(0, dtype=np.float64)
-        self.frames = 0
         self.active_frames = 0
         self.silent_run = 0
 
@@ -171,7 +170,6 @@ class VoiceActivity:
         for level in frame_dbfs(x[: count * FRAME]):
             active = self._decide(float(level))
             out.append(active)
-            self.frames += 1
             if active:
                 self.active_frames += 1
                 self.silent_run = 0
@@ -265,8 +263,7 @@ TRIM_PAD_MS: Final = 30
 BURST_MS: Final = 150
 """A trailing sound shorter than this, after a pause, is a hang-up click or handling noise."""
 BURST_GAP_MS: Final = 200
-
-
+"""... and the pause that sets such a sound apart from the speech before it."""
 EDGE_SEARCH_MS: Final = 200
 """How far before (after) the first (last) active frame a soft onset (decay) is followed."""
 
@@ -336,8 +333,9 @@ def trim(
 ) -> NDArray[np.int16]:
     """Cut leading silence (if `start`) and trailing silence and click (if `end`).
 
-    `pad_ms` is kept on each cut side so a word's attack and decay stay whole. A recording
-    without any sound becomes empty.
+    A deposited recording is stored trimmed at both ends (SPEC S5 deposit 3). `pad_ms` is kept
+    on each cut side so a word's attack and decay stay whole. A recording without any sound
+    becomes empty.
     """
     bounds = sound_bounds(samples, settings, burst_ms=burst_ms, burst_gap_ms=burst_gap_ms)
     if bounds is None:
@@ -346,25 +344,6 @@ def trim(
     first = max(0, bounds[0] - pad) if start else 0
     last = min(len(samples), bounds[1] + pad) if end else len(samples)
     return samples[first:last]
-
-
-def trim_end(samples: NDArray[np.int16], settings: VadSettings | None = None) -> NDArray[np.int16]:
-    """Cut trailing silence and a hang-up click or noise burst at the end (see trim)."""
-    return trim(samples, settings, start=False)
-
-
-def trim_start(
-    samples: NDArray[np.int16], settings: VadSettings | None = None
-) -> NDArray[np.int16]:
-    """Cut leading silence (see trim)."""
-    return trim(samples, settings, end=False)
-
-
-def trim_recording(
-    samples: NDArray[np.int16], settings: VadSettings | None = None
-) -> NDArray[np.int16]:
-    """A deposited recording as stored: leading and trailing silence and the click removed."""
-    return trim(samples, settings)
 
 
 # --- tones -----------------------------------------------------------------------------------
@@ -390,6 +369,13 @@ def _dft_matrix(freqs: Sequence[float], size: int) -> NDArray[np.complex128]:
 def tone_powers(block: Floats, freqs: Sequence[float]) -> Floats:
     """|X(f)|² of each frequency over the block: the Goertzel result, as one matrix product."""
     return np.abs(_dft_matrix(freqs, len(block)) @ block) ** 2
+
+
+def _tone_energies(matrix: NDArray[np.complex128], block: Floats) -> Floats:
+    """Energy of each tone of `matrix` in the block: a sine of amplitude A gives
+    |X|² = (A·n/2)² over n samples, and its energy is A²·n/2 = 2|X|²/n."""
+    energies: Floats = 2.0 * np.abs(matrix @ block) ** 2 / len(block)
+    return energies
 
 
 def _blocks(pending: Floats, samples: Samples, size: int) -> tuple[list[Floats], Floats]:
@@ -440,8 +426,7 @@ def dtmf_window(window: Floats, settings: DtmfSettings | None = None) -> str | N
     energy = float(np.dot(window, window))
     if energy <= 0.0:
         return None
-    # A sine of amplitude A gives |X|² = (A·n/2)² over n samples: its energy is 2|X|²/n.
-    tone_energy = 2.0 * np.abs(_DTMF_MATRIX @ window) ** 2 / size
+    tone_energy = _tone_energies(_DTMF_MATRIX, window)
     rows, cols = tone_energy[:4], tone_energy[4:]
     r, c = int(np.argmax(rows)), int(np.argmax(cols))
     row, col = float(rows[r]), float(cols[c])
@@ -576,7 +561,7 @@ class FaxToneDetector:
         energy = float(np.dot(block, block))
         if energy <= 0.0:
             return None
-        tone_energy = 2.0 * np.abs(self._matrix @ block) ** 2 / len(block)
+        tone_energy = _tone_energies(self._matrix, block)
         floor = 10.0 ** (self.settings.min_tone_dbfs / 10.0) * len(block)
         for name, value in zip(("CNG", "CED"), tone_energy, strict=True):
             if value >= floor and value >= self.settings.min_tone_share * energy:

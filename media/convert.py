@@ -116,62 +116,58 @@ def sniff(data: bytes) -> str:
 # --- WAV <-> numpy ---------------------------------------------------------------------------
 
 
-def _chunks(data: bytes) -> dict[bytes, bytes]:
-    """The chunks of a RIFF/WAVE file by id (first of each); a truncated last chunk is cut."""
+def _chunks(data: bytes) -> dict[bytes, tuple[int, bytes]]:
+    """The chunks of a RIFF/WAVE file by id (the first of each): (size its header declares,
+    the bytes the file holds of it)."""
     if len(data) < 12 or data[:4] not in (b"RIFF", b"RF64") or data[8:12] != b"WAVE":
         raise ValueError(NOT_WAV)
-    out: dict[bytes, bytes] = {}
+    out: dict[bytes, tuple[int, bytes]] = {}
     at = 12
     while at + 8 <= len(data):
         chunk_id = data[at : at + 4]
         (size,) = struct.unpack_from("<I", data, at + 4)
-        body = data[at + 8 : at + 8 + size]
-        out.setdefault(chunk_id, body)
+        out.setdefault(chunk_id, (size, data[at + 8 : at + 8 + size]))
         at += 8 + size + (size & 1)
     return out
 
 
+def _format(chunks: dict[bytes, tuple[int, bytes]]) -> tuple[int, int, int, int]:
+    """(format tag, channels, sample rate, bits per sample) from the fmt chunk."""
+    fmt = chunks.get(b"fmt ", (0, b""))[1]
+    if len(fmt) < 16:
+        raise ValueError("WAV file has no fmt chunk")
+    tag, channels, rate, _byte_rate, _align, bits = struct.unpack_from("<HHIIHH", fmt)
+    if tag == 0xFFFE and len(fmt) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the sub-format decides
+        (tag,) = struct.unpack_from("<H", fmt, 24)
+    return tag, channels, rate, bits
+
+
 def _check_wav_complete(data: bytes) -> None:
     """A WAV file whose data chunk is shorter than its header says was cut short."""
-    at = 12
-    while at + 8 <= len(data):
-        chunk_id = data[at : at + 4]
-        (size,) = struct.unpack_from("<I", data, at + 4)
-        if chunk_id == b"data":
-            # 0 and 0xFFFFFFFF: written by a stream that did not know its length.
-            if size not in (0, 0xFFFFFFFF) and at + 8 + size > len(data):
-                raise ValueError(TRUNCATED)
-            return
-        at += 8 + size + (size & 1)
-    raise ValueError(TRUNCATED)
+    declared, body = _chunks(data).get(b"data", (1, b""))
+    # 0 and 0xFFFFFFFF: written by a stream that did not know its length.
+    if declared not in (0, 0xFFFFFFFF) and len(body) < declared:
+        raise ValueError(TRUNCATED)
 
 
 def wav_format(data: bytes) -> tuple[int, int, int]:
-    """(sample rate, channels, bits per sample) of a WAV file's fmt chunk."""
-    fmt = _chunks(data).get(b"fmt ")
-    if fmt is None or len(fmt) < 16:
-        raise ValueError("WAV file has no fmt chunk")
-    _tag, channels, rate, _byte_rate, _align, bits = struct.unpack_from("<HHIIHH", fmt)
+    """(sample rate, channels, bits per sample) of a WAV file."""
+    _tag, channels, rate, bits = _format(_chunks(data))
     return rate, channels, bits
 
 
 def read_wav(data: bytes) -> NDArray[np.int16]:
     """The samples of an 8 kHz mono 16-bit PCM WAV file (bytes), else ValueError."""
     chunks = _chunks(data)
-    fmt = chunks.get(b"fmt ")
-    if fmt is None or len(fmt) < 16:
-        raise ValueError("WAV file has no fmt chunk")
-    tag, channels, rate, _byte_rate, _align, bits = struct.unpack_from("<HHIIHH", fmt)
-    if tag == 0xFFFE and len(fmt) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the sub-format decides
-        (tag,) = struct.unpack_from("<H", fmt, 24)
+    tag, channels, rate, bits = _format(chunks)
     if (tag, channels, rate, bits) != (1, 1, RATE, 16):
         raise ValueError(
             f"WAV must be {RATE} Hz mono 16-bit PCM "
             f"(got {rate} Hz, {channels} channel(s), {bits}-bit, format {tag})"
         )
-    body = chunks.get(b"data")
-    if body is None:
+    if b"data" not in chunks:
         raise ValueError("WAV file has no data chunk")
+    body = chunks[b"data"][1]
     usable = len(body) - (len(body) % 2)
     return np.frombuffer(body[:usable], dtype="<i2").astype(np.int16)
 

@@ -55,9 +55,7 @@ TONE_RAMP_MS: Final = 10
 # prompt too short to have quiet frames of its own (a recording's 10th-percentile floor).
 EDGES: Final = analysis.VadSettings(floor_percentile=0.0)
 MANIFEST: Final = "manifest.json"
-# -D: no dither, so the same speech always gives the same bytes.
-SOX_TO_RAW: Final = ("sox", "-D", "-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1")
-SOX_TO_RAW_TAIL: Final = ("-r", str(RATE), "-")
+SOX_RAW_OUTPUT: Final = ("-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1", "-r", "8000")
 
 
 def recipe(prompt_id: str, lang: Lang) -> str:
@@ -104,7 +102,8 @@ def speak(text: str, voice: Voice) -> NDArray[np.int16]:
             timeout=60,
         )
         raw = subprocess.run(
-            [*SOX_TO_RAW[:2], str(wav), *SOX_TO_RAW[2:], *SOX_TO_RAW_TAIL],
+            # -D: no dither, so the same speech always gives the same bytes.
+            ["sox", "-D", str(wav), *SOX_RAW_OUTPUT, "-"],
             check=True,
             capture_output=True,
             timeout=60,

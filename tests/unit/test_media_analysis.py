@@ -172,7 +172,7 @@ def test_streaming_detector_learns_steady_line_noise_as_silence() -> None:
 
 def test_tone_then_silence_then_hang_up_click_trims_to_the_tone() -> None:
     x = np.concatenate([sine(440.0, 3.0, -12.0), silence(4.0), click(), silence(0.3)])
-    out = analysis.trim_end(to_int16(x))
+    out = analysis.trim(to_int16(x), start=False)
     assert len(out) / RATE == pytest.approx(3.0, abs=0.05)
     assert len(out) / RATE >= 3.0  # nothing of the tone is lost
 
@@ -186,33 +186,33 @@ def test_trim_is_exact_to_the_sample_not_to_the_frame() -> None:
 def test_a_noise_burst_at_hang_up_is_trimmed_too() -> None:
     burst = noise(0.1, -10.0, seed=4)
     x = np.concatenate([speech(2.5), silence(1.5), burst, silence(0.4)]) + noise(4.5, -60.0)
-    out = analysis.trim_end(to_int16(x))
+    out = analysis.trim(to_int16(x), start=False)
     assert len(out) / RATE == pytest.approx(2.5, abs=0.05)
 
 
 def test_a_short_last_word_close_to_the_rest_is_kept() -> None:
     word = speech(0.12, seed=11)
     x = np.concatenate([speech(2.0), silence(0.15), word, silence(2.0)])
-    out = analysis.trim_end(to_int16(x))
+    out = analysis.trim(to_int16(x), start=False)
     assert len(out) / RATE == pytest.approx(2.27, abs=0.05)
 
 
 def test_leading_silence_is_trimmed_with_a_pad() -> None:
     x = np.concatenate([silence(1.2), sine(440.0, 1.0, -12.0), silence(0.5)])
-    out = analysis.trim_start(to_int16(x))
+    out = analysis.trim(to_int16(x), end=False)
     assert len(out) / RATE == pytest.approx(1.5 + analysis.TRIM_PAD_MS / 1000, abs=0.002)
 
 
-def test_trim_recording_cuts_both_ends_and_the_click() -> None:
+def test_trim_cuts_both_ends_and_the_click() -> None:
     x = np.concatenate([silence(1.0), sine(440.0, 3.0, -12.0), silence(4.0), click(), silence(1)])
-    out = analysis.trim_recording(to_int16(x))
+    out = analysis.trim(to_int16(x))
     pad = 2 * analysis.TRIM_PAD_MS / 1000
     assert len(out) / RATE == pytest.approx(3.0 + pad, abs=0.005)
     assert analysis.rms_dbfs(out[: round(0.02 * RATE)]) < -40  # starts with the pad
 
 
 def test_a_silent_recording_trims_to_nothing() -> None:
-    assert len(analysis.trim_recording(to_int16(silence(3.0)))) == 0
+    assert len(analysis.trim(to_int16(silence(3.0)))) == 0
     assert analysis.sound_bounds(to_int16(silence(3.0))) is None
 
 
