@@ -1,0 +1,178 @@
+"""Message waiting indicator: unsolicited NOTIFY message-summary (SPEC S6, RFC 3842).
+
+Rules of this file:
+- `counts_changed(line, counts)` is the one entry point: the lamp state of `line`'s mailbox goes
+  to each of the line's MWI targets (notification_target rows with channel 'mwi', when
+  notification_settings.mwi_enabled) whose types match the change. Today the worker that
+  committed a change calls it right after the commit, so exactly one worker sends each NOTIFY;
+  a consumer of the mailbox.counts events can call it instead (the payload has the counts).
+- A target's body counts only its types: all_voice -> Voice-Message new/old (urgent_new/
+  urgent_old); urgent_voice alone -> Voice-Message counting urgent messages only; all_faxes ->
+  Fax-Message. Messages-Waiting is yes when any counted new message waits.
+- Where a target number's NOTIFY goes is pluggable (like switch.legs for call legs): without the
+  edge, to the static contacts of the target line's devices; with the edge, to the edge, which
+  forwards it to the line's registered devices (`X-Relais-Leg: devices`).
+- Reading the store happens on the caller's thread; sending goes to the pump (`send`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import pjsua2 as pj
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.models import Device, Line, NotificationSettings, NotificationTarget
+from store.repository import Counts, mailbox_counts
+from store.session import Store
+from switch.legs import LEG_HEADER, Destination
+
+logger = logging.getLogger(__name__)
+
+EVENT = "message-summary"
+CONTENT_TYPE = "application/simple-message-summary"
+TYPES = ("all_faxes", "urgent_voice", "all_voice")
+
+
+def message_summary(counts: Counts, account: str, types: Iterable[str] = TYPES) -> str:
+    """The RFC 3842 body for a target with these message types."""
+    wanted = set(types)
+    lines: list[str] = []
+    waiting = False
+    if "all_voice" in wanted:
+        lines.append(
+            f"Voice-Message: {counts.voice_new}/{counts.voice_old} "
+            f"({counts.voice_urgent_new}/{counts.voice_urgent_old})"
+        )
+        waiting |= counts.voice_new > 0
+    elif "urgent_voice" in wanted:
+        lines.append(
+            f"Voice-Message: {counts.voice_urgent_new}/{counts.voice_urgent_old} "
+            f"({counts.voice_urgent_new}/{counts.voice_urgent_old})"
+        )
+        waiting |= counts.voice_urgent_new > 0
+    if "all_faxes" in wanted:
+        lines.append(f"Fax-Message: {counts.fax_new}/{counts.fax_old}")
+        waiting |= counts.fax_new > 0
+    head = [f"Messages-Waiting: {'yes' if waiting else 'no'}", f"Message-Account: {account}"]
+    return "\r\n".join(head + lines) + "\r\n"
+
+
+def matches(types: Iterable[str], kind: str | None) -> bool:
+    """Does a change of `kind` (voice | fax | None = unknown) concern a target of `types`?"""
+    wanted = set(types) & set(TYPES)
+    if kind is None:
+        return bool(wanted)
+    if kind == "fax":
+        return "all_faxes" in wanted
+    return bool(wanted & {"all_voice", "urgent_voice"})
+
+
+@dataclass(frozen=True)
+class Notify:
+    """One NOTIFY to send."""
+
+    uri: str
+    body: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class NotifyRouter(Protocol):
+    def resolve(self, session: Session, number: str) -> tuple[Destination, ...]: ...
+
+
+class NoEdgeNotifyRouter:
+    """The static contacts of the devices of line `number` (nothing for other numbers)."""
+
+    def resolve(self, session: Session, number: str) -> tuple[Destination, ...]:
+        contacts: Sequence[str | None] = session.scalars(
+            select(Device.contact_uri).where(Device.line_number == number).order_by(Device.id)
+        ).all()
+        return tuple(Destination(c) for c in contacts if c)
+
+
+class EdgeNotifyRouter:
+    """The edge, which forwards to the registered devices of line `number`."""
+
+    def __init__(self, edge_host: str, edge_port: int) -> None:
+        self.edge = f"{edge_host}:{edge_port}"
+
+    def resolve(self, session: Session, number: str) -> tuple[Destination, ...]:
+        if session.get(Line, number) is None:
+            return ()
+        return (Destination(f"sip:{number}@{self.edge}", ((LEG_HEADER, "devices"),)),)
+
+
+class MwiSender:
+    """Turns a mailbox's counts into NOTIFYs to its MWI targets."""
+
+    def __init__(
+        self, store: Store, router: NotifyRouter, send: Callable[[Notify], None], domain: str
+    ) -> None:
+        self.store = store
+        self.router = router
+        self.send = send
+        self.domain = domain
+
+    def notifies(
+        self, session: Session, line: str, counts: Counts, kind: str | None = None
+    ) -> list[Notify]:
+        settings = session.get(NotificationSettings, line)
+        if settings is not None and not settings.mwi_enabled:
+            return []
+        targets = session.scalars(
+            select(NotificationTarget)
+            .where(NotificationTarget.line_number == line, NotificationTarget.channel == "mwi")
+            .order_by(NotificationTarget.id)
+        ).all()
+        account = f"sip:{line}@{self.domain}"
+        out: list[Notify] = []
+        for target in targets:
+            if not matches(target.types, kind):
+                continue
+            body = message_summary(counts, account, target.types)
+            for dest in self.router.resolve(session, target.address):
+                out.append(Notify(dest.uri, body, dest.headers))
+        return out
+
+    def counts_changed(
+        self, line: str, counts: Counts | None = None, kind: str | None = None
+    ) -> int:
+        """Send `line`'s lamp state to its MWI targets; the number of NOTIFYs sent."""
+        with self.store.read() as s:
+            if counts is None:
+                counts = mailbox_counts(s, line)
+            notifies = self.notifies(s, line, counts, kind)
+        for n in notifies:
+            self.send(n)
+        if notifies:
+            logger.info(
+                "MWI of %s (%s new, %s old) to %s",
+                line,
+                counts.voice_new,
+                counts.voice_old,
+                ", ".join(n.uri for n in notifies),
+            )
+        return len(notifies)
+
+
+def send_notify(account: pj.Account, notify: Notify) -> None:
+    """Send one NOTIFY out of dialog from `account` (pump thread)."""
+    prm = pj.SendRequestParam()
+    prm.method = "NOTIFY"
+    prm.txOption.targetUri = notify.uri
+    prm.txOption.contentType = CONTENT_TYPE
+    prm.txOption.msgBody = notify.body
+    for name, value in (("Event", EVENT), *notify.headers):
+        h = pj.SipHeader()
+        h.hName = name
+        h.hValue = value
+        prm.txOption.headers.append(h)
+    try:
+        account.sendRequest(prm)
+    except pj.Error as exc:
+        logger.warning("MWI NOTIFY to %s not sent: %s", notify.uri, exc.info())
