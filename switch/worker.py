@@ -31,17 +31,24 @@ from typing import Any
 import pjsua2 as pj
 
 from config.settings import Settings, load_settings
+from ivr.pin import LockoutPolicy
+from ivr.runner import IvrRunner
+from ivr.services import Voicemail
 from routing import engine
 from routing.model import CallFacts, DialPlan
 from store import repository
+from store.repository import Counts
 from store.files import FileStore
 from store.session import Store
 from switch.b2bua import Decision, Inbound, SwitchCall, op, plan_targets
 from switch.calllog import CallRecord, log_call
 from switch.endpoint import PJSUA_MAX_CALLS, EndpointConfig, Pump
 from switch.legs import EdgeResolver, NoEdgeResolver, Resolver
+from switch.listen import Listener
+from switch.media import MediaSession
+from switch.mwi import EdgeNotifyRouter, MwiSender, NoEdgeNotifyRouter, Notify, NotifyRouter
+from switch.mwi import send_notify as pjsua_send_notify
 from switch.sipmsg import parse_request
-from switch.voicemail import VoicemailService
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +95,6 @@ class Worker:
         self.store = Store(cfg.effective_database_url)
         self.files = FileStore(cfg.storage_root)
         spool = cfg.storage_root / "spool" / "recordings" / f"w{index}"
-        self.voicemail_service = VoicemailService(
-            self.store, self.files, spool, cfg.prompts_dir or None
-        )
         pub_host = public_host or cfg.sip_advertised_host
         pub_port = public_port or cfg.sip_port
         self.resolver: Resolver
@@ -130,6 +134,7 @@ class Worker:
         self.stats = {"calls": 0, "rejected_capacity": 0, "messages": 0}
         self.started_at = time.time()
         self._stop = threading.Event()
+        self._setup_ivr(cfg, spool.resolve(), no_edge, pub_host, pub_port)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -140,6 +145,48 @@ class Worker:
         self.pump.start(self._setup)
         threading.Thread(target=self._status_loop, name="status", daemon=True).start()
         logger.info("switch worker %s listening on %s:%s", self.index, self.host, self.port)
+
+    def _setup_ivr(
+        self, cfg: Settings, spool: Path, no_edge: bool, pub_host: str, pub_port: int
+    ) -> None:
+        """The IVR (deposit, retrieval), its listener (in-band DTMF, silence) and MWI."""
+        self.listener = Listener(self.pump.post)
+        router: NotifyRouter = (
+            NoEdgeNotifyRouter() if no_edge else EdgeNotifyRouter(pub_host, pub_port)
+        )
+        self.mwi = MwiSender(self.store, router, self.send_notify, cfg.sip_domain)
+        self.voicemail_service = Voicemail(
+            self.store,
+            self.files,
+            spool,
+            lockout=LockoutPolicy(
+                cfg.mailbox.pin_lockout_failures, cfg.mailbox.pin_lockout_minutes
+            ),
+            silence_seconds=cfg.mailbox.silence_seconds,
+            on_counts=self._counts_changed,
+            default_language=cfg.language,
+        )
+        self.ivr = IvrRunner(
+            self.voicemail_service,
+            prompts_dir=Path(cfg.prompts_dir) if cfg.prompts_dir else None,
+            default_language=cfg.language,
+            no_edge=no_edge,
+            edge_host=pub_host,
+        )
+        self.dialogs["deposit"] = self.ivr.deposit_dialog
+        self.dialogs["retrieval"] = self.ivr.retrieval_dialog
+
+    def _counts_changed(self, line: str, counts: Counts) -> None:
+        self.mwi.counts_changed(line, counts)
+
+    def send_notify(self, notify: Notify) -> None:
+        """Send an MWI NOTIFY from the worker's account (any thread)."""
+
+        def send() -> None:
+            if self.account is not None:
+                pjsua_send_notify(self.account, notify)
+
+        self.pump.post(send)
 
     def _setup(self, pump: Pump) -> None:
         acfg = pj.AccountConfig()
@@ -152,6 +199,12 @@ class Worker:
         acc = SwitchAccount(self)
         acc.create(acfg, True)
         self.account = acc
+        listen_dir = self.cfg.storage_root / "spool" / "listen" / f"w{self.index}"
+        for stale in listen_dir.glob("*.wav"):
+            stale.unlink(missing_ok=True)
+        MediaSession.listener = self.listener
+        MediaSession.listen_dir = listen_dir.resolve()
+        self.listener.start()
 
     def stop(self) -> None:
         self.shutting_down = True
@@ -161,6 +214,7 @@ class Worker:
             self.pump.ep.hangupAllCalls()
 
         self.pump.stop(teardown)
+        self.listener.stop()
         self.dialog_pool.shutdown(wait=False, cancel_futures=True)
         self.db.shutdown(wait=True)
         self._stop.set()
