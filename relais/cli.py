@@ -245,6 +245,29 @@ def run(
 
 @app.command()
 @one_line_errors
+def switch(
+    workers: Annotated[int | None, typer.Option(help="worker processes (default: workers)")] = None,
+    no_edge: Annotated[
+        bool, typer.Option("--no-edge", help="reach devices by their static contacts")
+    ] = False,
+) -> None:
+    """Run the switch workers (restarted when they die) in the foreground."""
+    from relais.run import EDGE_WIRED, Supervisor
+    from switch.supervisor import worker_children
+
+    cfg = settings()
+    configure_logging(cfg.log_level)
+    open_store(cfg).dispose()
+    children = worker_children(
+        cfg,
+        workers=workers if workers is not None else cfg.workers,
+        no_edge=no_edge or not EDGE_WIRED or not cfg.edge.enabled,
+    )
+    raise typer.Exit(code=Supervisor(cfg, children).run())
+
+
+@app.command()
+@one_line_errors
 def status() -> None:
     """Workers, active calls, edge, broker and outbox backlog."""
     from relais.run import status_lines

@@ -61,9 +61,19 @@ def state_path(cfg: Settings) -> Path:
     return cfg.storage_root / "run" / "supervisor.json"
 
 
+EDGE_WIRED = False
+"""True once the edge (Kamailio) registers itself below; until then `relais run` is --no-edge."""
+
+
 def components(cfg: Settings, *, no_edge: bool, workers: int | None) -> list[Child]:
     """The long-running components of this installation, in start order."""
-    return []
+    from switch.supervisor import worker_children
+
+    children: list[Child] = []
+    no_edge = no_edge or not EDGE_WIRED or not cfg.edge.enabled
+    count = workers if workers is not None else (1 if no_edge else cfg.workers)
+    children += worker_children(cfg, workers=count, no_edge=no_edge, public_first=no_edge)
+    return children
 
 
 def run_all(cfg: Settings, *, no_edge: bool, workers: int | None) -> int:
@@ -213,6 +223,9 @@ def status_lines(cfg: Settings) -> list[str]:
                 lines.append(f"outbox  : {backlog(s)} event(s) waiting for the bus")
     finally:
         store.dispose()
+    from switch.supervisor import worker_status_lines
+
+    lines += worker_status_lines(cfg)
     path = state_path(cfg)
     if not path.is_file():
         lines.append("services: not running (start them with relais run)")

@@ -21,8 +21,11 @@ Rules of this file:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,26 +97,35 @@ class SwitchCall(pj.Call):  # type: ignore[misc]
         self.owner: Any = None
         self.audio: pj.AudioMedia | None = None
         self.disconnected = False
+        self.release: Callable[[SwitchCall], None] | None = None
 
-    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:
         info = self.getInfo()
-        if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            self.disconnected = True
-            self.audio = None
-        if self.owner is not None:
-            self.owner.on_state(self, info)
+        owner = self.owner
+        if info.state != pj.PJSIP_INV_STATE_DISCONNECTED:
+            if owner is not None:
+                owner.on_state(self, info)
+            return
+        self.disconnected = True
+        self.audio = None
+        try:
+            if owner is not None:
+                owner.on_state(self, info)
+        finally:
+            if self.release is not None:
+                self.release(self)  # drops every reference: the object dies on return
 
-    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         self.audio = active_audio(self)
         if self.owner is not None and self.audio is not None:
             self.owner.on_media(self)
 
-    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
         method = "info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc4733"
         if self.owner is not None:
             self.owner.on_digit(self, prm.digit, method)
 
-    def onCallRedirected(self, prm: pj.OnCallRedirectedParam) -> int:  # noqa: N802
+    def onCallRedirected(self, prm: pj.OnCallRedirectedParam) -> int:
         if self.owner is not None:
             return int(self.owner.on_redirect(self, prm.targetUri))
         return int(pj.PJSIP_REDIRECT_STOP)
@@ -244,8 +256,13 @@ class Inbound:
         self.decision = decision
         self.log_line = decision.log_line
         plan = decision.plan
-        logger.info("%s: %s -> %s (%s)", self.call_id, self.facts and self.facts.caller,
-                    plan.reason.value, plan.explanation)
+        logger.info(
+            "%s: %s -> %s (%s)",
+            self.call_id,
+            self.facts and self.facts.caller,
+            plan.reason.value,
+            plan.explanation,
+        )
         if self.gone:
             self.log("missed", "abandoned")
             return
@@ -271,21 +288,31 @@ class Inbound:
                 return
             self.start_dialog(factory(self, step))
         elif isinstance(step, Ring | Forward):
+            if self.answered_at is None and not self.sent_ringing and not self.w.admit_leg():
+                # Nothing rang yet: the edge (or the caller) can try another worker.
+                logger.warning("%s: no call slot for a leg: 503", self.call_id)
+                self.w.refuse_capacity()
+                self.reject(503, (("Retry-After", str(self.w.retry_after)),))
+                return
             self.state = "ringing"
             self.run = RingRun(self, step)
             self.run.start()
 
     def reject(self, code: int, headers: tuple[tuple[str, str], ...] = ()) -> None:
         self.state = "ended"
-        if self.gone:
+        if self.gone or self.call is None:
             return
         try:
-            self.call.hangup(op(code, headers))
+            if self.answered_at is None:
+                # A final answer (not hangup) also frees pjsua's copy of the INVITE.
+                self.call.answer(op(code, headers))
+            else:
+                self.call.hangup(op(code, headers))
         except pj.Error as exc:
             logger.warning("%s: cannot answer %s: %s", self.call_id, code, exc.info())
 
     def ringing(self) -> None:
-        if self.sent_ringing or self.gone or self.answered_at is not None:
+        if self.sent_ringing or self.gone or self.call is None or self.answered_at is not None:
             return
         self.sent_ringing = True
         try:
@@ -294,7 +321,7 @@ class Inbound:
             logger.warning("%s: cannot send 180: %s", self.call_id, exc.info())
 
     def answer(self) -> bool:
-        if self.gone:
+        if self.gone or self.call is None:
             return False
         if self.answered_at is None:
             try:
@@ -313,30 +340,42 @@ class Inbound:
         self.start_dialog(self.w.dialogs["deposit"](self, step))
 
     def start_dialog(self, dialog: Callable[[CallMedia], None]) -> None:
+        """Answer and run `dialog(media)` on a dialog thread (switch.dialog)."""
         self.state = "dialog"
         if not self.answer():
             return
-        self.media = MediaSession(self.w.pump, self.call_id, lambda: self.call.audio, self.hangup)
-        if self.call.audio is not None:
+        me = weakref.ref(self)
+
+        def audio() -> pj.AudioMedia | None:
+            inbound = me()
+            call = inbound.call if inbound is not None else None
+            return call.audio if call is not None else None
+
+        def hangup() -> None:
+            inbound = me()
+            if inbound is not None:
+                inbound.hangup()
+
+        self.media = MediaSession(self.w.pump, self.call_id, audio, hangup)
+        if self.call is not None and self.call.audio is not None:
             self.media.media_ready()
         media = CallMedia(self.media)
+        call_id = self.call_id
 
         def run() -> None:
             try:
                 dialog(media)
             except Exception:
-                logger.exception("%s: dialog failed", self.call_id)
+                logger.exception("%s: dialog failed", call_id)
                 media.hangup()
 
         self.w.dialog_submit(run)
 
     def hangup(self) -> None:
-        if self.gone:
+        if self.gone or self.call is None:
             return
-        try:
+        with contextlib.suppress(pj.Error):
             self.call.hangup(op(200 if self.answered_at is not None else 480))
-        except pj.Error:
-            pass
 
     # -- call events -----------------------------------------------------------------------------
 
@@ -357,7 +396,14 @@ class Inbound:
         elif self.state == "ringing":
             self.log("missed", "abandoned")
         self.state = "ended"
-        self.w.release(call)
+
+    def forget(self) -> None:
+        """Break the reference cycles of a finished call (pump thread, after release)."""
+        run = self.run
+        if run is not None:
+            run.legs = []
+        self.run = None
+        self.bridged = None
 
     def on_media(self, call: SwitchCall) -> None:
         if self.media is not None:
@@ -396,7 +442,7 @@ class Inbound:
 
     def try_bridge(self) -> None:
         leg = self.bridged
-        if leg is None or leg.call is None or leg.bridged:
+        if leg is None or leg.call is None or leg.bridged or self.call is None:
             return
         a, b = self.call.audio, leg.call.audio
         if a is None or b is None:
@@ -463,13 +509,21 @@ class Inbound:
         uri = f"sip:{user}@{self.w.cfg.sip_domain}"
         return f"{quote_display(f.caller_name)} <{uri}>" if f.caller_name else f"<{uri}>"
 
-    def leg_headers(self, d: Diversion | None, extra: tuple[tuple[str, str], ...]) -> tuple:
+    def leg_headers(
+        self, d: Diversion | None, extra: tuple[tuple[str, str], ...]
+    ) -> tuple[tuple[str, str], ...]:
         headers: list[tuple[str, str]] = list(extra)
         if d is not None:
             headers.append(("Diversion", div.format_diversion(d, self.w.cfg.sip_domain)))
             headers.extend(("Diversion", v) for v in self.incoming_diversions)
-        if self.anonymous and self.facts is not None and (
-            "id" in self.facts.privacy or "user" in self.facts.privacy or self.facts.caller is None
+        if (
+            self.anonymous
+            and self.facts is not None
+            and (
+                "id" in self.facts.privacy
+                or "user" in self.facts.privacy
+                or self.facts.caller is None
+            )
         ):
             headers.append(("Privacy", "id"))
         return tuple(headers)
@@ -505,6 +559,7 @@ class LegCall:
             return
         call = SwitchCall(w.account)
         call.owner = self
+        call.release = w.release
         prm = op(0, inbound.leg_headers(self.leg.diversion, self.dest.headers))
         prm.txOption.localUri = inbound.from_uri()
         try:
@@ -521,10 +576,8 @@ class LegCall:
         call = self.call
         if call is None or call.disconnected:
             return
-        try:
+        with contextlib.suppress(pj.Error):
             call.hangup(op(0))
-        except pj.Error:
-            pass
 
     def give_up(self) -> None:
         """The switch stops waiting for this leg (its time ran out or the step ended)."""
@@ -565,7 +618,6 @@ class LegCall:
                 self.end_timer.cancel()
             self.run.inbound.leg_answered(self)
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            self.run.inbound.w.release(call)
             if self.answered:
                 self.run.inbound.leg_gone_after_answer(self)
                 return
@@ -627,7 +679,9 @@ class RingRun:
             if leg.start <= 0:
                 self.start_leg(leg)
             else:
-                self.timers.append(pump.call_later(leg.start, lambda leg=leg: self.start_leg(leg)))
+                self.timers.append(
+                    pump.call_later(leg.start, functools.partial(self.start_leg, leg))
+                )
 
     def start_leg(self, leg: Leg) -> None:
         if self.over:
@@ -636,8 +690,9 @@ class RingRun:
         inbound = self.inbound
         resolution = inbound.decision.resolutions.get(leg.target, Resolution((), 404))
         if not resolution.destinations:
-            logger.info("%s: %s cannot be called (%s)", inbound.call_id, leg.target,
-                        resolution.failure_code)
+            logger.info(
+                "%s: %s cannot be called (%s)", inbound.call_id, leg.target, resolution.failure_code
+            )
             failed = LegCall(self, leg, None)
             self.legs.append(failed)
             code = resolution.failure_code or 404
@@ -671,10 +726,7 @@ class RingRun:
         self.end()
         step = self.step
         results = [lc.result for lc in self.legs if lc.result is not None]
-        if isinstance(step, Ring):
-            outcome = engine.ring_outcome(results)
-        else:
-            outcome = Outcome.NO_ANSWER
+        outcome = engine.ring_outcome(results) if isinstance(step, Ring) else Outcome.NO_ANSWER
         code = next((lc.code for lc in reversed(self.legs) if lc.code), 480)
         self.inbound.step_failed(step, outcome, code)
 

@@ -12,6 +12,7 @@ Rules of this file:
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
@@ -26,8 +27,10 @@ import pjsua2 as pj
 
 logger = logging.getLogger(__name__)
 
-PJSUA_MAX_CALLS = 32
-"""Compile-time PJSUA_MAX_CALLS of the pjsua2-python wheel: 33 aborts libInit."""
+PJSUA_MAX_CALLS = 4
+"""Concurrent pjsua calls one process can hold with the pjsua2-python 2.15.1.post1 wheel, as
+measured (docs/operations.md): UaConfig.maxCalls above 4 is accepted but silently capped, the
+5th call fails with PJ_ETOOMANY (outgoing) or a stateless 486 "too many calls" (incoming)."""
 
 
 @dataclass
@@ -73,6 +76,9 @@ class Pump:
         self._running = False
         self._ready = threading.Event()
         self._failed: BaseException | None = None
+        self.on_destroy: Callable[[], None] | None = None
+        """Called on the pump thread right before the library is destroyed: drop every
+        pjsua2 object there (their destructors must not run after libDestroy)."""
         self.on_idle: Callable[[], None] | None = None
         """Called on the pump thread after each round (cheap bookkeeping only)."""
         self.transport_ids: list[int] = []
@@ -142,10 +148,8 @@ class Pump:
         self.ep.audDevManager().setNullDev()
         # G.711 first (8 kHz bridge, no resampling); wideband codecs stay available.
         for codec, prio in (("PCMU/8000", 255), ("PCMA/8000", 254), ("telephone-event", 253)):
-            try:
+            with contextlib.suppress(pj.Error):
                 self.ep.codecSetPriority(codec, prio)
-            except pj.Error:
-                pass
 
     def _main(self, setup: Callable[[Pump], None] | None) -> None:
         try:
@@ -172,6 +176,8 @@ class Pump:
                 self._drain()
             except pj.Error:
                 pass
+            if self.on_destroy is not None:
+                self._run(self.on_destroy)
             self.ep.libDestroy()
 
     def _wait_ms(self) -> int:

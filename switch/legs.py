@@ -83,7 +83,5 @@ class EdgeResolver:
 
     def resolve(self, session: Session, line: str, target: str) -> Resolution:
         if target == ACCOUNT_PHONE:
-            return Resolution(
-                (Destination(f"sip:{line}@{self.edge}", ((LEG_HEADER, "devices"),)),)
-            )
+            return Resolution((Destination(f"sip:{line}@{self.edge}", ((LEG_HEADER, "devices"),)),))
         return Resolution((Destination(f"sip:{target}@{self.edge}"),))

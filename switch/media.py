@@ -61,7 +61,7 @@ class _Player(pj.AudioMediaPlayer):  # type: ignore[misc]
         super().__init__()
         self._on_eof = on_eof
 
-    def onEof2(self) -> None:  # noqa: N802 - pjsua2 callback name; media clock thread
+    def onEof2(self) -> None:
         self._on_eof()
 
 
@@ -74,8 +74,13 @@ class MediaSession:
     listen_dir: ClassVar[Path | None] = None
     """Where the listen files go."""
 
-    def __init__(self, pump: Pump, call_id: str, get_audio: Callable[[], pj.AudioMedia | None],
-                 hangup: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        pump: Pump,
+        call_id: str,
+        get_audio: Callable[[], pj.AudioMedia | None],
+        hangup: Callable[[], None],
+    ) -> None:
         self.pump = pump
         self.call_id = call_id
         self._get_audio = get_audio

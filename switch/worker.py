@@ -15,6 +15,8 @@ Rules of this file:
 from __future__ import annotations
 
 import argparse
+import functools
+import gc
 import json
 import logging
 import os
@@ -69,7 +71,7 @@ class SwitchAccount(pj.Account):  # type: ignore[misc]
         super().__init__()
         self.worker = worker
 
-    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
         self.worker.on_incoming(prm)
 
 
@@ -90,7 +92,7 @@ class Worker:
         self.host = host
         self.port = port
         self.no_edge = no_edge
-        self.cap = cfg.max_calls_per_worker
+        self.cap = min(cfg.max_calls_per_worker, PJSUA_MAX_CALLS)
         self.retry_after = 5
         self.store = Store(cfg.effective_database_url)
         self.files = FileStore(cfg.storage_root)
@@ -115,7 +117,7 @@ class Worker:
                 host=host,
                 port=port,
                 advertised_host=cfg.sip_advertised_host if host in ("0.0.0.0", "") else host,
-                max_calls=min(PJSUA_MAX_CALLS, self.cap + 2),
+                max_calls=PJSUA_MAX_CALLS,
                 user_agent=f"relais-switch/{index}",
                 log_level=int(os.environ.get("RELAIS_PJSIP_LOG_LEVEL", "0")),
             )
@@ -139,6 +141,11 @@ class Worker:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
+        # pjsua2 objects must be freed on the pump thread: cyclic garbage is collected there
+        # only (see _collect), never in whichever thread happens to trigger a collection.
+        gc.disable()
+        self.pump.on_idle = self._collect
+        self.pump.on_destroy = self._drop_all
         recovered = self.voicemail_service.recover_orphans()
         if recovered:
             logger.warning("recovered %s orphan recording(s)", recovered)
@@ -206,6 +213,29 @@ class Worker:
         MediaSession.listen_dir = listen_dir.resolve()
         self.listener.start()
 
+    _last_gc = 0.0
+    _last_full_gc = 0.0
+
+    def _collect(self) -> None:
+        now = time.monotonic()
+        if now - self._last_gc >= 1.0:
+            self._last_gc = now
+            if now - self._last_full_gc >= 30.0:
+                self._last_full_gc = now
+                gc.collect()
+            else:
+                gc.collect(1)
+
+    def _drop_all(self) -> None:
+        for inbound in list(self.inbound):
+            inbound.forget()
+        for call in self.live:
+            call.owner = None
+        self.live.clear()
+        self.inbound.clear()
+        self.account = None
+        gc.collect()
+
     def stop(self) -> None:
         self.shutting_down = True
 
@@ -229,6 +259,7 @@ class Worker:
     def on_incoming(self, prm: pj.OnIncomingCallParam) -> None:
         assert self.account is not None
         call = SwitchCall(self.account, prm.callId)
+        call.release = self.release
         self.track(call)
         self.stats["calls"] += 1
         try:
@@ -248,18 +279,22 @@ class Worker:
         self.live.add(call)
 
     def release(self, call: SwitchCall) -> None:
-        """Drop a disconnected call (after its callback has returned)."""
+        """Forget a call that just reported DISCONNECTED, from inside that callback.
 
-        def drop() -> None:
-            if call in self.live:
-                self.live.discard(call)
-                self.closed_at.append(time.monotonic())
-            owner = call.owner
-            call.owner = None
-            if isinstance(owner, Inbound):
-                self.inbound.discard(owner)
-
-        self.pump.post(drop)
+        pjsua2 keeps a disconnected Call's id, and its destructor acts on whatever call holds
+        that pjsua slot by then: the object must die before the slot is reused, i.e. when
+        the DISCONNECTED callback returns. Every reference to it is dropped here.
+        """
+        if call in self.live:
+            self.live.discard(call)
+            self.closed_at.append(time.monotonic())
+        owner = call.owner
+        call.owner = None
+        if isinstance(owner, Inbound):
+            self.inbound.discard(owner)
+            owner.forget()
+        if owner is not None and getattr(owner, "call", None) is call:
+            owner.call = None
 
     def _sockets(self) -> int:
         now = time.monotonic()
@@ -268,21 +303,20 @@ class Worker:
         return 2 * (len(self.live) + len(self.closed_at))
 
     def admit_call(self) -> bool:
-        """An incoming call (already counted in `live`) may go on: one slot left for a leg."""
-        ok = (
-            len(self.live) < self.cap
-            and self._sockets() + 2 <= MEDIA_SOCKETS - SOCKET_RESERVE
-        )
+        """An incoming call (already counted in `live`) may go on."""
+        ok = len(self.live) <= self.cap and self._sockets() <= MEDIA_SOCKETS - SOCKET_RESERVE
         if not ok:
             self.stats["rejected_capacity"] += 1
         return ok
 
     def admit_leg(self) -> bool:
+        """A call slot (and its RTP sockets) is free for one more outbound leg."""
         return (
-            len(self.live) < PJSUA_MAX_CALLS - 1
-            and len(self.live) <= self.cap
-            and self._sockets() + 2 <= MEDIA_SOCKETS - SOCKET_RESERVE // 2
+            len(self.live) < self.cap and self._sockets() + 2 <= MEDIA_SOCKETS - SOCKET_RESERVE // 2
         )
+
+    def refuse_capacity(self) -> None:
+        self.stats["rejected_capacity"] += 1
 
     def trusted(self, host: str) -> bool:
         return host in self._trusted
@@ -292,13 +326,21 @@ class Worker:
     def db_submit(
         self, fn: Callable[[], Any], then: Callable[[Any, BaseException | None], None]
     ) -> None:
+        """Run `fn` on a database thread, then `then(result, error)` on the pump thread.
+
+        `then` often holds call objects: the database thread hands its only reference over
+        to the pump, so those objects are never freed on the database thread.
+        """
+        box: list[Any] = [then]
+
         def run() -> None:
             try:
-                result = fn()
+                result, error = fn(), None
             except Exception as exc:
-                self.pump.post(lambda: then(None, exc))
-                return
-            self.pump.post(lambda: then(result, None))
+                result, error = None, exc
+            callback = box.pop()
+            self.pump.post(functools.partial(callback, result, error))
+            del callback
 
         self.db.submit(run)
 

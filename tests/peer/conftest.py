@@ -1,0 +1,42 @@
+"""Peer-tier fixtures: a switch worker on loopback shared by the tier, SIPp helpers.
+
+Each test provisions its own lines (fresh numbers), so tests share one worker and one store
+without seeing each other's calls. `TRUNK_PORT` is where the worker sends calls to numbers that
+are not local lines: a test that needs the trunk runs a SIPp UAS there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.sip import SwitchUnderTest, free_ports, run_worker, write_tone_pcap
+
+
+@pytest.fixture(scope="session")
+def trunk_port() -> int:
+    return free_ports(1)
+
+
+@pytest.fixture(scope="session")
+def switch(tmp_path_factory: pytest.TempPathFactory, trunk_port: int) -> Iterator[SwitchUnderTest]:
+    tmp = tmp_path_factory.mktemp("switch")
+    with run_worker(tmp, {"RELAIS_TRUNK_URI": f"sip:127.0.0.1:{trunk_port}"}) as sut:
+        yield sut
+
+
+@pytest.fixture(scope="session")
+def audio(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """RTP streams for SIPp: 2 s of 440 Hz (caller) and 2 s of 1000 Hz (device)."""
+    tmp = tmp_path_factory.mktemp("audio")
+    return {
+        "caller_2s": write_tone_pcap(tmp / "caller_2s.pcap", 2.0, 440.0),
+        "device_2s": write_tone_pcap(tmp / "device_2s.pcap", 2.0, 1000.0),
+    }
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    return tmp_path
