@@ -39,8 +39,8 @@ from ivr.services import Voicemail
 from routing import engine
 from routing.model import CallFacts, DialPlan
 from store import repository
-from store.repository import Counts
 from store.files import FileStore
+from store.repository import Counts
 from store.session import Store
 from switch.b2bua import Decision, Inbound, SwitchCall, op, plan_targets
 from switch.calllog import CallRecord, log_call
