@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import queue
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -187,7 +188,8 @@ class MediaSession:
         if not existing or audio is None:
             self.events.put(PlayFinished(interrupted=False, tag=tag))
             return
-        player = _Player(lambda: self.pump.post(lambda: self._play_done(token, False)))
+        ends_at = time.monotonic() + sum(wav_seconds(f) for f in existing)
+        player = _Player(lambda: self.pump.post(lambda: self._play_eof(token, ends_at)))
         try:
             player.createPlaylist(existing, "play", pj.PJMEDIA_FILE_NO_LOOP)
             player.startTransmit(audio)
@@ -197,6 +199,15 @@ class MediaSession:
             return
         self._player = player
         self._barge_in = barge_in
+
+    def _play_eof(self, token: int, ends_at: float) -> None:
+        # pjmedia reports the end of a file when it has *read* it; up to a quarter of a second
+        # of it is still buffered. The playback ends when its audio has been sent.
+        left = ends_at - time.monotonic()
+        if left > 0.005:
+            self.pump.call_later(left, lambda: self._play_done(token, False))
+        else:
+            self._play_done(token, False)
 
     def _play_done(self, token: int, interrupted: bool) -> None:
         if token != self._play_token or self._player is None:
