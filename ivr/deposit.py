@@ -24,8 +24,9 @@ Rules of this file (phase, event -> actions, next phase):
 | review     | other key               | "invalid choice" + menu (3rd miss: send)     | review    |
 | review     | timeout                 | "no response" + menu (3rd: send)             | review    |
 | sending    | done deliver            | play "message sent" + goodbye                | closing   |
-| closing    | played                  | hang up; Exit                                | done      |
-| full       | played                  | hang up; effect full; Exit                   | done      |
+| closing    | played                  | start the hang-up grace timer                | closing   |
+| closing    | timeout                 | hang up; Exit                                | done      |
+| full       | played / timeout        | grace timer / hang up; effect full; Exit     | done      |
 | waiting, greeting, beep | hang-up | effect abandon (missed call); Exit           | done      |
 | measuring, review | hang-up       | effect deliver (hang-up = send); Exit        | done      |
 | full       | hang-up                 | effect full; Exit                            | done      |
@@ -41,7 +42,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ivr.machine import Io, Result, dispatch, items, play, start_timer, unchanged
+from ivr.machine import (
+    HANGUP_GRACE,
+    Io,
+    Result,
+    dispatch,
+    items,
+    play,
+    start_timer,
+    stop_timer,
+    unchanged,
+)
 from media import say
 from switch.dialog import (
     Action,
@@ -166,7 +177,8 @@ def _review_played(s: DepositState, _e: Event) -> Result[DepositState]:
 
 
 def _send(s: DepositState, _e: object = None) -> Result[DepositState]:
-    return replace(s, phase="sending", io=replace(s.io, timer="")), [_deliver_effect(s)]
+    s, actions = stop_timer(s, phase="sending")
+    return s, [*actions, _deliver_effect(s)]
 
 
 def _missed(s: DepositState, first: str) -> Result[DepositState]:
@@ -205,11 +217,15 @@ def _sent(s: DepositState, _e: EffectDone) -> Result[DepositState]:
     return play(s, _say(s, "message_sent", "goodbye"), barge_in=False, phase="closing")
 
 
+def _grace(s: DepositState, _e: Event) -> Result[DepositState]:
+    return start_timer(s, HANGUP_GRACE)
+
+
 def _close(s: DepositState, _e: Event) -> Result[DepositState]:
     return replace(s, phase="done"), [Hangup(), Exit()]
 
 
-def _full_played(s: DepositState, _e: Event) -> Result[DepositState]:
+def _full_close(s: DepositState, _e: Event) -> Result[DepositState]:
     return replace(s, phase="done"), [Hangup(), Effect("full"), Exit()]
 
 
@@ -245,8 +261,10 @@ TABLE: Mapping[tuple[str, str], Callable[[DepositState, Any], Result[DepositStat
     ("review", "digit"): _review_key,
     ("review", "timeout"): _review_timeout,
     ("sending", "done:deliver"): _sent,
-    ("closing", "played"): _close,
-    ("full", "played"): _full_played,
+    ("closing", "played"): _grace,
+    ("closing", "timeout"): _close,
+    ("full", "played"): _grace,
+    ("full", "timeout"): _full_close,
     ("waiting", "hangup"): _gone_before_recording,
     ("greeting", "hangup"): _gone_before_recording,
     ("beep", "hangup"): _gone_before_recording,

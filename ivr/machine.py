@@ -7,7 +7,8 @@ Rules of this file:
 - Event keys: "start", "digit", "played", "recorded", "timeout", "hangup", and "done:<effect>".
 - Stale events never reach a handler: a PlayFinished whose tag is not the current Play's (a
   Play that was replaced, or the end that follows a barge-in digit the dialog already answered)
-  and a TimerFired of a timer that was replaced or cancelled.
+  and a TimerFired of a timer that was replaced or cancelled. A timer that fired is no longer
+  running when its handler runs.
 - Audio items in a Play are "<lang>/<prompt id>" (the runner finds media/prompts/<lang>/<id>.wav)
   or absolute paths of recorded audio (messages, greetings, names).
 """
@@ -32,6 +33,10 @@ from switch.dialog import (
     StartTimer,
     TimerFired,
 )
+
+HANGUP_GRACE = 0.5
+"""Seconds between the end of the last prompt and the BYE, so the caller's jitter buffer plays
+the end of "goodbye" before the call is torn down."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,8 @@ def dispatch(table: Table[S], state: S, event: Event) -> Result[S]:
     """Run the handler of (state.phase, event) from `table`; ignore stale and unlisted events."""
     if is_stale(state.io, event):
         return state, []
+    if isinstance(event, TimerFired):
+        state = replace(state, io=replace(state.io, timer=""))  # type: ignore[type-var]
     key = event_key(event)
     handler = table.get((state.phase, key)) or table.get(("*", key))
     if handler is None:

@@ -22,7 +22,7 @@ Rules of this file:
   | rec_prompt    | played / *       | record / cancel                                        |
   | rec_recording | # / recorded     | stop / measure the voice (hang-up: Exit, nothing kept) |
   | rec_measuring | done:measure     | too little voice: say so, back; else the review menu   |
-  | closing       | played           | hang up, Exit                                          |
+  | closing       | played / timeout | a short grace (the end of "goodbye") / hang up, Exit   |
   | any           | hangup           | Exit                                                   |
 - Menus (key -> action): main 1 listen, 2 send a message, 3 options, # exit; message 1 replay,
   2 save, 3 delete, 4 reply, 5 forward, 6 envelope, 7 mark new, # next, * main menu; options
@@ -47,7 +47,7 @@ from datetime import datetime
 from typing import Any
 
 from ivr.envelope import MessageInfo, envelope, presentation
-from ivr.machine import Io, Result, dispatch, items, play, start_timer, stop_timer
+from ivr.machine import HANGUP_GRACE, Io, Result, dispatch, items, play, start_timer, stop_timer
 from ivr.pin import pin_problem
 from media import say
 from switch.dialog import (
@@ -160,6 +160,12 @@ def _box(s: RetrievalState) -> Box:
 
 def _message(s: RetrievalState) -> MessageInfo:
     return s.messages[s.cursor]
+
+
+def _work(s: RetrievalState, effect: Effect) -> R:
+    """Leave the menu (its key timer stops) until the effect's result comes back."""
+    s, stop = stop_timer(s, phase="working")
+    return s, [*stop, effect]
 
 
 def _goodbye(s: RetrievalState, *first: str) -> R:
@@ -434,22 +440,18 @@ def _replay(s: RetrievalState) -> R:
 def _save(s: RetrievalState) -> R:
     m = _message(s)
     s = _set_message(s, replace(m, heard=True))
-    return replace(s, phase="working"), [Effect("save", {"mailbox": _box(s).number, "id": m.id})]
+    return _work(s, Effect("save", {"mailbox": _box(s).number, "id": m.id}))
 
 
 def _delete(s: RetrievalState) -> R:
-    return replace(s, phase="working"), [
-        Effect("delete", {"mailbox": _box(s).number, "id": _message(s).id})
-    ]
+    return _work(s, Effect("delete", {"mailbox": _box(s).number, "id": _message(s).id}))
 
 
 def _reply(s: RetrievalState) -> R:
     m = _message(s)
     if m.private or not m.caller_number:
         return _to_menu(s, "message", "reply_not_possible")
-    return replace(s, phase="working"), [
-        Effect("resolve_reply", {"mailbox": _box(s).number, "number": m.caller_number})
-    ]
+    return _work(s, Effect("resolve_reply", {"mailbox": _box(s).number, "number": m.caller_number}))
 
 
 def _forward(s: RetrievalState) -> R:
@@ -469,9 +471,7 @@ def _envelope(s: RetrievalState) -> R:
 def _mark_new(s: RetrievalState) -> R:
     m = _message(s)
     s = _set_message(s, replace(m, heard=False))
-    return replace(s, phase="working"), [
-        Effect("set_heard", {"mailbox": _box(s).number, "id": m.id, "heard": False})
-    ]
+    return _work(s, Effect("set_heard", {"mailbox": _box(s).number, "id": m.id, "heard": False}))
 
 
 def _next(s: RetrievalState) -> R:
@@ -511,9 +511,7 @@ def _set_greeting(choice: str) -> Callable[[RetrievalState], R]:
         greetings = _box(s).greetings
         if choice == "personal" and "personal" not in greetings:
             return _to_menu(s, "greeting_choice", "no_personal_greeting")
-        return replace(s, phase="working"), [
-            Effect("set_greeting", {"mailbox": _box(s).number, "choice": choice})
-        ]
+        return _work(s, Effect("set_greeting", {"mailbox": _box(s).number, "choice": choice}))
 
     return handler
 
@@ -537,9 +535,7 @@ def _extra_status(s: RetrievalState) -> tuple[str, ...]:
 def _extra_toggle(s: RetrievalState) -> R:
     box = _box(s)
     on = not box.extra_on.get(s.extra, False)
-    return replace(s, phase="working"), [
-        Effect("set_extra", {"mailbox": box.number, "kind": s.extra, "on": on})
-    ]
+    return _work(s, Effect("set_extra", {"mailbox": box.number, "kind": s.extra, "on": on}))
 
 
 def _extra_record(s: RetrievalState) -> R:
@@ -616,7 +612,8 @@ def _rec_keep(s: RetrievalState) -> R:
     box = _box(s)
     if s.purpose in ("reply", "send"):
         original = _message(s).id if s.purpose == "reply" else None
-        return replace(s, phase="working"), [
+        return _work(
+            s,
             Effect(
                 "send",
                 {
@@ -626,11 +623,12 @@ def _rec_keep(s: RetrievalState) -> R:
                     "origin": "reply" if s.purpose == "reply" else "call",
                     "original": original,
                 },
-            )
-        ]
-    return replace(s, phase="working"), [
-        Effect("save_greeting", {"mailbox": box.number, "kind": s.purpose, "path": s.record_path})
-    ]
+            ),
+        )
+    return _work(
+        s,
+        Effect("save_greeting", {"mailbox": box.number, "kind": s.purpose, "path": s.record_path}),
+    )
 
 
 def _rec_listen(s: RetrievalState) -> R:
@@ -649,12 +647,13 @@ def _destinations_done(s: RetrievalState) -> R:
         back = "message" if s.sending == "forward" else "main"
         return _to_menu(s, back, "no_destination")
     if s.sending == "forward":
-        return replace(s, phase="working"), [
+        return _work(
+            s,
             Effect(
                 "forward",
                 {"mailbox": _box(s).number, "id": _message(s).id, "recipients": s.recipients},
-            )
-        ]
+            ),
+        )
     return _record_start(s, "send", "main")
 
 
@@ -735,6 +734,10 @@ def _done_change_pin(s: RetrievalState, e: EffectDone) -> R:
 
 
 def _closing_played(s: RetrievalState, _e: Event) -> R:
+    return start_timer(s, HANGUP_GRACE)
+
+
+def _closing_timeout(s: RetrievalState, _e: Event) -> R:
     return replace(s, phase="done"), [Hangup(), Exit()]
 
 
@@ -813,6 +816,7 @@ TABLE: Mapping[tuple[str, str], Callable[[RetrievalState, Any], R]] = {
     ("rec_recording", "recorded"): _rec_finished,
     ("rec_measuring", "done:measure"): _rec_measured,
     ("closing", "played"): _closing_played,
+    ("closing", "timeout"): _closing_timeout,
     ("*", "hangup"): _gone,
 }
 """(phase, event key) -> handler; see the module docstring."""

@@ -115,7 +115,9 @@ def clean(samples: NDArray[np.int16]) -> NDArray[np.int16]:
 
 
 def voice_seconds(path: str | Path) -> float:
-    return analysis.voice_duration(clean(read_recording(Path(path))))
+    """Seconds of voice in a recording. Measured before trimming: the voice detector takes the
+    recording's pauses as its noise floor."""
+    return analysis.voice_duration(cut_trailing_dtmf(read_recording(Path(path))))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -200,8 +202,9 @@ class Voicemail:
         private: bool = False,
     ) -> int | None:
         """Store a deposit as a message; None when it holds too little voice (logged missed)."""
-        voice = clean(read_recording(record_path))
-        seconds = analysis.voice_duration(voice)
+        raw = cut_trailing_dtmf(read_recording(record_path))
+        seconds = analysis.voice_duration(raw)
+        voice = analysis.trim(raw)
         with self.store.read() as s:
             mailbox = s.get(Mailbox, ctx.mailbox)
             min_seconds = mailbox.min_message_seconds if mailbox else 1.0
