@@ -110,7 +110,7 @@ def deposit(
     seconds: float = 2.0,
 ) -> int:
     c = ctx(mailbox, caller)
-    setup, path = vm.prepare_deposit(c)
+    _, path = vm.prepare_deposit(c)
     recording(path, silence(0.5), speechlike(seconds), silence(1.0))
     message_id = vm.deliver(c, path, urgent=urgent, private=private)
     assert message_id is not None
