@@ -102,10 +102,17 @@ class Ear:
         self._cache: dict[str, np.ndarray] = {}
 
     def template(self, item: str) -> np.ndarray:
-        """'<lang>/<id>' is a prompt; anything else a WAV path."""
+        """'<lang>/<id>' is a prompt, else a WAV path; a '[a:b]' suffix keeps seconds a to b."""
         if item not in self._cache:
-            path = Path(item) if item.startswith("/") else self.prompts / f"{item}.wav"
-            self._cache[item] = read_wav(path)
+            name, part = item, ""
+            if item.endswith("]") and "[" in item:
+                name, part = item[:-1].rsplit("[", 1)
+            path = Path(name) if name.startswith("/") else self.prompts / f"{name}.wav"
+            samples = read_wav(path)
+            if part:
+                a, b = part.split(":")
+                samples = samples[int(float(a or 0) * RATE) : int(float(b) * RATE) if b else None]
+            self._cache[item] = samples
         return self._cache[item]
 
     @staticmethod
@@ -169,6 +176,8 @@ class Ear:
                         scores.append((item, good / total))
                         return None, scores
                     best = int(np.argmax(c))
+                    if gap and c[best] >= MATCH:
+                        best = _peaks(c, MATCH, CHUNK)[0]  # a repeated word: the earliest
                     if c[best] >= MATCH:
                         good += 1
                         pos = lo + best - offset  # follow the slip
@@ -469,9 +478,10 @@ class Call:
                 )
             time.sleep(0.1)
 
-    def not_heard(self, *items: str) -> bool:
-        """True when `items` were not heard after the current position."""
-        end, _ = self.phones.ear.find(self.heard(), items, self.heard_to)
+    def not_heard(self, *items: str, since: int | None = None) -> bool:
+        """True when `items` were not heard after the current position (or `since`)."""
+        start = self.heard_to if since is None else since
+        end, _ = self.phones.ear.find(self.heard(), items, start)
         return end is None
 
     def press(self, keys: str, *, info: bool = False, gap: float = 0.25) -> None:
