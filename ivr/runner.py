@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ivr.deposit import Deposit, DepositState
-from ivr.machine import items
+from ivr.machine import Io, items
 from ivr.retrieval import Retrieval, RetrievalState
 from ivr.services import DepositContext, Voicemail, voice_seconds
-from switch.dialog import Event, Media, run_dialog
+from switch.dialog import Event, Media, Started, run_dialog
 from switch.identity import CallerIdentity, own_device_line
 from switch.sipmsg import parse_name_addr, uri_user
 
@@ -45,9 +45,10 @@ def resolve_item(item: str, prompts_dir: Path) -> str:
 class PromptMedia:
     """A call's media (switch.dialog.Media) that plays prompt items."""
 
-    def __init__(self, media: Media, prompts_dir: Path) -> None:
+    def __init__(self, media: Media, prompts_dir: Path, first: Sequence[Event] = ()) -> None:
         self.media = media
         self.prompts_dir = prompts_dir
+        self._first = list(first)
 
     def play(self, files: Sequence[str], barge_in: bool = True, tag: int = 0) -> None:
         self.media.play([resolve_item(f, self.prompts_dir) for f in files], barge_in, tag)
@@ -71,6 +72,8 @@ class PromptMedia:
         self.media.hangup()
 
     def next_event(self, timeout: float | None = None) -> Event:
+        if self._first:
+            return self._first.pop(0)
         return self.media.next_event(timeout)
 
 
@@ -194,10 +197,15 @@ class IvrRunner:
             service.discard(record_path)
             service.log_call(ctx, "received", "voicemail")
             logger.info("%s: * during the greeting: login to %s", ctx.call_id, ctx.mailbox)
-            self.run_retrieval(media, call, mailbox=ctx.mailbox)
+            self.run_retrieval(media, call, mailbox=ctx.mailbox, after=final.io)
 
-    def run_retrieval(self, media: Media, call: CallFacts, *, mailbox: str | None) -> None:
-        """Login then the menus. `mailbox` is known when the call came through its greeting."""
+    def run_retrieval(
+        self, media: Media, call: CallFacts, *, mailbox: str | None, after: Io | None = None
+    ) -> None:
+        """Login then the menus. `mailbox` is known when the call came through its greeting;
+        `after` is the deposit dialog's media bookkeeping when this call started there (the
+        call is already up: the machine gets its Started now, and its plays are tagged after
+        the deposit's, so the end of the greeting it cut is not taken for one of its own)."""
         service = self.service
         device = self.device_line(call)
         skip_pin = False
@@ -219,6 +227,7 @@ class IvrRunner:
             mailbox=target or "",
             ask_mailbox=ask_mailbox,
             skip_pin=skip_pin,
+            io=Io(tag=after.tag, timers=after.timers) if after is not None else Io(),
         )
         logger.info(
             "%s: retrieval (%s, own device of %s)",
@@ -227,8 +236,12 @@ class IvrRunner:
             device,
         )
         try:
+            first = [Started()] if after is not None else []
             run_dialog(
-                Retrieval(), state, PromptMedia(media, self.prompts_dir), self._retrieval_effects
+                Retrieval(),
+                state,
+                PromptMedia(media, self.prompts_dir, first),
+                self._retrieval_effects,
             )
         finally:
             record_path.unlink(missing_ok=True)

@@ -71,8 +71,6 @@ class DepositContext:
     started_at: str
     """ISO 8601 UTC"""
     call_id: str
-    device_line: str | None = None
-    """The caller's own authenticated device's line, if any (for * during the greeting)."""
 
 
 @dataclass(frozen=True)

@@ -56,8 +56,15 @@ def ivr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwitchUnderTest]:
 
 
 @pytest.fixture(scope="session")
-def phones(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phones]:
+def phone_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phones]:
     """The test process's pjsua2 endpoint (one per process)."""
     endpoint = Phones(tmp_path_factory.mktemp("phones"))
     yield endpoint
     endpoint.close()
+
+
+@pytest.fixture
+def phones(phone_endpoint: Phones) -> Iterator[Phones]:
+    """Scripted phones; every call a test leaves up is hung up after it."""
+    yield phone_endpoint
+    phone_endpoint.hangup_all()

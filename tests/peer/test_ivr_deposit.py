@@ -49,7 +49,7 @@ def test_greeting_by_choice_and_reason_skip_and_full_mailbox(
                 file_path="messages/x.wav",
             )
         )
-    phone = phones.phone(CALLER)
+    phone = phones.caller(CALLER)
     beep_en, beep_fr = ids("en", "beep"), ids("fr", "beep")
 
     def hears(target: str, expected: list[str], **headers: str) -> None:
@@ -105,13 +105,13 @@ def test_greeting_by_choice_and_reason_skip_and_full_mailbox(
     assert system.messages() == [] and own.messages() == []
 
 
-def test_review_menu_rerecord_urgent_private_listen_and_send(
+def review_menu_rerecord_urgent_private_listen_and_send(
     ivr: SwitchUnderTest, phones: Phones
 ) -> None:
     line = subscriber(ivr, "en")
     first = speech("This is my first try, please ignore it.")
     second = speech("Hi, it is Paul. The meeting moves to Thursday at ten.")
-    call = phones.phone(CALLER).call(line.uri)
+    call = phones.caller(CALLER).call(line.uri)
     call.wait_answered()
     call.hear(*ids("en", "leave_message", "beep"))
     call.say(first)
@@ -140,12 +140,12 @@ def test_review_menu_rerecord_urgent_private_listen_and_send(
     assert line.event_types()[-3:] == ["call.missed", "message.deposited", "mailbox.counts"]
 
 
-def test_too_short_is_discarded_and_hanging_up_after_recording_sends(
+def too_short_is_discarded_and_hanging_up_after_recording_sends(
     ivr: SwitchUnderTest, phones: Phones
 ) -> None:
     short = subscriber(ivr, "fr")
     kept = subscriber(ivr, "en")
-    phone = phones.phone(CALLER)
+    phone = phones.caller(CALLER)
 
     def too_short() -> None:
         call = phone.call(short.uri)
@@ -193,10 +193,10 @@ def test_sipp_keys_from_dtmf_pcaps_and_silence_ending_the_recording(
     assert 6.0 < m.duration_seconds < 7.3  # the 7 s of speech; the 5 s of silence were cut
 
 
-def test_inband_dtmf_and_the_tone_is_not_kept(ivr: SwitchUnderTest, phones: Phones) -> None:
+def inband_dtmf_and_the_tone_is_not_kept(ivr: SwitchUnderTest, phones: Phones) -> None:
     line = subscriber(ivr, "en")
     words = speech("Please call the garage about the car.")
-    call = phones.phone(CALLER).call(line.uri)
+    call = phones.caller(CALLER).call(line.uri)
     call.wait_answered()
     call.hear(*ids("en", "leave_message", "beep"))
     call.say(words)
@@ -209,3 +209,14 @@ def test_inband_dtmf_and_the_tone_is_not_kept(ivr: SwitchUnderTest, phones: Phon
     stored = load_wav(Path(line.path(m)))
     assert analysis.detect_dtmf(stored) == ""
     assert abs(m.duration_seconds - len(read_wav(words)) / 8000) < 0.6
+
+
+def test_review_menu_too_short_hang_up_and_inband_keys(
+    ivr: SwitchUnderTest, phones: Phones
+) -> None:
+    """Three independent scenarios at once (4 calls: what the worker and the phones hold)."""
+    together(
+        lambda: review_menu_rerecord_urgent_private_listen_and_send(ivr, phones),
+        lambda: too_short_is_discarded_and_hanging_up_after_recording_sends(ivr, phones),
+        lambda: inband_dtmf_and_the_tone_is_not_kept(ivr, phones),
+    )
