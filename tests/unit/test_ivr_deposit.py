@@ -10,7 +10,7 @@ import pytest
 from ivr import deposit
 from ivr.deposit import Deposit, DepositState
 from ivr.machine import HANGUP_GRACE, Io, event_key, items
-from media import say
+from media import catalog, say
 from switch.dialog import (
     CancelTimer,
     DigitReceived,
@@ -352,6 +352,10 @@ def test_transition(
     new, got = Deposit().step(state, event)
     assert got == actions
     assert new.phase == phase
+    for action in got:
+        if isinstance(action, Play):
+            for item in action.files:
+                assert item.startswith("/") or catalog.get(item.split("/", 1)[1])
     for name, value in changes.items():
         assert getattr(new, name) == value
 

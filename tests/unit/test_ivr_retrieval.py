@@ -12,7 +12,7 @@ from ivr import retrieval
 from ivr.envelope import MessageInfo, envelope, presentation
 from ivr.machine import HANGUP_GRACE, Io, event_key, items
 from ivr.retrieval import Box, Opened, Retrieval, RetrievalState
-from media import say
+from media import catalog, say
 from switch.dialog import (
     CancelTimer,
     DigitReceived,
@@ -1145,6 +1145,10 @@ def test_transition(
     new, got = Retrieval().step(state, event)
     assert got == actions
     assert new.phase == phase
+    for action in got:
+        if isinstance(action, Play):
+            for item in action.files:
+                assert item.startswith("/") or catalog.get(item.split("/", 1)[1])
     for name, value in changes.items():
         assert getattr(new, name) == value
 
