@@ -55,3 +55,9 @@ lint: install ## ruff and mypy
 
 clean: ## remove the virtualenv and local state
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: i18n
+i18n: install ## extract the portal's texts, update and compile its catalogues (fr, en)
+	$(BIN)/pybabel extract -F portal/babel.cfg -k Msg -k N_ --no-location --sort-output --project=relais --version=1 -o portal/i18n/messages.pot .
+	$(BIN)/pybabel update -i portal/i18n/messages.pot -d portal/i18n -D messages --no-fuzzy-matching --ignore-obsolete -w 100
+	$(BIN)/pybabel compile -d portal/i18n -D messages --statistics

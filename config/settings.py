@@ -42,6 +42,10 @@ class PortalSecuritySettings(_Section):
     login_rate_per_minute: int = Field(ge=1)
     greeting_max_bytes: int = Field(gt=0)
     csv_max_bytes: int = Field(gt=0)
+    greeting_max_seconds: int = Field(ge=5, le=3600)
+    audio_convert_seconds: float = Field(gt=0, le=600)
+    session_idle_minutes: int = Field(ge=1)
+    session_max_hours: int = Field(ge=1)
 
 
 class RoutingSettings(_Section):
@@ -75,6 +79,24 @@ class DialPlanSettings(_Section):
 class EdgeSettings(_Section):
     enabled: bool
     kamailio_bin: str
+
+
+class BusSettings(_Section):
+    relay_poll_seconds: float = Field(gt=0, le=10)
+    relay_batch: int = Field(ge=1, le=10000)
+    outbox_retention_hours: int = Field(ge=1)
+
+
+class NotifySettings(_Section):
+    poll_seconds: float = Field(gt=0, le=60)
+    sweep_seconds: float = Field(gt=0, le=3600)
+    concurrency: int = Field(ge=1, le=64)
+    retry_base_seconds: int = Field(ge=1)
+    retry_max_seconds: int = Field(ge=1)
+    max_attempts: int = Field(ge=1)
+    smtp_timeout_seconds: float = Field(gt=0)
+    outdial_ring_seconds: int = Field(ge=5, le=120)
+    outdial_result_timeout_seconds: int = Field(ge=10)
 
 
 def _port(v: int) -> int:
@@ -123,6 +145,8 @@ class Settings(BaseSettings):
     routing: RoutingSettings
     dialplan: DialPlanSettings
     edge: EdgeSettings
+    bus: BusSettings
+    notify: NotifySettings
 
     @field_validator("sip_port", "switch_base_port", "portal_port", "mqtt_embedded_port")
     @classmethod

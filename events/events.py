@@ -7,6 +7,8 @@ Payloads are JSON objects. Every event carries `event_id` (UUID, for idempotent 
 from __future__ import annotations
 
 import dataclasses
+import json
+import typing
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +38,10 @@ class Event:
             value = getattr(self, f.name)
             data[f.name] = value.isoformat() if isinstance(value, datetime) else value
         return data
+
+    def to_json(self) -> bytes:
+        """The MQTT payload: the JSON of payload(), UTF-8."""
+        return json.dumps(self.payload(), separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +119,52 @@ class SettingsChanged(Event):
     section: str  # call | message | notifications | greeting | pin | password
 
 
+@dataclass(frozen=True, kw_only=True)
+class MailboxAccessed(Event):
+    """The owner logged in to the mailbox of `line` (by phone, by the portal, or after an
+    outdial call). Stops outdial notifications set to "stop on mailbox access"."""
+
+    type: ClassVar[str] = "mailbox.accessed"
+    topic_fmt: ClassVar[str] = "relais/{line}/mailbox/accessed"
+
+    via: str  # phone | portal | outdial
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutdialRequest(Event):
+    """A command to the switch: call `number` for notification job `job_id` (docs/architecture.md,
+    "Outdial contract"). `line` is the mailbox the call is about."""
+
+    type: ClassVar[str] = "outdial.request"
+    topic_fmt: ClassVar[str] = "relais/{line}/outdial/request"
+
+    job_id: int
+    attempt: int
+    number: str
+    mode: str  # notify (prompt + offer login) | page (send `dtmf` to a numeric pager)
+    message_id: int | None
+    language: str
+    dtmf: str
+    ring_seconds: int
+    expires_at: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutdialResult(Event):
+    """The switch's answer to an OutdialRequest (same job_id and attempt)."""
+
+    type: ClassVar[str] = "outdial.result"
+    topic_fmt: ClassVar[str] = "relais/{line}/outdial/result"
+
+    job_id: int
+    attempt: int
+    result: str  # answered | no-answer | busy | failed
+    logged_in: bool = False
+    detail: str = ""
+
+
+OUTDIAL_RESULTS = ("answered", "no-answer", "busy", "failed")
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -122,5 +174,41 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CallMissed,
         CallReceived,
         SettingsChanged,
+        MailboxAccessed,
+        OutdialRequest,
+        OutdialResult,
     )
 }
+
+
+def parse_event(data: bytes | str | dict[str, Any]) -> Event:
+    """Rebuild a typed event from its payload (JSON bytes/str or a dict).
+
+    Raises ValueError with the reason for anything that is not a known, complete event.
+    Unknown extra keys are ignored so that newer producers do not break older consumers.
+    """
+    if isinstance(data, bytes | str):
+        try:
+            data = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"event payload is not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError("event payload is not a JSON object")
+    cls = EVENT_TYPES.get(str(data.get("type")))
+    if cls is None:
+        raise ValueError(f"unknown event type {data.get('type')!r}")
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ValueError(f"{cls.type} event without {f.name!r}")
+            continue
+        value = data[f.name]
+        if hints.get(f.name) is datetime:
+            try:
+                value = datetime.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{cls.type} event: {f.name!r} is not an ISO 8601 time") from None
+        kwargs[f.name] = value
+    return cls(**kwargs)

@@ -1,8 +1,19 @@
-"""The transactional outbox: events are written in the same transaction as their cause."""
+"""The transactional outbox: events are written in the same transaction as their cause.
+
+Rules of this file:
+- `enqueue` never commits: the event becomes visible exactly when the caller's change does.
+- The relay (events.mqtt.Relay) reads `pending`, publishes, then calls `mark_sent`; a crash in
+  between publishes again, so consumers deduplicate by `event_id`.
+- Sent rows are kept for `outbox_retention_hours` (durable consumers catch up from them) and
+  then removed by `purge_sent`.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from events.events import Event
@@ -26,3 +37,43 @@ def backlog(session: Session) -> int:
         )
         or 0
     )
+
+
+def pending(session: Session, limit: int) -> list[OutboxEvent]:
+    """The oldest events not yet published, in the order they were written."""
+    return list(
+        session.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.sent_at.is_(None))
+            .order_by(OutboxEvent.id)
+            .limit(limit)
+        )
+    )
+
+
+def mark_sent(session: Session, ids: Sequence[int], at: datetime) -> None:
+    """Record that the broker acknowledged the events with these row ids."""
+    if ids:
+        session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(list(ids)), OutboxEvent.sent_at.is_(None))
+            .values(sent_at=at)
+        )
+
+
+def count_failed_attempt(session: Session, ids: Sequence[int]) -> None:
+    """Count one more publication attempt of these rows (shown by `relais status`)."""
+    if ids:
+        session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(list(ids)))
+            .values(attempts=OutboxEvent.attempts + 1)
+        )
+
+
+def purge_sent(session: Session, before: datetime) -> int:
+    """Remove events published before `before`; returns how many were removed."""
+    result = session.execute(
+        delete(OutboxEvent).where(OutboxEvent.sent_at.is_not(None), OutboxEvent.sent_at < before)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

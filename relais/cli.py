@@ -243,6 +243,44 @@ def run(
     raise typer.Exit(code=run_all(cfg, no_edge=no_edge, workers=workers))
 
 
+@app.command("portal")
+@one_line_errors
+def portal_command(
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port")] = None,
+    ssl_certfile: Annotated[
+        str | None, typer.Option(help="serve HTTPS with this certificate (PEM)")
+    ] = None,
+    ssl_keyfile: Annotated[str | None, typer.Option(help="private key of the certificate")] = None,
+) -> None:
+    """Run the subscriber web portal and its JSON API (uvicorn)."""
+    import uvicorn
+
+    from portal.app import create_app
+
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        raise CliError("--ssl-certfile and --ssl-keyfile go together")
+    cfg = settings()
+    configure_logging(cfg.log_level)
+    store = open_store(cfg)
+    app_ = create_app(cfg, store=store)
+    bind_host = host or cfg.portal_host
+    bind_port = port or cfg.portal_port
+    scheme = "https" if ssl_certfile else "http"
+    typer.echo(f"portal {scheme}://{bind_host}:{bind_port}")
+    uvicorn.run(
+        app_,
+        host=bind_host,
+        port=bind_port,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        proxy_headers=False,
+        server_header=False,
+        log_config=None,
+        log_level=cfg.log_level.lower(),
+    )
+
+
 @app.command()
 @one_line_errors
 def switch(
@@ -264,6 +302,33 @@ def switch(
         no_edge=no_edge or not EDGE_WIRED or not cfg.edge.enabled,
     )
     raise typer.Exit(code=Supervisor(cfg, children).run())
+
+
+@app.command()
+@one_line_errors
+def bus() -> None:
+    """The event bus: embedded MQTT broker (when no mqtt_url is set) and the outbox relay."""
+    from events.bus import main as bus_main
+    from events.mqtt import bus_address
+
+    cfg = settings()
+    bus_address(cfg)  # a bad mqtt_url stops here, with its one-line reason
+    configure_logging(cfg.log_level)
+    raise typer.Exit(code=bus_main(cfg, open_store(cfg)))
+
+
+@app.command()
+@one_line_errors
+def notifier() -> None:
+    """The notifier: e-mail, SMS, pager and outdial notifications and message forwarding."""
+    from notify.email import parse_smtp_url
+    from notify.notifier import main as notifier_main
+
+    cfg = settings()
+    if cfg.smtp_url:
+        parse_smtp_url(cfg.smtp_url)  # a bad URL stops here, with its one-line reason
+    configure_logging(cfg.log_level)
+    raise typer.Exit(code=notifier_main(cfg, open_store(cfg)))
 
 
 @app.command()

@@ -65,14 +65,55 @@ EDGE_WIRED = False
 """True once the edge (Kamailio) registers itself below; until then `relais run` is --no-edge."""
 
 
+def relais_argv(*args: str) -> list[str]:
+    """Run a `relais` sub-command with this interpreter."""
+    return [sys.executable, "-m", "relais.cli", *args]
+
+
+def bus_child(cfg: Settings) -> Child:
+    """The event bus (events/bus.py): embedded broker unless mqtt_url is set, outbox relay."""
+    if cfg.mqtt_url:
+        from events.mqtt import parse_mqtt_url
+
+        return Child("bus", relais_argv("bus"), f"bus {parse_mqtt_url(cfg.mqtt_url)} (relay)")
+    port = cfg.mqtt_embedded_port
+    return Child(
+        "bus",
+        relais_argv("bus"),
+        f"bus mqtt://127.0.0.1:{port} (embedded broker + relay)",
+        ready=tcp_ready("127.0.0.1", port),
+    )
+
+
+def notifier_child(cfg: Settings) -> Child:
+    """The notifier (notify/notifier.py): e-mail, SMS, pager, outdial, forwarding."""
+    if cfg.smtp_url:
+        from notify.email import parse_smtp_url
+
+        mail = str(parse_smtp_url(cfg.smtp_url))  # never shows the password
+    else:
+        mail = f"spool {cfg.storage_root / 'spool'}"
+    return Child("notifier", relais_argv("notifier"), f"notifier (mail: {mail})")
+
+
 def components(cfg: Settings, *, no_edge: bool, workers: int | None) -> list[Child]:
     """The long-running components of this installation, in start order."""
     from switch.supervisor import worker_children
 
     children: list[Child] = []
+    children.append(bus_child(cfg))  # first: every other component publishes through it
     no_edge = no_edge or not EDGE_WIRED or not cfg.edge.enabled
     count = workers if workers is not None else (1 if no_edge else cfg.workers)
     children += worker_children(cfg, workers=count, no_edge=no_edge, public_first=no_edge)
+    children.append(notifier_child(cfg))
+    children.append(
+        Child(
+            name="portal",
+            argv=relais_argv("portal"),
+            address=f"portal http://{cfg.portal_host}:{cfg.portal_port}",
+            ready=tcp_ready(cfg.portal_host, cfg.portal_port),
+        )
+    )
     return children
 
 
@@ -205,6 +246,27 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
+def queue_lines(session: Any) -> list[str]:
+    """The notification queue by kind: pending, in progress, failed (kept)."""
+    from notify.queue import summary
+
+    by_kind = summary(session)
+    if not by_kind:
+        return ["queue   : no notification job waiting or failed"]
+    names = {"pending": "pending", "sending": "in progress", "failed": "failed"}
+
+    def describe(counts: dict[str, int]) -> str:
+        return ", ".join(f"{counts[k]} {v}" for k, v in names.items() if counts.get(k))
+
+    totals: dict[str, int] = {}
+    for counts in by_kind.values():
+        for k, n in counts.items():
+            totals[k] = totals.get(k, 0) + n
+    lines = [f"queue   : {describe(totals)} notification job(s)"]
+    lines += [f"  {kind:<8}: {describe(counts)}" for kind, counts in sorted(by_kind.items())]
+    return lines
+
+
 def status_lines(cfg: Settings) -> list[str]:
     """What `relais status` prints."""
     from store.session import Store
@@ -221,6 +283,7 @@ def status_lines(cfg: Settings) -> list[str]:
         if rev is not None:
             with store.read() as s:
                 lines.append(f"outbox  : {backlog(s)} event(s) waiting for the bus")
+                lines.extend(queue_lines(s))
     finally:
         store.dispose()
     from switch.supervisor import worker_status_lines

@@ -7,7 +7,7 @@ PACKAGES=(
   sqlite3 postgresql postgresql-client
   sip-tester sipsak baresip linphone-cli
   kamailio kamailio-sqlite-modules kamailio-postgres-modules
-  mosquitto
+  mosquitto openssl
   ffmpeg sox espeak-ng
   chromium fonts-dejavu-core
   tshark libspandsp2

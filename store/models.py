@@ -520,10 +520,30 @@ class OutboxEvent(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
-    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "sent_at", "id"),
+        Index("ix_outbox_created", "created_at"),
+    )
+
+
+class EventConsumed(Base):
+    """An event a durable consumer (events.consumer) has handled: makes it idempotent."""
+
+    __tablename__ = "event_consumed"
+
+    consumer: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    consumed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_event_consumed_at", "consumed_at"),)
 
 
 class NotificationJob(Base):
+    """One notification to send (notify/): kinds email, forward, pager, page, outdial, mail.
+
+    States: pending (due at next_attempt_at), sending (claimed; for page/outdial: request sent,
+    waiting for the switch's result), done, failed (kept, never dropped), cancelled."""
+
     __tablename__ = "notification_job"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -548,6 +568,7 @@ class NotificationJob(Base):
             "state IN ('pending', 'sending', 'done', 'failed', 'cancelled')", name="state"
         ),
         Index("ix_notification_job_due", "state", "next_attempt_at"),
+        Index("ix_notification_job_message", "message_id"),
     )
 
 

@@ -90,11 +90,11 @@ def parse_name_addr(value: str) -> NameAddr:
 
 def uri_user(uri: str) -> str | None:
     """The user part of a sip:/sips: URI (unescaped of URI parameters) or a tel: number."""
-    m = re.match(r"^\s*(sips?|tel):([^@;?>]*)(@)?", uri, re.I)
+    m = re.match(r"^\s*(sips?|tel):([^@?>]*)(@)?", uri, re.I)
     if not m:
         return None
     if m.group(1).lower() == "tel":
-        return m.group(2) or None
+        return m.group(2).split(";", 1)[0] or None
     if not m.group(3):
         return None
     return m.group(2).split(";", 1)[0] or None

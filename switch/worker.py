@@ -150,6 +150,9 @@ class Worker:
         if recovered:
             logger.warning("recovered %s orphan recording(s)", recovered)
         self.pump.start(self._setup)
+        # What exists now lives as long as the process: keep it out of every collection, so
+        # the pump thread's periodic collections stay short.
+        gc.freeze()
         threading.Thread(target=self._status_loop, name="status", daemon=True).start()
         logger.info("switch worker %s listening on %s:%s", self.index, self.host, self.port)
 

@@ -456,7 +456,7 @@ def test_simultaneous_ring_first_answer_wins(
     assert abs(inv_a.at - inv_b.at) < 0.3
     cancel_a = ring_a.received("CANCEL")[0]
     ok_b = trunk.sent(200)[0]
-    assert 0 <= cancel_a.at - ok_b.at < 0.3
+    assert -0.05 <= cancel_a.at - ok_b.at < 0.3  # two processes' clocks: allow 50 ms
     log = switch.wait_for(lambda: switch.call_log(a))
     assert [(r.direction, r.disposition) for r in log] == [("received", "answered")]
 

@@ -55,3 +55,46 @@ def test_dnd_goes_to_voicemail_and_stores_the_message(
     # 100 Trying went out at once, before the answer
     statuses = [m.status for m in caller.messages() if not m.sent]
     assert statuses[0] == 100 and 200 in statuses
+
+
+@pytest.mark.parametrize("dtmf", ["rfc4733", "info"])
+def test_pound_ends_the_recording_then_the_switch_hangs_up(
+    switch: SwitchUnderTest, work: Path, audio: dict[str, Path], dtmf: str
+) -> None:
+    line = switch.account()
+    switch.settings(line, phone_state=PhoneState.DND)
+    caller = switch.sipp(
+        "caller",
+        "uac_pound.xml",
+        workdir=work,
+        service=line,
+        wait_ms=1000,
+        hold_ms=2300,
+        pcap=audio["caller_2s"],
+        dtmf=dtmf,
+    )
+    assert caller.run() == 0, caller.describe()  # the switch sent the BYE after '#'
+    [message] = switch.wait_for(lambda: switch.messages(line))
+    assert abs(message.duration_seconds - 2.0) < 0.5
+    [entry] = switch.call_log(line)
+    assert (entry.direction, entry.disposition) == ("missed", "voicemail")
+
+
+def test_pilot_call_with_diversion_deposits_into_the_diverting_line(
+    switch: SwitchUnderTest, work: Path, audio: dict[str, Path]
+) -> None:
+    line = switch.account()
+    caller = switch.sipp(
+        "caller",
+        "uac_answer.xml",
+        workdir=work,
+        service="*98",
+        wait_ms=1000,
+        hold_ms=2300,
+        pcap=audio["caller_2s"],
+        headers=(f"Diversion: <sip:{line}@gw.example.net>;reason=user-busy;counter=1",),
+    )
+    assert caller.run() == 0, caller.describe()
+    [message] = switch.wait_for(lambda: switch.messages(line))
+    assert message.caller_number == "6135559999"
+    assert abs(message.duration_seconds - 2.0) < 0.5

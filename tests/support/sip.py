@@ -162,6 +162,26 @@ def write_tone_pcap(path: Path, seconds: float, hz: float, amplitude: float = 0.
 # SIPp
 
 
+INFO_POUND = """  <send retrans="500">
+    <![CDATA[
+      INFO sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: {{from}};tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 INFO
+      Contact: sip:sipp@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal=#
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200"/>"""
+
+
 def render(scenario: str, dest: Path, **values: Any) -> Path:
     """Fill a scenario template; `headers` may be a sequence of 'Name: value' lines."""
     text = (SCENARIOS / scenario).read_text()
@@ -171,6 +191,14 @@ def render(scenario: str, dest: Path, **values: Any) -> Path:
     values.setdefault("pcap", "/usr/share/sip-tester/g711a.pcap")
     values.setdefault("wait_ms", 0)
     values.setdefault("reason", "Status")
+    dtmf = values.get("dtmf")
+    if dtmf == "rfc4733":
+        values["dtmf_block"] = (
+            '  <nop><action><exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_pound.pcap"/>'
+            "</action></nop>"
+        )
+    elif dtmf == "info":
+        values["dtmf_block"] = INFO_POUND
 
     def fill(m: re.Match[str]) -> str:
         key = m.group(1)
@@ -179,6 +207,7 @@ def render(scenario: str, dest: Path, **values: Any) -> Path:
         return str(values[key])
 
     dest.parent.mkdir(parents=True, exist_ok=True)
+    text = re.sub(r"\{\{(\w+)\}\}", fill, text)
     dest.write_text(re.sub(r"\{\{(\w+)\}\}", fill, text))
     return dest
 

@@ -1,0 +1,76 @@
+"""The embedded MQTT broker (amqtt), used when no `mqtt_url` is configured.
+
+It listens on 127.0.0.1 only (`mqtt_embedded_port`), allows anonymous clients and keeps
+nothing on disk: durability comes from the store's outbox, not from the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Any
+
+from amqtt.broker import Broker
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+
+
+class _ProbeFilter(logging.Filter):
+    """Drop amqtt's error lines for connections closed before sending anything: that is what
+    readiness probes (`relais run`, load balancers) do, not a fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return "No data to decode MQTT packet fixed header" not in text
+
+
+class EmbeddedBroker:
+    """An in-process amqtt broker on the loopback interface; use with `async with`."""
+
+    def __init__(self, port: int, host: str = LOOPBACK) -> None:
+        if host not in (LOOPBACK, "::1", "localhost"):
+            raise ValueError("the embedded broker listens on the loopback interface only")
+        self.host = host
+        self.port = port
+        self._broker: Broker | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
+            },
+        }
+
+    async def start(self) -> None:
+        # amqtt reports every connection at INFO; keep the service's log readable.
+        logging.getLogger("amqtt").setLevel(max(logging.WARNING, logger.getEffectiveLevel()))
+        broker_log = logging.getLogger("amqtt.broker")
+        if not any(isinstance(f, _ProbeFilter) for f in broker_log.filters):
+            broker_log.addFilter(_ProbeFilter())
+        self._broker = Broker(self._config())
+        await self._broker.start()
+        logger.info("embedded MQTT broker listening on %s", self.url)
+
+    async def stop(self) -> None:
+        if self._broker is not None:
+            broker, self._broker = self._broker, None
+            await broker.shutdown()
+
+    async def __aenter__(self) -> EmbeddedBroker:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

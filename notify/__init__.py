@@ -1,0 +1,1 @@
+"""Notifications (SPEC S7): schedules, rules, e-mail, pager, outdial and the notifier service."""

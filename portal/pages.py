@@ -1,0 +1,114 @@
+"""What every page shares: the frame (navigation, line switcher, storage warning, footer),
+flash messages after a redirect, and safe redirects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import Request
+from starlette.responses import RedirectResponse, Response
+
+from portal.auth.services import Auth, LineRef
+from portal.deps import Portal
+from portal.i18n import Msg
+from portal.security import FLASH_COOKIE
+from store import repository
+
+WARNING_RATIO = 0.9
+
+FLASHES: dict[str, Msg] = {
+    "saved": Msg("Your changes are saved."),
+    "password": Msg("Your password is changed. Your other sessions were signed out."),
+    "services-pin": Msg("Your call-services PIN is changed."),
+    "voicemail-pin": Msg("Your voicemail PIN is changed."),
+    "feedback": Msg("Thank you: your feedback was sent."),
+    "signed-out": Msg("You are signed out."),
+    "line": Msg("You are now managing another line."),
+}
+
+
+@dataclass(frozen=True)
+class Usage:
+    used_seconds: float
+    limit_seconds: int
+
+    @property
+    def ratio(self) -> float:
+        return self.used_seconds / self.limit_seconds if self.limit_seconds else 1.0
+
+    @property
+    def percent(self) -> int:
+        return min(100, int(self.ratio * 100 + 0.5))
+
+    @property
+    def warning(self) -> bool:
+        return self.ratio >= WARNING_RATIO
+
+
+def usage(portal: Portal, number: str) -> Usage:
+    with portal.store.read() as s:
+        counts = repository.mailbox_counts(s, number)
+    return Usage(used_seconds=counts.used_seconds, limit_seconds=counts.quota_seconds)
+
+
+def safe_next(target: str | None, default: str = "/home") -> str:
+    """A local path to go back to (never another site)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target:
+        return default
+    return target
+
+
+def redirect(path: str, flash: str | None = None) -> RedirectResponse:
+    response = RedirectResponse(path, status_code=303)
+    if flash:
+        response.set_cookie(FLASH_COOKIE, flash, max_age=60, httponly=True, samesite="lax")
+    return response
+
+
+def frame(
+    request: Request,
+    portal: Portal,
+    lang: str,
+    auth: Auth | None,
+    line: LineRef | None,
+    *,
+    nav: str = "",
+    title: str = "",
+) -> dict[str, Any]:
+    """The context every page template extends."""
+    flash_code = request.cookies.get(FLASH_COOKIE)
+    flash = FLASHES[flash_code].render(lang) if flash_code in FLASHES else None
+    path = request.url.path
+    ctx: dict[str, Any] = {
+        "request": request,
+        "auth": auth,
+        "line": line,
+        "nav": nav,
+        "title": title,
+        "flash": flash,
+        "path": path + (("?" + request.url.query) if request.url.query else ""),
+        "csrf": auth.csrf_token if auth else "",
+        "usage": usage(portal, line.number) if line else None,
+    }
+    return ctx
+
+
+def render(
+    portal: Portal,
+    lang: str,
+    template: str,
+    ctx: dict[str, Any],
+    status_code: int = 200,
+) -> Response:
+    response = portal.templates.response(lang, template, ctx, status_code=status_code)
+    if ctx.get("flash"):
+        response.delete_cookie(FLASH_COOKIE)
+    response.headers["Cache-Control"] = "no-store"
+    return response

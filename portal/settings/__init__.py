@@ -1,0 +1,1 @@
+"""Portal slice: settings."""

@@ -1,0 +1,259 @@
+"""The outbox relay and subscribers against real brokers: mosquitto and the embedded amqtt."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from events import outbox
+from events.broker import EmbeddedBroker
+from events.consumer import DurableConsumer
+from events.events import Event, MessageChanged, SettingsChanged
+from events.mqtt import MqttAddress, Relay, parse_mqtt_url, subscribe
+from store.session import Store
+from tests.support.mqtt import Mosquitto, wait_port
+from tests.support.postgres import free_port
+from tests.support.text import starts
+
+LINE = "6135550100"
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    with Mosquitto(tmp_path / "mosquitto") as broker:
+        yield broker
+
+
+def enqueue(store: Store, *events: Event) -> None:
+    with store.transaction() as s:
+        for e in events:
+            outbox.enqueue(s, e)
+
+
+def changed(i: int) -> MessageChanged:
+    return MessageChanged(line=LINE, message_id=i, change="heard", folder="inbox", heard=True)
+
+
+def backlog(store: Store) -> int:
+    with store.read() as s:
+        return outbox.backlog(s)
+
+
+@contextlib.asynccontextmanager
+async def running(relay: Relay) -> AsyncIterator[asyncio.Event]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        yield stop
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def collect(
+    address: MqttAddress, topic: str, n: int, ready: asyncio.Event, **kw: object
+) -> list[Event]:
+    got: list[Event] = []
+
+    async def subscribed() -> None:
+        ready.set()
+
+    async for event in subscribe(address, [topic], on_subscribed=subscribed, **kw):  # type: ignore[arg-type]
+        got.append(event)
+        if len(got) == n:
+            break
+    return got
+
+
+async def test_relay_publishes_committed_events_at_qos1_and_marks_them_sent(
+    store: Store, mosquitto: Mosquitto
+) -> None:
+    address = parse_mqtt_url(mosquitto.url)
+    events = [changed(i) for i in range(5)] + [SettingsChanged(line="6135550199", section="call")]
+    ready = asyncio.Event()
+    listener = asyncio.create_task(collect(address, f"relais/{LINE}/#", 5, ready))
+    await asyncio.wait_for(ready.wait(), 10)
+    enqueue(store, *events)
+    relay = Relay(store, address, poll_seconds=0.02)
+    async with running(relay):
+        got = await asyncio.wait_for(listener, 10)
+    # Typed events come back equal, in the order they were written; the other line's event
+    # is not delivered to this line's subscriber.
+    assert got == events[:5]
+    assert backlog(store) == 0
+    assert relay.published == 6
+
+
+async def test_broker_down_then_up_delivers_every_event_once(
+    store: Store, mosquitto: Mosquitto
+) -> None:
+    """Events written while the broker is down wait in the outbox and are published once when
+    it is back; a raw persistent QoS 1 subscriber receives every one (QoS 1 may redeliver:
+    mosquitto replays in-flight messages of a persistent session after its restart), and a
+    durable consumer handles each exactly once."""
+    address = parse_mqtt_url(mosquitto.url)
+    raw: list[bytes] = []
+    handled: list[int] = []
+
+    async def persistent_subscriber(stop: asyncio.Event, subscribed: asyncio.Event) -> None:
+        while not stop.is_set():
+            client = aiomqtt.Client(
+                "127.0.0.1", mosquitto.port, identifier="t-persistent", clean_session=False
+            )
+            try:
+                async with client:
+                    await client.subscribe(f"relais/{LINE}/#", qos=1)
+                    subscribed.set()
+                    async for m in client.messages:
+                        raw.append(bytes(m.payload))  # type: ignore[arg-type]
+            except aiomqtt.MqttError:
+                await asyncio.sleep(0.2)
+
+    consumer = DurableConsumer(
+        store,
+        "test",
+        {"message.changed": lambda _s, e: handled.append(e.message_id)},  # type: ignore[attr-defined]
+    )
+    stop = asyncio.Event()
+    subscribed = asyncio.Event()
+    tasks = [
+        asyncio.create_task(persistent_subscriber(stop, subscribed)),
+        asyncio.create_task(consumer.run(address, stop, sweep_seconds=30)),
+    ]
+    await asyncio.wait_for(subscribed.wait(), 10)
+    relay = Relay(store, address, poll_seconds=0.02)
+    async with running(relay):
+        enqueue(store, *(changed(i) for i in range(10)))
+        await wait_until(lambda: len(handled) == 10 and len(raw) >= 10)
+        mosquitto.stop()
+        enqueue(store, *(changed(i) for i in range(10, 30)))
+        await asyncio.sleep(1.0)
+        assert backlog(store) == 20  # held in the outbox while the broker is away
+        assert not relay.connected.is_set()
+        mosquitto.start()
+        await wait_until(lambda: {json.loads(p)["message_id"] for p in raw} == set(range(30)))
+        await wait_until(lambda: len(handled) == 30)
+        await asyncio.sleep(0.5)  # nothing more arrives
+    stop.set()
+    for t in tasks:
+        t.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await t
+    assert relay.published == 30  # each outbox row was published once
+    assert sorted(handled) == list(range(30))  # and handled once
+    assert backlog(store) == 0
+
+
+async def test_embedded_broker_carries_events_and_is_loopback_only(
+    sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()
+    with pytest.raises(ValueError, match=starts("the embedded broker listens on the loopback")):
+        EmbeddedBroker(port, host="0.0.0.0")
+    async with EmbeddedBroker(port) as broker:
+        # A readiness probe (connect, close) is not logged as an error.
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.close()
+        await asyncio.sleep(0.2)
+        assert not [
+            r for r in caplog.records if r.name.startswith("amqtt") and r.levelno >= logging.ERROR
+        ]
+        address = parse_mqtt_url(broker.url)
+        ready = asyncio.Event()
+        listener = asyncio.create_task(collect(address, "relais/+/message/changed", 3, ready))
+        await asyncio.wait_for(ready.wait(), 10)
+        enqueue(sqlite_store, *(changed(i) for i in range(3)))
+        async with running(Relay(sqlite_store, address, poll_seconds=0.02)):
+            got = await asyncio.wait_for(listener, 10)
+        assert [e.message_id for e in got] == [0, 1, 2]  # type: ignore[attr-defined]
+
+
+async def test_subscriber_yields_each_event_id_once_and_skips_foreign_payloads(
+    mosquitto: Mosquitto,
+) -> None:
+    address = parse_mqtt_url(mosquitto.url)
+    ready = asyncio.Event()
+    listener = asyncio.create_task(collect(address, f"relais/{LINE}/#", 2, ready))
+    await asyncio.wait_for(ready.wait(), 10)
+    first, second = changed(1), changed(2)
+    async with aiomqtt.Client("127.0.0.1", mosquitto.port) as pub:
+        await pub.publish(first.topic, first.to_json(), qos=1)
+        await pub.publish(first.topic, first.to_json(), qos=1)  # a redelivery
+        await pub.publish(f"relais/{LINE}/junk", b"not json", qos=1)
+        await pub.publish(f"relais/{LINE}/junk", b'{"type": "no.such"}', qos=1)
+        await pub.publish(second.topic, second.to_json(), qos=1)
+    assert await asyncio.wait_for(listener, 10) == [first, second]
+
+
+async def test_subscriber_reconnects_by_itself(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "m")
+    address = parse_mqtt_url(broker.url)
+    ready = asyncio.Event()
+    # The broker is not running yet: the subscriber keeps trying.
+    listener = asyncio.create_task(collect(address, f"relais/{LINE}/#", 1, ready))
+    await asyncio.sleep(0.5)
+    assert not ready.is_set()
+    with broker:
+        await asyncio.wait_for(ready.wait(), 10)
+        event = changed(7)
+        async with aiomqtt.Client("127.0.0.1", broker.port) as pub:
+            await pub.publish(event.topic, event.to_json(), qos=1)
+        assert await asyncio.wait_for(listener, 10) == [event]
+
+
+def test_relais_bus_runs_the_embedded_broker_and_the_relay(tmp_path: Path) -> None:
+    """`relais bus` with no mqtt_url: amqtt on loopback + relay, stopped cleanly by SIGTERM."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
+    env.update(
+        RELAIS_STORAGE_ROOT=str(tmp_path / "var"),
+        RELAIS_MQTT_EMBEDDED_PORT=str(port),
+    )
+    relais = str(Path(sys.executable).with_name("relais"))
+    subprocess.run([relais, "db", "upgrade"], env=env, check=True, capture_output=True)
+    store = Store(f"sqlite:///{tmp_path / 'var' / 'relais.db'}")
+    proc = subprocess.Popen([relais, "bus"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        wait_port(port)
+
+        async def scenario() -> list[Event]:
+            ready = asyncio.Event()
+            listener = asyncio.create_task(
+                collect(MqttAddress("127.0.0.1", port), f"relais/{LINE}/#", 1, ready)
+            )
+            await asyncio.wait_for(ready.wait(), 10)
+            enqueue(store, changed(42))
+            return await asyncio.wait_for(listener, 10)
+
+        got = asyncio.run(scenario())
+        assert [e.message_id for e in got] == [42]  # type: ignore[attr-defined]
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=15)
+        assert proc.returncode == 0
+        assert f"bus ready: mqtt://127.0.0.1:{port}" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        store.dispose()
+
+
+async def wait_until(predicate: object, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if callable(predicate) and predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise TimeoutError("condition not met in time")
