@@ -66,4 +66,3 @@ def test_trunk_uri_for() -> None:
     )
     assert trunk_uri_for("sips:user@gw", "1234") == "sips:1234@gw"
     assert trunk_uri_for("", "6135550100") is None
-
