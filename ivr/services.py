@@ -14,6 +14,7 @@ Rules of this file:
   and a DTMF tone that stopped the recording (media.analysis). Voice shorter than the mailbox's
   minimum is not kept; for a deposit that is logged as a missed call.
 - Replies, forwards and messages sent by phone go only into local mailboxes that are not full.
+- A login by phone writes mailbox.accessed (outdial notifications may stop on it).
 - Secrets (PINs) are never logged.
 """
 
@@ -33,7 +34,7 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from events.events import MessageChanged, MessageDeposited, SettingsChanged
+from events.events import MailboxAccessed, MessageChanged, MessageDeposited, SettingsChanged
 from events.outbox import enqueue
 from ivr.envelope import MessageInfo
 from ivr.greeting import GreetingFacts, Selection, select_greeting
@@ -433,6 +434,9 @@ class Voicemail:
                 ),
                 messages,
             )
+        with self.store.transaction() as s:
+            # Stops outdial notifications set to "stop on mailbox access" (notify/).
+            enqueue(s, MailboxAccessed(line=mailbox, via="phone"))
         logger.info(
             "mailbox %s opened by phone: %s new, %s saved",
             mailbox,

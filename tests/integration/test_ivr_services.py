@@ -205,6 +205,7 @@ def test_open_orders_messages_and_finds_callers_names(vm: Voicemail, store: Stor
     assert opened.messages[1].caller_name_audio is None
     box = opened.box
     assert (box.number, box.lang, box.tz, box.envelope_mode) == (A, "fr", "America/Toronto", "both")
+    assert topics(store, A)[-1] == "mailbox/accessed"
     assert box.extra_on == {"busy": False, "no_answer": False, "extended_absence": False}
 
 
