@@ -78,7 +78,7 @@ class PromptMedia:
 
 
 @dataclass(frozen=True)
-class CallFacts:
+class CallInfo:
     """What the runner keeps of an incoming call (copied on the pump thread)."""
 
     call_id: str
@@ -106,7 +106,7 @@ class IvrRunner:
 
     # -- factories (pump thread) -----------------------------------------------------------------
 
-    def call_facts(self, inbound: Any) -> CallFacts:
+    def call_facts(self, inbound: Any) -> CallInfo:
         """The plain facts of a switch.b2bua.Inbound."""
         facts = inbound.facts
         source: str = inbound.source
@@ -119,7 +119,7 @@ class IvrRunner:
             except ValueError:
                 asserted = None
         anonymous = bool(inbound.anonymous)
-        return CallFacts(
+        return CallInfo(
             call_id=inbound.call_id,
             identity=CallerIdentity(
                 source=source,
@@ -151,11 +151,11 @@ class IvrRunner:
 
     # -- dialogs (dialog thread) -----------------------------------------------------------------
 
-    def device_line(self, call: CallFacts) -> str | None:
+    def device_line(self, call: CallInfo) -> str | None:
         with self.service.store.read() as s:
             return own_device_line(s, call.identity, no_edge=self.no_edge)
 
-    def run_deposit(self, ctx: DepositContext, call: CallFacts, media: Media) -> None:
+    def run_deposit(self, ctx: DepositContext, call: CallInfo, media: Media) -> None:
         service = self.service
         try:
             setup, record_path = service.prepare_deposit(ctx)
@@ -200,7 +200,7 @@ class IvrRunner:
             self.run_retrieval(media, call, mailbox=ctx.mailbox, after=final.io)
 
     def run_retrieval(
-        self, media: Media, call: CallFacts, *, mailbox: str | None, after: Io | None = None
+        self, media: Media, call: CallInfo, *, mailbox: str | None, after: Io | None = None
     ) -> None:
         """Login then the menus. `mailbox` is known when the call came through its greeting;
         `after` is the deposit dialog's media bookkeeping when this call started there (the

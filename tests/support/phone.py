@@ -9,6 +9,7 @@
   matches by normalised cross-correlation (numpy FFT), so G.711 coding does not matter.
 - Keys go out as RFC 4733 events (`press`), SIP INFO (`press(..., info=True)`) or tones in the
   audio (`tones`); `say(wav)` plays audio into the call.
+- PHONE_TRACE=1 in the environment prints when each expected sequence was heard.
 - pjsua2 objects are kept referenced until the endpoint stops and are dropped on the pump thread
   (the library must not free them from another thread); the wheel holds at most 4 calls.
 """
