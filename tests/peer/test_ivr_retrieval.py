@@ -10,7 +10,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from ivr.envelope import MessageInfo, envelope
@@ -19,7 +18,7 @@ from media.convert import load_wav
 from store import credentials
 from store.models import Contact, ContactGroup, Line, Message
 from tests.support.ivr import Subscriber, speech, subscriber, together
-from tests.support.phone import Call, Ear, Phone, Phones, ids, read_wav
+from tests.support.phone import Call, Phone, Phones, contains, ids, read_wav
 from tests.support.sip import SwitchUnderTest, free_ports
 
 pytestmark = pytest.mark.peer
@@ -238,13 +237,8 @@ def replies_forwards_and_sends_into_other_local_mailboxes(
     forwarded, sent = boss.messages()
     assert (forwarded.origin, forwarded.original_message_id) == ("forwarded", question.id)
     assert (sent.origin, sent.caller_number) == ("call", owner.number)
-    same = Ear.ncc(
-        load_wav(Path(boss.path(forwarded))).astype(np.float64),
-        load_wav(Path(owner.path(question))).astype(np.float64)[4000:12000],
-    )
-    assert float(np.max(same)) > 0.95
-    heard = load_wav(Path(colleague.path(reply))).astype(np.float64)
-    assert float(np.max(Ear.ncc(heard, read_wav(answer)[4000:16000]))) > 0.8
+    assert Path(boss.path(forwarded)).read_bytes() == Path(owner.path(question)).read_bytes()
+    assert contains(load_wav(Path(colleague.path(reply))), answer)
     assert "message.deposited" in boss.event_types()
 
 
@@ -295,7 +289,7 @@ def records_a_greeting_after_star_changes_the_pin_then_a_caller_hears_it(
     caller.wait_answered()
     caller.hear(f"{recorded}[0.5:]", *ids("en", "beep"))
     caller.hangup()
-    assert float(np.max(Ear.ncc(read_wav(recorded), read_wav(greeting)[4000:20000]))) > 0.8
+    assert contains(read_wav(recorded), greeting)
 
 
 # Each test runs two independent scenarios at once: the worker and the phones hold 4 calls.

@@ -187,6 +187,9 @@ class Ear:
                         good += 1
                         pos = lo + best - offset  # follow the slip
                         window, gap = SLIP, 0
+                    else:
+                        # Lost: the phone's jitter buffer may have stretched a gap; look wider.
+                        window = min(2 * window, LOST)
                 offset += n
             share = good / max(1, total)
             if share < HEARD and len(t) < SHORT:
@@ -218,6 +221,7 @@ def _peaks(c: np.ndarray, threshold: float, spacing: int) -> list[int]:
 
 CHUNK = int(0.1 * RATE)
 SLIP = int(0.06 * RATE)
+LOST = int(0.4 * RATE)
 LOCATE = 0.5
 MAYBE = 6
 """Weaker places tried for the first item when no clear one is confirmed."""
@@ -588,6 +592,15 @@ class Call:
 
         self.phones.pump.call(bye)
         self.wait_ended()
+
+
+def contains(signal: np.ndarray, wav: str | Path, start: float = 0.5, end: float = 0.0) -> bool:
+    """Whether `signal` holds the audio of `wav` from `start` s to `end` s before its end
+    (matched in pieces that may slip: audio that went through a jitter buffer)."""
+    length = len(read_wav(wav)) / RATE
+    part = f"{Path(wav).resolve()}[{start}:{length - end if end else ''}]"
+    found, _ = Ear().find(np.asarray(signal, dtype=np.float64), [part], 0)
+    return found is not None
 
 
 def ids(lang: str, *prompt_ids: str | Iterable[str]) -> list[str]:
