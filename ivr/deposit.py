@@ -27,7 +27,8 @@ Rules of this file (phase, event -> actions, next phase):
 | closing    | played                  | start the hang-up grace timer                | closing   |
 | closing    | timeout                 | hang up; Exit                                | done      |
 | full       | played / timeout        | grace timer / hang up; effect full; Exit     | done      |
-| waiting, greeting, beep | hang-up | effect abandon (missed call); Exit           | done      |
+| waiting, greeting, beep | hang-up | effect abandon (missed call); Exit; at the   | done      |
+|            |                         | beep of a second take: deliver the first     |           |
 | measuring, review | hang-up       | effect deliver (hang-up = send); Exit        | done      |
 | full       | hang-up                 | effect full; Exit                            | done      |
 | sending    | hang-up                 | remembered: Exit once delivered              | sending   |
@@ -95,6 +96,8 @@ class DepositState:
     ended_by: str = ""
     """Reason of the last RecordFinished."""
     hung_up: bool = False
+    took: bool = False
+    """A take with enough voice is on disk (hang-up before the next one sends it)."""
     owner_login: bool = False
     """Set when the caller pressed * during the greeting: the runner starts the login."""
 
@@ -169,7 +172,7 @@ def _measured(s: DepositState, e: EffectDone) -> Result[DepositState]:
             short_takes=takes,
         )
     first = _say(s, "max_length_reached") if s.ended_by == "max_length" else ()
-    return play(s, first + _menu(s), phase="review", misses=0)
+    return play(s, first + _menu(s), phase="review", misses=0, took=True)
 
 
 def _review_played(s: DepositState, _e: Event) -> Result[DepositState]:
@@ -230,6 +233,8 @@ def _full_close(s: DepositState, _e: Event) -> Result[DepositState]:
 
 
 def _gone_before_recording(s: DepositState, _e: Event) -> Result[DepositState]:
+    if s.took:  # hung up at the beep of a second take: the first one is sent
+        return _gone_after_recording(s, _e)
     return replace(s, phase="done", hung_up=True), [Effect("abandon"), Exit()]
 
 

@@ -325,6 +325,14 @@ CASES = [
         {"hung_up": True},
     ),
     ("hang-up at the beep", at("beep"), HungUp(), "done", [Effect("abandon"), Exit()], {}),
+    (
+        "hang-up at the beep of a second take sends the first",
+        at("beep", took=True),
+        HungUp(),
+        "done",
+        [deliver(), Exit()],
+        {},
+    ),
     ("hang-up while measuring sends", at("measuring"), HungUp(), "done", [deliver(), Exit()], {}),
     (
         "hang-up in the review menu sends",
