@@ -146,6 +146,9 @@ class Ear:
             return start, []
         if not anywhere:
             return self._match(signal, items, start, int(0.25 * RATE))
+        # What came before may have been cut short by a key (the end found for it is where it
+        # would have ended), so the search starts a little earlier.
+        start = max(0, start - BACK)
         first = self.template(items[0])[: 2 * CHUNK]
         c = self.ncc(signal[start:], first)
         scores: list[tuple[str, float]] = [(items[0], float(np.max(c)) if len(c) else 0.0)]
@@ -170,6 +173,7 @@ class Ear:
                 continue
             good = total = 0
             offset = 0
+            last_end = pos + len(t)
             for chunk in _chunks(t):
                 n = len(chunk)
                 if np.any(chunk):
@@ -186,6 +190,7 @@ class Ear:
                     if c[best] >= MATCH:
                         good += 1
                         pos = lo + best - offset  # follow the slip
+                        last_end = lo + best + n
                         window, gap = SLIP, 0
                     else:
                         # Lost: the phone's jitter buffer may have stretched a gap; look wider.
@@ -198,11 +203,12 @@ class Ear:
                 c = self.ncc(signal[lo : pos + len(t) + window + gap], t)
                 if len(c) and float(np.max(c)) >= WHOLE:
                     share, pos = 1.0, lo + int(np.argmax(c))
+                    last_end = pos + len(t)
             scores.append((item, round(share, 2)))
             if share < HEARD:
                 return None, scores
             pos += len(t)
-            end = pos
+            end = min(pos, last_end)  # its end may have been cut or may never have come
             window, gap = int(0.15 * RATE), int(0.5 * RATE)  # the next item may start a bit later
         return end, scores
 
@@ -222,6 +228,7 @@ def _peaks(c: np.ndarray, threshold: float, spacing: int) -> list[int]:
 CHUNK = int(0.1 * RATE)
 SLIP = int(0.06 * RATE)
 LOST = int(0.4 * RATE)
+BACK = int(0.3 * RATE)
 LOCATE = 0.5
 MAYBE = 6
 """Weaker places tried for the first item when no clear one is confirmed."""
