@@ -348,37 +348,9 @@ class Inbound:
     # -- voicemail -------------------------------------------------------------------------------
 
     def voicemail(self, step: Voicemail) -> None:
-        from switch.deposit import Deposit
-        from switch.voicemail import DepositContext
-
-        f = self.facts
-        assert f is not None
-        ctx = DepositContext(
-            mailbox=step.mailbox,
-            greeting=step.greeting.value,
-            caller_number=None if self.anonymous else f.caller,
-            caller_name=None if self.anonymous else f.caller_name,
-            started_at=self.started.isoformat(),
-            call_id=self.call_id,
-        )
-        self.logged = True  # the deposit dialog writes the call log
-        service = self.w.voicemail_service
-
-        # Dialog closures hold plain data only, never this object (its pjsua2 call must be
-        # freed on the pump thread).
-        def dialog(media: CallMedia) -> None:
-            from switch.dialog import run_dialog
-
-            try:
-                state = service.prepare(ctx)
-            except Exception:
-                logger.exception("%s: voicemail of %s cannot start", ctx.call_id, ctx.mailbox)
-                media.hangup()
-                service.log_missed(ctx, "abandoned")
-                return
-            run_dialog(Deposit(), state, media, service.effects(ctx, state))
-
-        self.start_dialog(dialog)
+        """The deposit dialog (ivr) takes the call; it writes the call log."""
+        self.logged = True
+        self.start_dialog(self.w.dialogs["deposit"](self, step))
 
     def start_dialog(self, dialog: Callable[[CallMedia], None]) -> None:
         """Answer and run `dialog(media)` on a dialog thread (switch.dialog)."""

@@ -12,6 +12,10 @@ Rules of this file:
   before any other event.
 - `Exit()` ends the dialog. A call that hangs up first produces `HungUp()`; a recording that was
   running is finished first (`RecordFinished(reason="hangup")`).
+- Every Play ends with exactly one `PlayFinished` carrying the Play's `tag`, unless another Play
+  replaces it first (then it ends silently). A digit that barges in arrives before the
+  `PlayFinished(interrupted=True)` it causes, so a dialog that answers the digit with a new Play
+  tells the stale end from the current one by its tag.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ class DigitReceived:
 class PlayFinished:
     interrupted: bool
     """True when a digit (barge-in) or StopPlay cut the playback short."""
+    tag: int = 0
+    """The tag of the Play this ends."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ class RecordFinished:
     seconds: float
     """Audio in the file (8 kHz mono 16-bit WAV), before any trimming."""
     reason: str
-    """stopped (StopRecord) | max_length | hangup"""
+    """stopped (StopRecord) | max_length | silence | hangup"""
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,8 @@ class Play:
 
     files: tuple[str, ...]
     barge_in: bool = True
+    tag: int = 0
+    """Echoed in the PlayFinished that ends this Play."""
 
 
 @dataclass(frozen=True)
@@ -93,10 +101,12 @@ class StopPlay:
 
 @dataclass(frozen=True)
 class Record:
-    """Record the caller to `path` (streamed to disk as it arrives) for at most max_seconds."""
+    """Record the caller to `path` (streamed to disk as it arrives) for at most max_seconds;
+    with silence_seconds > 0 the recording also ends after that long without voice."""
 
     path: str
     max_seconds: float
+    silence_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -144,9 +154,9 @@ S = TypeVar("S")
 class Media(Protocol):
     """What a dialog runner needs from a call (switch.media.CallMedia implements it)."""
 
-    def play(self, files: Sequence[str], barge_in: bool = True) -> None: ...
+    def play(self, files: Sequence[str], barge_in: bool = True, tag: int = 0) -> None: ...
     def stop_play(self) -> None: ...
-    def record(self, path: str, max_seconds: float) -> None: ...
+    def record(self, path: str, max_seconds: float, silence_seconds: float = 0.0) -> None: ...
     def stop_record(self) -> None: ...
     def start_timer(self, name: str, seconds: float) -> None: ...
     def cancel_timer(self, name: str) -> None: ...
@@ -190,11 +200,11 @@ def run_dialog(machine: Machine[S], state: S, media: Media, effects: EffectHandl
 def perform(media: Media, action: Action) -> None:
     """Hand one media action to the call."""
     if isinstance(action, Play):
-        media.play(action.files, action.barge_in)
+        media.play(action.files, action.barge_in, action.tag)
     elif isinstance(action, StopPlay):
         media.stop_play()
     elif isinstance(action, Record):
-        media.record(action.path, action.max_seconds)
+        media.record(action.path, action.max_seconds, action.silence_seconds)
     elif isinstance(action, StopRecord):
         media.stop_record()
     elif isinstance(action, StartTimer):

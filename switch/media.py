@@ -9,16 +9,22 @@ Rules of this file:
 - Callbacks from the media clock thread (end of a playlist) only post to the pump.
 - Recordings are WAV files written by pjmedia as frames arrive (8 kHz mono 16-bit; at most a
   quarter of a second sits in its buffer), so a crash loses at most the last second.
+- When the worker has a Listener (switch.listen), each answered call also records what the
+  caller sends to a listen file, followed for in-band DTMF and for the silence that ends a
+  recording; the file is deleted when the call ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
+import time
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import pjsua2 as pj
 
@@ -32,6 +38,7 @@ from switch.dialog import (
     TimerFired,
 )
 from switch.endpoint import Pump, TimerHandle
+from switch.listen import Listener, Watch
 
 if TYPE_CHECKING:
     pass
@@ -62,6 +69,12 @@ class _Player(pj.AudioMediaPlayer):  # type: ignore[misc]
 class MediaSession:
     """Pump-thread state of one call's media. Created when the call is answered."""
 
+    listener: ClassVar[Listener | None] = None
+    """The worker's listener (set once per process by the worker); None: no in-band DTMF and
+    no silence detection."""
+    listen_dir: ClassVar[Path | None] = None
+    """Where the listen files go."""
+
     def __init__(
         self,
         pump: Pump,
@@ -76,7 +89,10 @@ class MediaSession:
         self.events: queue.Queue[Event] = queue.Queue()
         self._player: _Player | None = None
         self._play_token = 0
+        self._play_tag = 0
         self._barge_in = False
+        self._listen: pj.AudioMediaRecorder | None = None
+        self._watch: Watch | None = None
         self._recorder: pj.AudioMediaRecorder | None = None
         self._record_path = ""
         self._record_timer: TimerHandle | None = None
@@ -92,6 +108,7 @@ class MediaSession:
         if self._started or self.closed:
             return
         self._started = True
+        self._start_listening()
         self.events.put(Started())
         pending, self._pending = self._pending, []
         for fn in pending:
@@ -108,7 +125,43 @@ class MediaSession:
         self._release_player()
         if self._recorder is not None:
             self._finish_recording("hangup")
+        self._stop_listening()
         self.events.put(HungUp())
+
+    def _start_listening(self) -> None:
+        listener, folder, audio = self.listener, self.listen_dir, self._get_audio()
+        if listener is None or folder is None or audio is None:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        path = str(folder / f"{uuid.uuid4().hex}.wav")
+        recorder = pj.AudioMediaRecorder()
+        try:
+            recorder.createRecorder(path)
+            audio.startTransmit(recorder)
+        except pj.Error as exc:
+            logger.error("%s: cannot listen to the caller: %s", self.call_id, exc.info())
+            return
+        self._listen = recorder
+        self._watch = listener.watch(
+            Watch(path, lambda key: self.digit(key, "inband"), self._silence_reached)
+        )
+
+    def _stop_listening(self) -> None:
+        recorder, self._listen = self._listen, None
+        watch, self._watch = self._watch, None
+        if watch is not None and self.listener is not None:
+            self.listener.unwatch(watch)
+        if recorder is not None:
+            audio = self._get_audio()
+            try:
+                if audio is not None:
+                    audio.stopTransmit(recorder)
+            except pj.Error:
+                pass
+            del recorder
+        if watch is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(watch.path)
 
     def _when_ready(self, fn: Callable[[], None]) -> None:
         if self.closed:
@@ -120,36 +173,47 @@ class MediaSession:
 
     # -- commands (pump thread) ------------------------------------------------------------------
 
-    def play(self, files: Sequence[str], barge_in: bool) -> None:
-        self._when_ready(lambda: self._play(list(files), barge_in))
+    def play(self, files: Sequence[str], barge_in: bool, tag: int = 0) -> None:
+        self._when_ready(lambda: self._play(list(files), barge_in, tag))
 
-    def _play(self, files: list[str], barge_in: bool) -> None:
+    def _play(self, files: list[str], barge_in: bool, tag: int = 0) -> None:
         self._release_player()
         existing = [f for f in files if os.path.isfile(f)]
         for missing in set(files) - set(existing):
             logger.warning("%s: prompt file %s is missing; skipped", self.call_id, missing)
         self._play_token += 1
+        self._play_tag = tag
         token = self._play_token
         audio = self._get_audio()
         if not existing or audio is None:
-            self.events.put(PlayFinished(interrupted=False))
+            self.events.put(PlayFinished(interrupted=False, tag=tag))
             return
-        player = _Player(lambda: self.pump.post(lambda: self._play_done(token, False)))
+        ends_at = time.monotonic() + sum(wav_seconds(f) for f in existing)
+        player = _Player(lambda: self.pump.post(lambda: self._play_eof(token, ends_at)))
         try:
             player.createPlaylist(existing, "play", pj.PJMEDIA_FILE_NO_LOOP)
             player.startTransmit(audio)
         except pj.Error as exc:
             logger.error("%s: cannot play %s: %s", self.call_id, existing, exc.info())
-            self.events.put(PlayFinished(interrupted=False))
+            self.events.put(PlayFinished(interrupted=False, tag=tag))
             return
         self._player = player
         self._barge_in = barge_in
+
+    def _play_eof(self, token: int, ends_at: float) -> None:
+        # pjmedia reports the end of a file when it has *read* it; up to a quarter of a second
+        # of it is still buffered. The playback ends when its audio has been sent.
+        left = ends_at - time.monotonic()
+        if left > 0.005:
+            self.pump.call_later(left, lambda: self._play_done(token, False))
+        else:
+            self._play_done(token, False)
 
     def _play_done(self, token: int, interrupted: bool) -> None:
         if token != self._play_token or self._player is None:
             return  # an older playlist, already replaced or stopped
         self._release_player()
-        self.events.put(PlayFinished(interrupted=interrupted))
+        self.events.put(PlayFinished(interrupted=interrupted, tag=self._play_tag))
 
     def stop_play(self) -> None:
         if self._player is not None:
@@ -167,10 +231,10 @@ class MediaSession:
             pass
         del player  # pjsua_player_destroy, on the pump thread
 
-    def record(self, path: str, max_seconds: float) -> None:
-        self._when_ready(lambda: self._record(path, max_seconds))
+    def record(self, path: str, max_seconds: float, silence_seconds: float = 0.0) -> None:
+        self._when_ready(lambda: self._record(path, max_seconds, silence_seconds))
 
-    def _record(self, path: str, max_seconds: float) -> None:
+    def _record(self, path: str, max_seconds: float, silence_seconds: float = 0.0) -> None:
         if self._recorder is not None:
             self._finish_recording("stopped")
         audio = self._get_audio()
@@ -191,6 +255,8 @@ class MediaSession:
         self._record_timer = self.pump.call_later(
             max_seconds, lambda: self._finish_recording("max_length")
         )
+        if silence_seconds > 0 and self._watch is not None:
+            self._watch.arm_silence(silence_seconds)
 
     def stop_record(self) -> None:
         if self._recorder is not None:
@@ -203,6 +269,8 @@ class MediaSession:
         if self._record_timer is not None:
             self._record_timer.cancel()
             self._record_timer = None
+        if self._watch is not None:
+            self._watch.disarm_silence()
         audio = self._get_audio()
         try:
             if audio is not None:
@@ -224,6 +292,10 @@ class MediaSession:
 
         self._timers[name] = self.pump.call_later(seconds, fire)
 
+    def _silence_reached(self) -> None:
+        if self._recorder is not None:
+            self._finish_recording("silence")
+
     def cancel_timer(self, name: str) -> None:
         timer = self._timers.pop(name, None)
         if timer is not None:
@@ -234,9 +306,12 @@ class MediaSession:
             self._hangup()
 
     def digit(self, digit: str, method: str) -> None:
-        """A DTMF digit arrived (RFC 4733 or SIP INFO): barge-in, then tell the dialog."""
+        """A DTMF digit arrived (RFC 4733, SIP INFO or in-band): barge-in, then tell the
+        dialog."""
         if self.closed or not self._started:
             return
+        if method != "inband" and self._watch is not None:
+            self._watch.stop_inband()
         self.events.put(DigitReceived(digit, method))
         if self._player is not None and self._barge_in:
             self._play_done(self._play_token, True)
@@ -249,15 +324,15 @@ class CallMedia:
         self._s = session
         self.call_id = session.call_id
 
-    def play(self, files: Sequence[str], barge_in: bool = True) -> None:
+    def play(self, files: Sequence[str], barge_in: bool = True, tag: int = 0) -> None:
         files = list(files)
-        self._s.pump.post(lambda: self._s.play(files, barge_in))
+        self._s.pump.post(lambda: self._s.play(files, barge_in, tag))
 
     def stop_play(self) -> None:
         self._s.pump.post(self._s.stop_play)
 
-    def record(self, path: str, max_seconds: float) -> None:
-        self._s.pump.post(lambda: self._s.record(path, max_seconds))
+    def record(self, path: str, max_seconds: float, silence_seconds: float = 0.0) -> None:
+        self._s.pump.post(lambda: self._s.record(path, max_seconds, silence_seconds))
 
     def stop_record(self) -> None:
         self._s.pump.post(self._s.stop_record)

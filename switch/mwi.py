@@ -1,93 +1,224 @@
-"""Message-waiting indication (SPEC S6): who gets which message-summary, and its body.
+"""Message waiting indicator: unsolicited NOTIFY message-summary (SPEC S6, RFC 3842).
 
 Rules of this file:
-- A mailbox's lamps are its line's MWI targets (notification_target rows, channel "mwi"), when
-  the line's notification settings have MWI on. Only targets that are local lines can get a
-  NOTIFY (their phones register at the edge); other numbers are skipped.
-- A target's types choose what it is told: all_voice -> every voice message, urgent_voice
-  alone -> urgent voice messages only, all_faxes -> faxes. Messages-Waiting is "yes" when
-  something it is told about is new.
-- `body()` is pure (RFC 3842 simple-message-summary); `for_mailbox()` (counts changed) and
-  `for_registered_line()` (a phone of that line registered: re-assert its lamps) read the store
-  and return the notices; the worker sends them as unsolicited NOTIFYs.
+- `counts_changed(line, counts)` is the one entry point: the lamp state of `line`'s mailbox goes
+  to each of the line's MWI targets (notification_target rows with channel 'mwi', when
+  notification_settings.mwi_enabled) whose types match the change. Today the worker that
+  committed a change calls it right after the commit, so exactly one worker sends each NOTIFY;
+  a consumer of the mailbox.counts events can call it instead (the payload has the counts).
+- A target's body counts only its types: all_voice -> Voice-Message new/old (urgent_new/
+  urgent_old); urgent_voice alone -> Voice-Message counting urgent messages only; all_faxes ->
+  Fax-Message. Messages-Waiting is yes when any counted new message waits.
+- Where a target number's NOTIFY goes is pluggable (like switch.legs for call legs): without the
+  edge, to the static contacts of the target line's devices; with the edge, to the edge, which
+  forwards it to the line's registered devices (`X-Relais-Leg: devices`).
+- `registered(line)`: a phone of `line` just registered at the edge (the edge tells a worker
+  with a MESSAGE "X-Relais-Event: registered"); every mailbox that lights a lamp on `line` sends
+  its state again, so a phone that was off or restarted shows the right lamp at once.
+- Reading the store happens on the caller's thread; sending goes to the pump (`send`).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+import pjsua2 as pj
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store import repository
-from store.models import Line, NotificationSettings, NotificationTarget
+from store.models import Device, Line, NotificationSettings, NotificationTarget
+from store.repository import Counts, mailbox_counts
+from store.session import Store
+from switch.legs import LEG_HEADER, Destination
+
+logger = logging.getLogger(__name__)
 
 EVENT = "message-summary"
 CONTENT_TYPE = "application/simple-message-summary"
+TYPES = ("all_faxes", "urgent_voice", "all_voice")
 
 
-@dataclass(frozen=True)
-class Notice:
-    """One NOTIFY: the mailbox's summary for the phones of line `target`."""
-
-    mailbox: str
-    target: str
-    body: bytes
-
-
-def body(counts: repository.Counts, types: frozenset[str], account: str) -> bytes:
-    """RFC 3842 message summary of `counts` as a target with `types` sees it."""
-    lines = []
+def message_summary(counts: Counts, account: str, types: Iterable[str] = TYPES) -> str:
+    """The RFC 3842 body for a target with these message types."""
+    wanted = set(types)
+    lines: list[str] = []
     waiting = False
-    if "all_voice" in types:
-        new, old = counts.voice_new, counts.voice_old
+    if "all_voice" in wanted:
         lines.append(
-            f"Voice-Message: {new}/{old} ({counts.voice_urgent_new}/{counts.voice_urgent_old})"
+            f"Voice-Message: {counts.voice_new}/{counts.voice_old} "
+            f"({counts.voice_urgent_new}/{counts.voice_urgent_old})"
         )
-        waiting |= new > 0
-    elif "urgent_voice" in types:
-        new, old = counts.voice_urgent_new, counts.voice_urgent_old
-        lines.append(f"Voice-Message: {new}/{old} ({new}/{old})")
-        waiting |= new > 0
-    if "all_faxes" in types:
+        waiting |= counts.voice_new > 0
+    elif "urgent_voice" in wanted:
+        lines.append(
+            f"Voice-Message: {counts.voice_urgent_new}/{counts.voice_urgent_old} "
+            f"({counts.voice_urgent_new}/{counts.voice_urgent_old})"
+        )
+        waiting |= counts.voice_urgent_new > 0
+    if "all_faxes" in wanted:
         lines.append(f"Fax-Message: {counts.fax_new}/{counts.fax_old}")
         waiting |= counts.fax_new > 0
     head = [f"Messages-Waiting: {'yes' if waiting else 'no'}", f"Message-Account: {account}"]
-    return ("\r\n".join(head + lines) + "\r\n").encode()
+    return "\r\n".join(head + lines) + "\r\n"
 
 
-def _enabled(session: Session, mailbox: str) -> bool:
-    settings = session.get(NotificationSettings, mailbox)
-    return settings is None or settings.mwi_enabled
+def matches(types: Iterable[str], kind: str | None) -> bool:
+    """Does a change of `kind` (voice | fax | None = unknown) concern a target of `types`?"""
+    wanted = set(types) & set(TYPES)
+    if kind is None:
+        return bool(wanted)
+    if kind == "fax":
+        return "all_faxes" in wanted
+    return bool(wanted & {"all_voice", "urgent_voice"})
 
 
-def _notice(session: Session, row: NotificationTarget, domain: str) -> Notice:
-    counts = repository.mailbox_counts(session, row.line_number)
-    return Notice(
-        mailbox=row.line_number,
-        target=row.address,
-        body=body(counts, frozenset(row.types), f"sip:{row.line_number}@{domain}"),
-    )
+@dataclass(frozen=True)
+class Notify:
+    """One NOTIFY to send."""
+
+    uri: str
+    body: str
+    headers: tuple[tuple[str, str], ...] = ()
 
 
-def for_mailbox(session: Session, mailbox: str, domain: str) -> list[Notice]:
-    """The NOTIFYs that show `mailbox`'s current counts on every lamp it lights."""
-    if not _enabled(session, mailbox):
-        return []
-    rows = session.scalars(
-        select(NotificationTarget)
-        .where(NotificationTarget.line_number == mailbox, NotificationTarget.channel == "mwi")
-        .order_by(NotificationTarget.id)
-    ).all()
-    return [_notice(session, r, domain) for r in rows if session.get(Line, r.address) is not None]
+class NotifyRouter(Protocol):
+    def resolve(self, session: Session, number: str) -> tuple[Destination, ...]: ...
 
 
-def for_registered_line(session: Session, line: str, domain: str) -> list[Notice]:
-    """The NOTIFYs that re-assert, on a phone of `line` that just registered, every lamp of a
-    mailbox that has `line` as an MWI target."""
-    rows = session.scalars(
-        select(NotificationTarget)
-        .where(NotificationTarget.channel == "mwi", NotificationTarget.address == line)
-        .order_by(NotificationTarget.id)
-    ).all()
-    return [_notice(session, r, domain) for r in rows if _enabled(session, r.line_number)]
+class NoEdgeNotifyRouter:
+    """The static contacts of the devices of line `number` (nothing for other numbers)."""
+
+    def resolve(self, session: Session, number: str) -> tuple[Destination, ...]:
+        contacts: Sequence[str | None] = session.scalars(
+            select(Device.contact_uri).where(Device.line_number == number).order_by(Device.id)
+        ).all()
+        return tuple(Destination(c) for c in contacts if c)
+
+
+class EdgeNotifyRouter:
+    """The edge, which forwards to the registered devices of line `number`."""
+
+    def __init__(self, edge_host: str, edge_port: int) -> None:
+        host = f"[{edge_host}]" if ":" in edge_host and not edge_host.startswith("[") else edge_host
+        self.edge = f"{host}:{edge_port}"
+
+    def resolve(self, session: Session, number: str) -> tuple[Destination, ...]:
+        if session.get(Line, number) is None:
+            return ()
+        return (Destination(f"sip:{number}@{self.edge}", ((LEG_HEADER, "devices"),)),)
+
+
+class MwiSender:
+    """Turns a mailbox's counts into NOTIFYs to its MWI targets."""
+
+    def __init__(
+        self, store: Store, router: NotifyRouter, send: Callable[[Notify], None], domain: str
+    ) -> None:
+        self.store = store
+        self.router = router
+        self.send = send
+        self.domain = domain
+
+    def notifies(
+        self, session: Session, line: str, counts: Counts, kind: str | None = None
+    ) -> list[Notify]:
+        settings = session.get(NotificationSettings, line)
+        if settings is not None and not settings.mwi_enabled:
+            return []
+        targets = session.scalars(
+            select(NotificationTarget)
+            .where(NotificationTarget.line_number == line, NotificationTarget.channel == "mwi")
+            .order_by(NotificationTarget.id)
+        ).all()
+        account = f"sip:{line}@{self.domain}"
+        out: list[Notify] = []
+        for target in targets:
+            if not matches(target.types, kind):
+                continue
+            body = message_summary(counts, account, target.types)
+            for dest in self.router.resolve(session, target.address):
+                out.append(Notify(dest.uri, body, dest.headers))
+        return out
+
+    def for_registered_line(self, session: Session, line: str) -> list[Notify]:
+        """The NOTIFYs that re-assert every lamp shown on the phones of `line`."""
+        mailboxes = session.scalars(
+            select(NotificationTarget.line_number)
+            .where(NotificationTarget.channel == "mwi", NotificationTarget.address == line)
+            .distinct()
+            .order_by(NotificationTarget.line_number)
+        ).all()
+        account = f"sip:{{}}@{self.domain}"
+        out: list[Notify] = []
+        for mailbox in mailboxes:
+            settings = session.get(NotificationSettings, mailbox)
+            if settings is not None and not settings.mwi_enabled:
+                continue
+            counts = mailbox_counts(session, mailbox)
+            targets = session.scalars(
+                select(NotificationTarget).where(
+                    NotificationTarget.line_number == mailbox,
+                    NotificationTarget.channel == "mwi",
+                    NotificationTarget.address == line,
+                )
+            ).all()
+            for target in targets:
+                if not matches(target.types, None):
+                    continue
+                body = message_summary(counts, account.format(mailbox), target.types)
+                for dest in self.router.resolve(session, line):
+                    out.append(Notify(dest.uri, body, dest.headers))
+        return out
+
+    def registered(self, line: str) -> int:
+        """A phone of `line` registered: send it every lamp it shows; the number of NOTIFYs."""
+        with self.store.read() as s:
+            notifies = self.for_registered_line(s, line)
+        for n in notifies:
+            self.send(n)
+        if notifies:
+            logger.info("MWI re-asserted on %s (%d lamps)", line, len(notifies))
+        return len(notifies)
+
+    def counts_changed(
+        self, line: str, counts: Counts | None = None, kind: str | None = None
+    ) -> int:
+        """Send `line`'s lamp state to its MWI targets; the number of NOTIFYs sent."""
+        with self.store.read() as s:
+            if counts is None:
+                counts = mailbox_counts(s, line)
+            notifies = self.notifies(s, line, counts, kind)
+        for n in notifies:
+            self.send(n)
+        if notifies:
+            logger.info(
+                "MWI of %s (%s new, %s old) to %s",
+                line,
+                counts.voice_new,
+                counts.voice_old,
+                ", ".join(n.uri for n in notifies),
+            )
+        return len(notifies)
+
+
+def send_notify(account: pj.Account, notify: Notify) -> None:
+    """Send one NOTIFY out of dialog from `account` (pump thread)."""
+    prm = pj.SendRequestParam()
+    prm.method = "NOTIFY"
+    prm.txOption.targetUri = notify.uri
+    prm.txOption.contentType = CONTENT_TYPE
+    prm.txOption.msgBody = notify.body
+    # Unsolicited (RFC 3842 section 3): no subscription, but phones expect the header of an
+    # active one (RFC 6665 makes Subscription-State mandatory in every NOTIFY).
+    for name, value in (("Event", EVENT), ("Subscription-State", "active"), *notify.headers):
+        h = pj.SipHeader()
+        h.hName = name
+        h.hValue = value
+        prm.txOption.headers.append(h)
+    try:
+        account.sendRequest(prm)
+    except pj.Error as exc:
+        logger.warning("MWI NOTIFY to %s not sent: %s", notify.uri, exc.info())

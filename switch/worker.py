@@ -33,18 +33,24 @@ from typing import Any
 import pjsua2 as pj
 
 from config.settings import Settings, load_settings
+from ivr.pin import LockoutPolicy
+from ivr.runner import IvrRunner
+from ivr.services import Voicemail
 from routing import engine
-from routing.model import ACCOUNT_PHONE, CallFacts, DialPlan
+from routing.model import CallFacts, DialPlan
 from store import repository
 from store.files import FileStore
+from store.repository import Counts
 from store.session import Store
-from switch import mwi
 from switch.b2bua import Decision, Inbound, SwitchCall, op, plan_targets
 from switch.calllog import CallRecord, log_call
 from switch.endpoint import PJSUA_MAX_CALLS, EndpointConfig, Pump
-from switch.legs import Destination, EdgeResolver, NoEdgeResolver, Resolver
+from switch.legs import EdgeResolver, NoEdgeResolver, Resolver
+from switch.listen import Listener
+from switch.media import MediaSession
+from switch.mwi import EdgeNotifyRouter, MwiSender, NoEdgeNotifyRouter, Notify, NotifyRouter
+from switch.mwi import send_notify as pjsua_send_notify
 from switch.sipmsg import parse_request, uri_user
-from switch.voicemail import VoicemailService
 
 logger = logging.getLogger(__name__)
 
@@ -94,10 +100,6 @@ class Worker:
         self.store = Store(cfg.effective_database_url)
         self.files = FileStore(cfg.storage_root)
         spool = cfg.storage_root / "spool" / "recordings" / f"w{index}"
-        self.voicemail_service = VoicemailService(
-            self.store, self.files, spool, cfg.prompts_dir or None
-        )
-        self.voicemail_service.on_delivered = self.mwi_changed
         pub_host = public_host or cfg.sip_advertised_host
         pub_port = public_port or cfg.sip_port
         self.resolver: Resolver
@@ -140,6 +142,7 @@ class Worker:
         self.stats = {"calls": 0, "rejected_capacity": 0, "messages": 0}
         self.started_at = time.time()
         self._stop = threading.Event()
+        self._setup_ivr(cfg, spool.resolve(), no_edge, pub_host, pub_port)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -159,6 +162,47 @@ class Worker:
         threading.Thread(target=self._status_loop, name="status", daemon=True).start()
         logger.info("switch worker %s listening on %s:%s", self.index, self.host, self.port)
 
+    def _setup_ivr(
+        self, cfg: Settings, spool: Path, no_edge: bool, pub_host: str, pub_port: int
+    ) -> None:
+        """The IVR (deposit, retrieval), its listener (in-band DTMF, silence) and MWI."""
+        self.listener = Listener(self.pump.post)
+        router: NotifyRouter = (
+            NoEdgeNotifyRouter() if no_edge else EdgeNotifyRouter(pub_host, pub_port)
+        )
+        self.mwi = MwiSender(self.store, router, self.send_notify, cfg.sip_domain)
+        self.voicemail_service = Voicemail(
+            self.store,
+            self.files,
+            spool,
+            lockout=LockoutPolicy(
+                cfg.mailbox.pin_lockout_failures, cfg.mailbox.pin_lockout_minutes
+            ),
+            silence_seconds=cfg.mailbox.silence_seconds,
+            on_counts=self._counts_changed,
+            default_language=cfg.language,
+        )
+        self.ivr = IvrRunner(
+            self.voicemail_service,
+            prompts_dir=Path(cfg.prompts_dir) if cfg.prompts_dir else None,
+            default_language=cfg.language,
+            no_edge=no_edge,
+        )
+        self.dialogs["deposit"] = self.ivr.deposit_dialog
+        self.dialogs["retrieval"] = self.ivr.retrieval_dialog
+
+    def _counts_changed(self, line: str, counts: Counts) -> None:
+        self.mwi.counts_changed(line, counts)
+
+    def send_notify(self, notify: Notify) -> None:
+        """Send an MWI NOTIFY from the worker's account (any thread)."""
+
+        def send() -> None:
+            if self.account is not None:
+                pjsua_send_notify(self.account, notify)
+
+        self.pump.post(send)
+
     def _setup(self, pump: Pump) -> None:
         acfg = pj.AccountConfig()
         host = pump.config.advertised_host
@@ -170,6 +214,12 @@ class Worker:
         acc = SwitchAccount(self)
         acc.create(acfg, True)
         self.account = acc
+        listen_dir = self.cfg.storage_root / "spool" / "listen" / f"w{self.index}"
+        for stale in listen_dir.glob("*.wav"):
+            stale.unlink(missing_ok=True)
+        MediaSession.listener = self.listener
+        MediaSession.listen_dir = listen_dir.resolve()
+        self.listener.start()
 
     _last_gc = 0.0
     _last_full_gc = 0.0
@@ -202,6 +252,7 @@ class Worker:
             self.pump.ep.hangupAllCalls()
 
         self.pump.stop(teardown)
+        self.listener.stop()
         self.dialog_pool.shutdown(wait=False, cancel_futures=True)
         self.db.shutdown(wait=True)
         self._stop.set()
@@ -295,55 +346,14 @@ class Worker:
         if self.edge is None or not self.trusted(host) or not (line.isdigit() and len(line) == 10):
             logger.warning("registration event from %s ignored", prm.rdata.srcAddress)
             return
-        domain = self.cfg.sip_domain
-        self._send_notices(lambda s: mwi.for_registered_line(s, line, domain))
+        self.db.submit(self._reassert_lamps, line)
 
-    def mwi_changed(self, mailbox: str) -> None:
-        """The counts of `mailbox` changed (any thread): update every lamp it lights."""
-        domain = self.cfg.sip_domain
-        self._send_notices(lambda s: mwi.for_mailbox(s, mailbox, domain))
-
-    def _send_notices(self, find: Callable[[Any], list[mwi.Notice]]) -> None:
-        def lookup() -> list[tuple[mwi.Notice, tuple[Destination, ...]]]:
-            with self.store.read() as s:
-                return [
-                    (n, self.resolver.resolve(s, n.target, ACCOUNT_PHONE).destinations)
-                    for n in find(s)
-                ]
-
-        self.db_submit(lookup, self._notify)
-
-    def _notify(
-        self,
-        found: list[tuple[mwi.Notice, tuple[Destination, ...]]] | None,
-        error: BaseException | None,
-    ) -> None:
-        """Send each notice as an unsolicited NOTIFY (pump thread)."""
-        if error is not None or found is None:
-            logger.error("MWI not sent: %s", error)
-            return
-        if self.account is None or self.shutting_down:
-            return
-        for notice, destinations in found:
-            for dest in destinations:
-                prm = pj.SendRequestParam()
-                prm.method = "NOTIFY"
-                prm.txOption.targetUri = dest.uri
-                prm.txOption.contentType = mwi.CONTENT_TYPE
-                prm.txOption.msgBody = notice.body.decode()
-                headers = (("Event", mwi.EVENT), ("Subscription-State", "active"), *dest.headers)
-                for name, value in headers:
-                    h = pj.SipHeader()
-                    h.hName, h.hValue = name, value
-                    prm.txOption.headers.append(h)
-                try:
-                    self.account.sendRequest(prm)
-                except pj.Error as exc:
-                    logger.warning(
-                        "MWI of %s to %s not sent: %s", notice.mailbox, dest.uri, exc.info()
-                    )
-                    continue
-                logger.info("MWI of %s sent to %s", notice.mailbox, dest.uri)
+    def _reassert_lamps(self, line: str) -> None:
+        """Database thread: the lamps shown on `line`'s phones, sent again."""
+        try:
+            self.mwi.registered(line)
+        except Exception:
+            logger.exception("MWI of %s not re-asserted", line)
 
     # -- database work ---------------------------------------------------------------------------
 

@@ -4,10 +4,13 @@ registers, every mailbox that lights a lamp on that line."""
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from store import repository as repo
-from store.models import Message, NotificationSettings, NotificationTarget
+from store.models import Line, Message, NotificationSettings, NotificationTarget
 from store.session import Store
-from switch import mwi
+from switch.legs import Destination
+from switch.mwi import MwiSender, Notify
 
 DOMAIN = "relais.local"
 
@@ -37,33 +40,47 @@ def setup(store: Store) -> None:
         )
 
 
+class Lines:
+    """A notify router that names the target line instead of a phone's address."""
+
+    def resolve(self, session: Session, number: str) -> tuple[Destination, ...]:
+        return (Destination(f"sip:{number}@phones"),) if session.get(Line, number) else ()
+
+
+def sender(store: Store) -> tuple[MwiSender, list[Notify]]:
+    sent: list[Notify] = []
+    return MwiSender(store, Lines(), sent.append, DOMAIN), sent
+
+
+def account(body: str) -> str:
+    return body.splitlines()[1].removeprefix("Message-Account: sip:").removesuffix(f"@{DOMAIN}")
+
+
 def test_a_mailbox_tells_its_local_targets(store: Store) -> None:
     setup(store)
-    with store.read() as s:
-        notices = mwi.for_mailbox(s, "6135550100", DOMAIN)
-    assert [(n.mailbox, n.target) for n in notices] == [
-        ("6135550100", "6135550100"),
-        ("6135550100", "6135550101"),
-    ]
-    own, second = notices
+    mwi, sent = sender(store)
+    assert mwi.counts_changed("6135550100") == 2
+    assert [n.uri for n in sent] == ["sip:6135550100@phones", "sip:6135550101@phones"]
+    own, second = sent
     assert own.body == (
-        b"Messages-Waiting: yes\r\nMessage-Account: sip:6135550100@relais.local\r\n"
-        b"Voice-Message: 1/1 (1/0)\r\nFax-Message: 0/0\r\n"
+        "Messages-Waiting: yes\r\nMessage-Account: sip:6135550100@relais.local\r\n"
+        "Voice-Message: 1/1 (1/0)\r\nFax-Message: 0/0\r\n"
     )
-    assert second.body.splitlines()[2] == b"Voice-Message: 1/0 (1/0)"
+    assert second.body.splitlines()[2] == "Voice-Message: 1/0 (1/0)"
 
 
 def test_a_registering_line_gets_every_lamp_it_shows(store: Store) -> None:
     setup(store)
-    with store.read() as s:
-        second = mwi.for_registered_line(s, "6135550101", DOMAIN)
-        own = mwi.for_registered_line(s, "6135550100", DOMAIN)
+    mwi, sent = sender(store)
+    assert mwi.registered("6135550101") == 2
     # 6135550101's own (empty) mailbox, and 6135550100's urgent messages.
-    assert sorted((n.mailbox, n.target) for n in second) == [
-        ("6135550100", "6135550101"),
-        ("6135550101", "6135550101"),
+    assert sorted((account(n.body), n.uri) for n in sent) == [
+        ("6135550100", "sip:6135550101@phones"),
+        ("6135550101", "sip:6135550101@phones"),
     ]
-    assert [(n.mailbox, n.target) for n in own] == [("6135550100", "6135550100")]
+    sent.clear()
+    assert mwi.registered("6135550100") == 1
+    assert [(account(n.body), n.uri) for n in sent] == [("6135550100", "sip:6135550100@phones")]
 
 
 def test_mwi_off_sends_nothing(store: Store) -> None:
@@ -72,8 +89,7 @@ def test_mwi_off_sends_nothing(store: Store) -> None:
         settings = s.get(NotificationSettings, "6135550100")
         assert settings is not None
         settings.mwi_enabled = False
-    with store.read() as s:
-        assert mwi.for_mailbox(s, "6135550100", DOMAIN) == []
-        assert [n.mailbox for n in mwi.for_registered_line(s, "6135550101", DOMAIN)] == [
-            "6135550101"
-        ]
+    mwi, sent = sender(store)
+    assert mwi.counts_changed("6135550100") == 0
+    assert mwi.registered("6135550101") == 1
+    assert [account(n.body) for n in sent] == ["6135550101"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.phone import PROMPTS, Phones
 from tests.support.sip import SwitchUnderTest, free_ports, run_worker, write_tone_pcap
 
 
@@ -40,3 +41,30 @@ def audio(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture
 def work(tmp_path: Path) -> Path:
     return tmp_path
+
+
+# ------------------------------------------------------------------------------------------------
+# IVR: a worker that plays the real prompts, and scripted phones (tests/support/phone.py)
+
+
+@pytest.fixture(scope="session")
+def ivr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwitchUnderTest]:
+    """A worker with the shipped French and English prompts (media/prompts)."""
+    tmp = tmp_path_factory.mktemp("ivr")
+    with run_worker(tmp, {"RELAIS_PROMPTS_DIR": str(PROMPTS)}) as sut:
+        yield sut
+
+
+@pytest.fixture(scope="session")
+def phone_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phones]:
+    """The test process's pjsua2 endpoint (one per process)."""
+    endpoint = Phones(tmp_path_factory.mktemp("phones"))
+    yield endpoint
+    endpoint.close()
+
+
+@pytest.fixture
+def phones(phone_endpoint: Phones) -> Iterator[Phones]:
+    """Scripted phones; every call a test leaves up is hung up after it."""
+    yield phone_endpoint
+    phone_endpoint.hangup_all()

@@ -82,16 +82,16 @@ def test_killed_worker_is_restarted_and_recovers_its_recording(tmp_path: Path) -
                 "uac_answer.xml",
                 workdir=tmp_path,
                 service=line,
-                wait_ms=800,
+                wait_ms=1600,  # a pause first: a recording filled by a steady tone is no voice
                 hold_ms=8000,
                 pcap=pcap,
                 timeout=15,
             ).start()
             spool = root / "spool" / "recordings" / "w1"
             wait(
-                lambda: any(p.stat().st_size > 40000 for p in spool.glob("*.wav")),
+                lambda: any(p.stat().st_size > 64000 for p in spool.glob("*.wav")),
                 10,
-                "a recording of 2.5 s or more",
+                "a recording of 4 s or more",
             )
             victim = int(str(first[1]["pid"]))
             os.kill(victim, signal.SIGKILL)

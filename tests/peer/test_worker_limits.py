@@ -121,7 +121,7 @@ def test_over_capacity_gets_503_with_retry_after(
         "uac_answer.xml",
         workdir=work,
         service=line,
-        wait_ms=500,
+        wait_ms=1200,  # a pause before the tone: a recording filled by a steady tone is no voice
         hold_ms=2500,
         pcap=audio["caller_2s"],
     ).start()

@@ -1,0 +1,1 @@
+"""Voicemail dialogs (SPEC S5): deposit and retrieval as pure machines, and their runner."""

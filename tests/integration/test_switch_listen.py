@@ -1,0 +1,69 @@
+"""The worker's listener: in-band DTMF and the silence that ends a recording, read from a
+growing listen file as pjmedia writes it (switch/listen.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from switch.listen import WAV_HEADER, Listener, Watch
+from tests.integration.test_ivr_services import silence, speechlike
+from tests.support.phone import dtmf_samples
+
+
+def grow(path: Path, samples: np.ndarray) -> None:
+    with open(path, "ab") as fh:
+        fh.write(samples.astype("<i2").tobytes())
+
+
+def test_inband_keys_once_each_and_off_after_an_rfc4733_digit(tmp_path: Path) -> None:
+    posted: list[Callable[[], None]] = []
+    keys: list[str] = []
+    listener = Listener(posted.append)
+    path = tmp_path / "listen.wav"
+    path.write_bytes(b"\0" * WAV_HEADER)
+    w = listener.watch(Watch(str(path), keys.append, lambda: None))
+    audio = np.concatenate([speechlike(0.5), dtmf_samples("1#"), silence(0.2)])
+    data = audio.astype("<i2").tobytes()
+    for start in range(0, len(data), 1001):  # odd-sized blocks
+        with open(path, "ab") as fh:
+            fh.write(data[start : start + 1001])
+        listener.poll(w)
+    for fn in posted:
+        fn()
+    assert keys == ["1", "#"]
+    w.stop_inband()
+    with open(path, "ab") as fh:
+        fh.write(dtmf_samples("5").astype("<i2").tobytes())
+    posted.clear()
+    listener.poll(w)
+    assert posted == []
+    listener.unwatch(w)
+
+
+def test_silence_fires_once_after_the_limit_without_voice(tmp_path: Path) -> None:
+    posted: list[Callable[[], None]] = []
+    fired: list[int] = []
+    listener = Listener(posted.append)
+    path = tmp_path / "listen.wav"
+    path.write_bytes(b"\0" * WAV_HEADER)
+    w = listener.watch(Watch(str(path), lambda k: None, lambda: fired.append(1)))
+    t0 = time.monotonic()
+    w.arm_silence(5.0)
+    grow(path, np.concatenate([silence(1.0), speechlike(1.0)]))
+    listener.poll(w, now=t0 + 2.0)  # voice heard at 2 s
+    grow(path, silence(3.0))
+    listener.poll(w, now=t0 + 6.9)
+    assert posted == []
+    listener.poll(w, now=t0 + 7.1)  # no new audio at all still counts as silence
+    assert len(posted) == 1
+    posted[0]()
+    listener.poll(w, now=t0 + 20.0)
+    assert fired == [1] and len(posted) == 1
+    w.arm_silence(1.0)
+    w.disarm_silence()
+    listener.poll(w, now=time.monotonic() + 10)
+    assert len(posted) == 1

@@ -1,0 +1,221 @@
+"""Leaving a message over real SIP (SPEC S5 deposit): what the caller hears, checked by
+cross-correlation against the shipped prompts, and what the store keeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from media import analysis, say
+from media.convert import load_wav
+from store.models import Message
+from tests.support.ivr import speech, subscriber, together
+from tests.support.phone import Phones, contains, ids, read_wav
+from tests.support.sip import SwitchUnderTest
+
+pytestmark = pytest.mark.peer
+
+CALLER = "6135559876"
+
+
+def test_greeting_by_choice_and_reason_skip_and_full_mailbox(
+    ivr: SwitchUnderTest, phones: Phones
+) -> None:
+    name = speech("Marie Tremblay")
+    personal = speech(
+        "Hello, you have reached Marie Tremblay, of the operations team. "
+        "I cannot take your call. Leave me a message."
+    )
+    busy = speech("I am on the phone right now.")
+    system = subscriber(ivr, "en")
+    numbered = subscriber(ivr, "fr", greeting="system_number")
+    named = subscriber(ivr, "en", greeting="system_name")
+    named_path = named.greeting("name", name)
+    nameless = subscriber(ivr, "en", greeting="system_name")
+    own = subscriber(ivr, "en", greeting="personal", busy_greeting_enabled=True)
+    own_path = own.greeting("personal", personal)
+    busy_path = own.greeting("busy", busy)
+    away = subscriber(ivr, "fr", greeting="personal", extended_absence_enabled=True)
+    away.greeting("personal", personal)
+    full = subscriber(ivr, "en", quota_seconds=10)
+    with ivr.store.transaction() as s:
+        s.add(
+            Message(
+                line_number=full.number,
+                folder="deleted",
+                duration_seconds=10.0,
+                file_path="messages/x.wav",
+            )
+        )
+    phone = phones.caller(CALLER)
+    beep_en, beep_fr = ids("en", "beep"), ids("fr", "beep")
+
+    def hears(target: str, expected: list[str], **headers: str) -> None:
+        call = phone.call(target, tuple(headers.items()))
+        call.wait_answered()
+        call.hear(*expected)
+        call.hangup()
+
+    together(
+        lambda: hears(
+            system.uri, ids("en", say.system_greeting("unavailable"), "leave_message", "beep")
+        ),
+        lambda: hears(
+            numbered.uri,
+            ids("fr", say.system_greeting("unavailable", numbered.number), "leave_message", "beep"),
+        ),
+        lambda: hears(
+            named.uri,
+            [named_path, *ids("en", say.after_name("unavailable"), "leave_message", "beep")],
+        ),
+        lambda: hears(
+            nameless.uri,
+            ids("en", say.system_greeting("unavailable", nameless.number), "leave_message", "beep"),
+        ),
+    )
+    diverted = {"Diversion": f"<sip:{own.number}@relais.local>;reason=user-busy"}
+
+    def skips() -> None:
+        call = phone.call(own.uri)
+        call.wait_answered()
+        call.hear(f"{own_path}[0:1]")  # the greeting has started
+        call.press("#")
+        call.hear(*beep_en)
+        call.hangup()
+        assert call.not_heard(f"{own_path}[2:]", since=0)  # its end never played
+
+    def full_mailbox() -> None:
+        call = phone.call(full.uri)
+        call.wait_answered()
+        call.hear(*ids("en", "mailbox_full", "goodbye"))
+        call.wait_ended()
+
+    together(
+        lambda: hears(f"sip:*98@{ivr.target}", [busy_path, *beep_en], **diverted),
+        lambda: hears(
+            away.uri, ids("fr", say.system_greeting("absent"), "leave_message") + beep_fr
+        ),
+        skips,
+        full_mailbox,
+    )
+    assert full.call_log() == [("missed", "voicemail")]
+    assert system.call_log() == [("missed", "abandoned")]  # hung up after the beep
+    assert system.messages() == [] and own.messages() == []
+
+
+def review_menu_rerecord_urgent_private_listen_and_send(
+    ivr: SwitchUnderTest, phones: Phones
+) -> None:
+    line = subscriber(ivr, "en")
+    first = speech("This is my first try, please ignore it.")
+    second = speech("Hi, it is Paul. The meeting moves to Thursday at ten.")
+    call = phones.caller(CALLER).call(line.uri)
+    call.wait_answered()
+    call.hear(*ids("en", "leave_message", "beep"))
+    call.say(first)
+    call.press("#")
+    menu = say.menu(say.deposit_menu(urgent=False, private=False))
+    call.hear(*ids("en", menu[:4]))
+    call.press("3")  # record again
+    call.hear(*ids("en", "beep"))
+    call.say(second)
+    call.press("#")
+    call.hear(*ids("en", menu[:4]))
+    call.press("4")
+    call.hear(*ids("en", "urgent_on", say.menu(say.deposit_menu(urgent=True, private=False))[:4]))
+    call.press("5")
+    call.hear(*ids("en", "private_on"))
+    call.press("2")  # listen: the second take
+    call.hear(str(second))
+    call.press("1", info=True)  # send, as SIP INFO
+    call.hear(*ids("en", "message_sent", "goodbye"))
+    call.wait_ended()
+    [m] = line.messages()
+    assert (m.urgent, m.private, m.caller_number) == (True, True, CALLER)
+    stored = load_wav(Path(line.path(m))).astype(np.float64)
+    assert contains(stored, second) and not contains(stored, first)  # the second take
+    assert line.event_types()[-3:] == ["call.missed", "message.deposited", "mailbox.counts"]
+
+
+def too_short_is_discarded_and_hanging_up_after_recording_sends(
+    ivr: SwitchUnderTest, phones: Phones
+) -> None:
+    short = subscriber(ivr, "fr")
+    kept = subscriber(ivr, "en")
+    phone = phones.caller(CALLER)
+
+    def too_short() -> None:
+        call = phone.call(short.uri)
+        call.wait_answered()
+        call.hear(*ids("fr", "leave_message", "beep"))
+        call.say(speech("Oui", "fr"))
+        call.press("#")
+        call.hear(*ids("fr", "message_too_short", "record_message", "beep"))
+        call.hangup()
+
+    def hang_up_in_the_menu() -> None:
+        call = phone.call(kept.uri)
+        call.wait_answered()
+        call.hear(*ids("en", "leave_message", "beep"))
+        call.say(speech("Call me back when you can, thanks."))
+        call.press("#")
+        call.hear(*ids("en", say.menu(say.deposit_menu(urgent=False, private=False))[:2]))
+        call.hangup()
+
+    together(too_short, hang_up_in_the_menu)
+    assert short.messages() == []
+    assert ivr.wait_for(lambda: short.call_log()) == [("missed", "abandoned")]
+    [m] = ivr.wait_for(lambda: kept.messages())
+    assert 1.5 < m.duration_seconds < 4.0
+    assert kept.call_log() == [("missed", "voicemail")]
+
+
+def test_sipp_keys_from_dtmf_pcaps_and_silence_ending_the_recording(
+    ivr: SwitchUnderTest, work: Path
+) -> None:
+    line = subscriber(ivr, "en")
+    caller = ivr.sipp(
+        "caller",
+        "uac_ivr_deposit.xml",
+        workdir=work,
+        service=line.number,
+        timeout=60,
+        greeting_ms=5500,
+        keys_ms=7000 + 7500,
+        **{"from": f'"Sipp Caller" <sip:{CALLER}@127.0.0.1>'},
+    )
+    assert caller.run() == 0, caller.describe() + ivr.tail()
+    [m] = line.messages()
+    assert m.urgent and not m.private
+    assert 6.0 < m.duration_seconds < 7.3  # the 7 s of speech; the 5 s of silence were cut
+
+
+def inband_dtmf_and_the_tone_is_not_kept(ivr: SwitchUnderTest, phones: Phones) -> None:
+    line = subscriber(ivr, "en")
+    words = speech("Please call the garage about the car.")
+    call = phones.caller(CALLER).call(line.uri)
+    call.wait_answered()
+    call.hear(*ids("en", "leave_message", "beep"))
+    call.say(words)
+    call.tones("#")
+    call.hear(*ids("en", say.menu(say.deposit_menu(urgent=False, private=False))[:4]))
+    call.tones("1")
+    call.hear(*ids("en", "message_sent", "goodbye"))
+    call.wait_ended()
+    [m] = line.messages()
+    stored = load_wav(Path(line.path(m)))
+    assert analysis.detect_dtmf(stored) == ""
+    assert abs(m.duration_seconds - len(read_wav(words)) / 8000) < 0.6
+
+
+def test_review_menu_too_short_hang_up_and_inband_keys(
+    ivr: SwitchUnderTest, phones: Phones
+) -> None:
+    """Three independent scenarios at once (4 calls: what the worker and the phones hold)."""
+    together(
+        lambda: review_menu_rerecord_urgent_private_listen_and_send(ivr, phones),
+        lambda: too_short_is_discarded_and_hanging_up_after_recording_sends(ivr, phones),
+        lambda: inband_dtmf_and_the_tone_is_not_kept(ivr, phones),
+    )
