@@ -85,6 +85,9 @@ class MailboxCounts(Event):
     fax_old: int
     used_seconds: float
     quota_seconds: int
+    origin: str = ""
+    """Who changed the mailbox: "switch" (a switch worker, which sends the MWI NOTIFYs itself)
+    or "" (anyone else: portal, notifier; also every payload written before this field)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 from ivr.deposit import Deposit, DepositState
 from ivr.machine import Io, items
+from ivr.outdial import Announce, AnnounceState
 from ivr.retrieval import Retrieval, RetrievalState
 from ivr.services import DepositContext, Voicemail, voice_seconds
 from switch.dialog import Event, Media, Started, run_dialog
@@ -193,15 +194,47 @@ class IvrRunner:
             logger.info("%s: * during the greeting: login to %s", ctx.call_id, ctx.mailbox)
             self.run_retrieval(media, call, mailbox=ctx.mailbox, after=final.io)
 
+    def run_outdial(
+        self,
+        media: Media,
+        call: CallInfo,
+        *,
+        mailbox: str,
+        language: str,
+        message_id: int | None,
+        on_login: Callable[[], None],
+    ) -> None:
+        """An answered outdial notification call: the announcement, then (1 pressed) the login
+        to `mailbox` with its PIN (the called person is never trusted as a device). A
+        successful login is a mailbox access via "outdial"; `on_login` is called then."""
+        urgent, fax = self.service.message_kind(mailbox, message_id)
+        state = AnnounceState(phase="new", lang=language, urgent=urgent, fax=fax)
+        final = run_dialog(Announce(), state, PromptMedia(media, self.prompts_dir), _no_effects)
+        if not final.login:
+            return
+        logger.info("%s: outdial: login to %s offered and chosen", call.call_id, mailbox)
+        self.run_retrieval(
+            media, call, mailbox=mailbox, after=final.io, via="outdial", on_open=on_login
+        )
+
     def run_retrieval(
-        self, media: Media, call: CallInfo, *, mailbox: str | None, after: Io | None = None
+        self,
+        media: Media,
+        call: CallInfo,
+        *,
+        mailbox: str | None,
+        after: Io | None = None,
+        via: str = "phone",
+        on_open: Callable[[], None] | None = None,
     ) -> None:
         """Login then the menus. `mailbox` is known when the call came through its greeting;
         `after` is the deposit dialog's media bookkeeping when this call started there (the
         call is already up: the machine gets its Started now, and its plays are tagged after
-        the deposit's, so the end of the greeting it cut is not taken for one of its own)."""
+        the deposit's, so the end of the greeting it cut is not taken for one of its own).
+        `via` "outdial": the switch called out; the PIN is always asked, and each successful
+        login records a mailbox access via "outdial" and calls `on_open`."""
         service = self.service
-        device = self.device_line(call)
+        device = self.device_line(call) if via == "phone" else None
         skip_pin = False
         ask_mailbox = mailbox is None
         target = mailbox
@@ -231,12 +264,16 @@ class IvrRunner:
         )
         try:
             first = [Started()] if after is not None else []
-            run_dialog(
-                Retrieval(),
-                state,
-                PromptMedia(media, self.prompts_dir, first),
-                self._retrieval_effects,
-            )
+
+            def effects(name: str, args: Mapping[str, Any]) -> Any:
+                if name == "open":
+                    opened = service.open(str(args.get("mailbox", "")), via=via)
+                    if on_open is not None:
+                        on_open()
+                    return opened
+                return self._retrieval_effects(name, args)
+
+            run_dialog(Retrieval(), state, PromptMedia(media, self.prompts_dir, first), effects)
         finally:
             record_path.unlink(missing_ok=True)
 
@@ -278,3 +315,7 @@ class IvrRunner:
         if name == "change_pin":
             return s.change_pin(box, str(args["pin"]))
         raise ValueError(f"unknown retrieval effect {name!r}")
+
+
+def _no_effects(name: str, args: Mapping[str, Any]) -> Any:
+    raise ValueError(f"unknown outdial effect {name!r}")

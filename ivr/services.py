@@ -243,7 +243,7 @@ class Voicemail:
                 s.flush()
                 self._log(s, ctx, "missed", "voicemail", now)
                 self._deposited(s, message)
-                return message.id, repository.mailbox_changed(s, ctx.mailbox)
+                return message.id, repository.mailbox_changed(s, ctx.mailbox, origin="switch")
 
         message_id, counts = self.files.store_file_then_row(relpath, data, commit)
         self.discard(record_path)
@@ -359,7 +359,9 @@ class Voicemail:
 
     # -- session ---------------------------------------------------------------------------------
 
-    def open(self, mailbox: str, now: datetime | None = None) -> Opened:
+    def open(self, mailbox: str, now: datetime | None = None, *, via: str = "phone") -> Opened:
+        """The session of a successful login; records the mailbox access (`via` phone or
+        outdial)."""
         now = now or datetime.now(UTC)
         with self.store.read() as s:
             box = s.get(Mailbox, mailbox)
@@ -436,14 +438,25 @@ class Voicemail:
             )
         with self.store.transaction() as s:
             # Stops outdial notifications set to "stop on mailbox access" (notify/).
-            enqueue(s, MailboxAccessed(line=mailbox, via="phone"))
+            enqueue(s, MailboxAccessed(line=mailbox, via=via))
         logger.info(
-            "mailbox %s opened by phone: %s new, %s saved",
+            "mailbox %s opened by %s: %s new, %s saved",
             mailbox,
+            via,
             counts.voice_new,
             counts.voice_old,
         )
         return opened
+
+    def message_kind(self, mailbox: str, message_id: int | None) -> tuple[bool, bool]:
+        """(urgent, fax) of a message of `mailbox` (False, False when unknown or gone)."""
+        if message_id is None:
+            return False, False
+        with self.store.read() as s:
+            m = s.get(Message, message_id)
+            if m is None or m.line_number != mailbox:
+                return False, False
+            return bool(m.urgent) and m.kind == "voice", m.kind == "fax"
 
     def _message(self, s: Session, mailbox: str, message_id: int) -> Message:
         m = s.get(Message, message_id)
@@ -465,7 +478,7 @@ class Voicemail:
                     line=mailbox, message_id=m.id, change=change, folder=m.folder, heard=m.heard
                 ),
             )
-            counts = repository.mailbox_changed(s, mailbox)
+            counts = repository.mailbox_changed(s, mailbox, origin="switch")
         self._changed({mailbox: counts})
 
     def set_heard(self, mailbox: str, message_id: int, heard: bool) -> bool:
@@ -618,7 +631,7 @@ class Voicemail:
                     seconds=seconds,
                     written=written,
                 )
-                counts = {box: repository.mailbox_changed(s, box) for box in done}
+                counts = {box: repository.mailbox_changed(s, box, origin="switch") for box in done}
         except BaseException:
             for relpath in written:
                 self.files.remove(relpath)

@@ -390,8 +390,12 @@ def mailbox_counts(session: Session, number: str) -> Counts:
     )
 
 
-def mailbox_changed(session: Session, number: str) -> Counts:
-    """Record that the counts of `number`'s mailbox may have changed (outbox event)."""
+def mailbox_changed(session: Session, number: str, *, origin: str = "") -> Counts:
+    """Record that the counts of `number`'s mailbox may have changed (outbox event).
+
+    `origin` "switch": a switch worker made the change and sends the MWI NOTIFYs itself right
+    after its commit; any other change ("" = portal, notifier, ...) is sent by the switch's bus
+    consumer."""
     counts = mailbox_counts(session, number)
     enqueue(
         session,
@@ -405,6 +409,7 @@ def mailbox_changed(session: Session, number: str) -> Counts:
             fax_old=counts.fax_old,
             used_seconds=round(counts.used_seconds, 3),
             quota_seconds=counts.quota_seconds,
+            origin=origin,
         ),
     )
     return counts

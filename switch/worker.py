@@ -10,6 +10,9 @@ Rules of this file:
 - Every pjsua2 Call object is held in `live` until it reports DISCONNECTED and is dropped on
   the pump thread right after; players and recorders belong to the call's MediaSession.
 - Start-up delivers the recordings a previous run of this worker left behind (SPEC S12).
+- Worker 0 also runs the switch's bus consumer (switch/bus.py): MWI for changes made outside
+  the switch, and the outdial and page calls (switch/outdial.py). One worker does it, so each
+  NOTIFY and each call is made once per installation.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 import pjsua2 as pj
 
 from config.settings import Settings, load_settings
+from events.mqtt import bus_address
 from ivr.pin import LockoutPolicy
 from ivr.runner import IvrRunner
 from ivr.services import Voicemail
@@ -43,6 +47,7 @@ from store.files import FileStore
 from store.repository import Counts
 from store.session import Store
 from switch.b2bua import Decision, Inbound, SwitchCall, op, plan_targets
+from switch.bus import SwitchBus
 from switch.calllog import CallRecord, log_call
 from switch.endpoint import PJSUA_MAX_CALLS, EndpointConfig, Pump
 from switch.legs import EdgeResolver, NoEdgeResolver, Resolver
@@ -50,6 +55,7 @@ from switch.listen import Listener
 from switch.media import MediaSession
 from switch.mwi import EdgeNotifyRouter, MwiSender, NoEdgeNotifyRouter, Notify, NotifyRouter
 from switch.mwi import send_notify as pjsua_send_notify
+from switch.outdial import Outdial
 from switch.sipmsg import parse_request, uri_user
 
 logger = logging.getLogger(__name__)
@@ -143,6 +149,10 @@ class Worker:
         self.started_at = time.time()
         self._stop = threading.Event()
         self._setup_ivr(cfg, spool.resolve(), no_edge, pub_host, pub_port)
+        self.outdial = Outdial(self)
+        self.bus: SwitchBus | None = None
+        if index == 0:
+            self.bus = SwitchBus(self, bus_address(cfg), cfg.notify.sweep_seconds)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -159,6 +169,8 @@ class Worker:
         # What exists now lives as long as the process: keep it out of every collection, so
         # the pump thread's periodic collections stay short.
         gc.freeze()
+        if self.bus is not None:
+            self.bus.start()
         threading.Thread(target=self._status_loop, name="status", daemon=True).start()
         logger.info("switch worker %s listening on %s:%s", self.index, self.host, self.port)
 
@@ -246,6 +258,8 @@ class Worker:
 
     def stop(self) -> None:
         self.shutting_down = True
+        if self.bus is not None:
+            self.bus.stop()
 
         def teardown() -> None:
             # Calls end with the library (hangupAllCalls); their objects go with it.
@@ -428,7 +442,8 @@ class Worker:
             "index": self.index,
             "pid": os.getpid(),
             "address": f"{self.host}:{self.port}",
-            "active_calls": len(self.inbound),
+            "active_calls": len(self.inbound) + len(self.outdial.calls),
+            "outdial_calls": len(self.outdial.calls),
             "call_slots": len(self.live),
             "capacity": self.cap,
             "calls_total": self.stats["calls"],

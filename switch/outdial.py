@@ -1,0 +1,368 @@
+"""Outdial and numeric page calls: the switch's side of the outdial contract (SPEC S7,
+docs/architecture.md "Outdial contract", steps 3 and 4).
+
+Rules of this file:
+- Requests come from the worker's bus consumer (switch/bus.py). `accept` (any thread) drops a
+  request after its `expires_at` and a (job_id, attempt) this worker already took; the rest are
+  started on the pump thread with `start`.
+- A call goes where any outbound leg goes (the worker's switch.legs resolver, read on a database
+  thread): the trunk, or the edge. It counts against the worker's call cap like a leg: at the
+  cap the attempt is answered at once with result `failed`, detail "busy switch" (the notifier
+  retries it like any failed attempt).
+- The callee rings at most `ring_seconds`; then the switch cancels the call ("no-answer").
+  486/600 is "busy"; 408, 480 and 487 are "no-answer"; any other end before an answer is
+  "failed" with the status in `detail`.
+- notify: on answer the IVR runner (ivr/runner.py run_outdial) says "you have a new message,
+  press 1 to log in" in the request's language, then runs the retrieval dialog for the mailbox
+  of `line` with its PIN (never trusted as a device); a login records `mailbox.accessed` via
+  "outdial" and makes the result `logged_in`.
+- page: on answer (once audio flows) the callback number and `#` go out as RFC 4733 events,
+  then the switch hangs up.
+- Every call ends: the ring timer cancels an unanswered call, a page call is hung up after its
+  digits (or after PAGE_MAX_SECONDS), the IVR dialogs end with their own time-outs; the
+  pjsua2 Call is released on DISCONNECTED like any leg.
+- The result (answered / no-answer / busy / failed, logged_in, detail) is written as an
+  `outdial.result` event through the outbox in one transaction, after the call ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import weakref
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pjsua2 as pj
+
+from events.events import OutdialRequest, OutdialResult
+from events.outbox import enqueue
+from ivr.runner import CallInfo
+from switch.b2bua import BUSY_CODES, SwitchCall, op
+from switch.identity import CallerIdentity
+from switch.legs import Destination, Resolution
+from switch.media import CallMedia, MediaSession
+
+if TYPE_CHECKING:
+    from switch.worker import Worker
+
+logger = logging.getLogger(__name__)
+
+NO_ANSWER_CODES = frozenset({408, 480, 487})
+DTMF_KEYS = frozenset("0123456789*#ABCD")
+DIGIT_SECONDS = 0.35
+"""Time one RFC 4733 digit takes to go out (its events and the gap after it)."""
+PAGE_MAX_SECONDS = 20.0
+"""A page call is hung up this long after its answer whatever happened."""
+REMEMBER = 4096
+"""(job_id, attempt) pairs a worker remembers having taken."""
+
+
+def _expired(request: OutdialRequest, now: datetime) -> bool:
+    try:
+        expires = datetime.fromisoformat(request.expires_at)
+    except ValueError:
+        return True
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    return expires <= now
+
+
+class Outdial:
+    """The outdial calls of one worker."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.w = worker
+        self.calls: set[OutdialCall] = set()
+        self.results: list[OutdialResult] = []
+        self._taken: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- any thread ------------------------------------------------------------------------------
+
+    def accept(self, request: OutdialRequest, now: datetime | None = None) -> bool:
+        """Whether to call for `request`: not expired, and its (job_id, attempt) not taken yet
+        (taking it)."""
+        key = (request.job_id, request.attempt)
+        if _expired(request, now or datetime.now(UTC)):
+            logger.info("outdial job %s attempt %s: request expired, ignored", *key)
+            return False
+        with self._lock:
+            if key in self._taken:
+                logger.info("outdial job %s attempt %s: already handled, ignored", *key)
+                return False
+            self._taken[key] = None
+            if len(self._taken) > REMEMBER:
+                self._taken.popitem(last=False)
+        return True
+
+    # -- pump thread -----------------------------------------------------------------------------
+
+    def start(self, request: OutdialRequest) -> None:
+        w = self.w
+        if w.shutting_down or w.account is None:
+            self.report(request, "failed", detail="switch stopping")
+            return
+        logger.info(
+            "outdial job %s attempt %s (%s) for %s: calling %s",
+            request.job_id,
+            request.attempt,
+            request.mode,
+            request.line,
+            request.number,
+        )
+
+        def resolve() -> Resolution:
+            with w.store.read() as s:
+                return w.resolver.resolve(s, request.line, request.number)
+
+        def resolved(resolution: Resolution | None, error: BaseException | None) -> None:
+            if error is not None or resolution is None:
+                logger.error("outdial job %s: no route: %s", request.job_id, error)
+                self.report(request, "failed", detail="no route")
+                return
+            if not resolution.destinations:
+                code = resolution.failure_code or 404
+                self.report(request, "failed", detail=f"cannot be called ({code})")
+                return
+            self.dial(request, resolution.destinations[0])
+
+        w.db_submit(resolve, resolved)
+
+    def dial(self, request: OutdialRequest, dest: Destination) -> None:
+        w = self.w
+        if w.shutting_down or w.account is None:
+            self.report(request, "failed", detail="switch stopping")
+            return
+        if not w.admit_leg():
+            w.refuse_capacity()
+            logger.warning("outdial job %s: every call slot is taken", request.job_id)
+            self.report(request, "failed", detail="busy switch")
+            return
+        call = OutdialCall(self, request, dest)
+        self.calls.add(call)
+        call.start()
+
+    def finished(self, call: OutdialCall) -> None:
+        self.calls.discard(call)
+        self.report(call.request, call.outcome or "failed", call.logged_in, call.detail)
+
+    def report(
+        self, request: OutdialRequest, result: str, logged_in: bool = False, detail: str = ""
+    ) -> None:
+        """Write the attempt's result to the outbox (database thread)."""
+        event = OutdialResult(
+            line=request.line,
+            job_id=request.job_id,
+            attempt=request.attempt,
+            result=result,
+            logged_in=logged_in,
+            detail=detail,
+        )
+        logger.info(
+            "outdial job %s attempt %s: %s%s%s",
+            request.job_id,
+            request.attempt,
+            result,
+            " (logged in)" if logged_in else "",
+            f" ({detail})" if detail else "",
+        )
+        store = self.w.store
+
+        def write() -> None:
+            with store.transaction() as s:
+                enqueue(s, event)
+
+        def done(_: Any, error: BaseException | None) -> None:
+            if error is not None:
+                logger.error("outdial job %s: result not written: %s", request.job_id, error)
+            else:
+                self.results.append(event)
+                del self.results[:-100]
+
+        self.w.db_submit(write, done)
+
+
+class OutdialCall:
+    """One outdial or page call (pump thread; the owner of its SwitchCall)."""
+
+    def __init__(self, service: Outdial, request: OutdialRequest, dest: Destination) -> None:
+        self.service = service
+        self.request = request
+        self.dest = dest
+        self.call_id = f"outdial-{request.job_id}-{request.attempt}"
+        self.started = datetime.now(UTC)
+        self.call: SwitchCall | None = None
+        self.rang = False
+        self.answered = False
+        self.outcome: str | None = None
+        self.detail = ""
+        self.logged_in = False
+        self.media: MediaSession | None = None
+        self.paged = False
+        self.timers: list[Any] = []
+
+    @property
+    def w(self) -> Worker:
+        return self.service.w
+
+    def from_uri(self) -> str:
+        cfg = self.w.cfg
+        user = cfg.access_number or cfg.pilot_number
+        return f'"Voicemail" <sip:{user}@{cfg.sip_domain}>'
+
+    def start(self) -> None:
+        w = self.w
+        call = SwitchCall(w.account)
+        call.owner = self
+        call.release = w.release
+        prm = op(0, self.dest.headers)
+        prm.txOption.localUri = self.from_uri()
+        try:
+            call.makeCall(self.dest.uri, prm)
+        except pj.Error as exc:
+            logger.warning("%s: call to %s failed: %s", self.call_id, self.dest.uri, exc.info())
+            self.outcome, self.detail = "failed", "call not started"
+            self.service.finished(self)
+            return
+        self.call = call
+        w.track(call)
+        self.timers.append(w.pump.call_later(self.request.ring_seconds, self.ring_timeout))
+
+    def hangup(self) -> None:
+        call = self.call
+        if call is None or call.disconnected:
+            return
+        with contextlib.suppress(pj.Error):
+            call.hangup(op(0))
+
+    def ring_timeout(self) -> None:
+        if self.answered or self.outcome is not None:
+            return
+        logger.info("%s: no answer in %s s", self.call_id, self.request.ring_seconds)
+        self.outcome = "no-answer"
+        self.hangup()
+
+    # -- pjsua callbacks -------------------------------------------------------------------------
+
+    def on_state(self, call: SwitchCall, info: pj.CallInfo) -> None:
+        state = info.state
+        code = int(info.lastStatusCode)
+        if state == pj.PJSIP_INV_STATE_EARLY:
+            self.rang = self.rang or code in (180, 183)
+        elif state == pj.PJSIP_INV_STATE_CONFIRMED:
+            if self.outcome is not None:  # answered as the ring time ran out
+                self.hangup()
+                return
+            self.answered = True
+            self.outcome = "answered"
+            self.answered_now()
+        elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.ended(code, str(info.lastReason))
+
+    def answered_now(self) -> None:
+        w = self.w
+        pump = w.pump
+        for t in self.timers:
+            t.cancel()
+        self.timers = []
+        logger.info("%s: answered (%s)", self.call_id, self.request.mode)
+        if self.request.mode == "page":
+            self.timers.append(pump.call_later(PAGE_MAX_SECONDS, self.hangup))
+            if self.call is not None and self.call.audio is not None:
+                self.page()
+            return
+        me = weakref.ref(self)
+
+        def audio() -> pj.AudioMedia | None:
+            oc = me()
+            call = oc.call if oc is not None else None
+            return call.audio if call is not None else None
+
+        def hangup() -> None:
+            oc = me()
+            if oc is not None:
+                oc.hangup()
+
+        self.media = MediaSession(pump, self.call_id, audio, hangup)
+        if self.call is not None and self.call.audio is not None:
+            self.media.media_ready()
+        media = CallMedia(self.media)
+        request = self.request
+        info = CallInfo(
+            call_id=self.call_id,
+            identity=CallerIdentity(source="", from_edge=False, asserted=None, claimed=None),
+            caller_number=None,
+            caller_name=None,
+            started_at=self.started.isoformat(),
+        )
+
+        def logged_in() -> None:
+            oc = me()
+            if oc is not None:
+                oc.logged_in = True
+
+        def run() -> None:
+            try:
+                w.ivr.run_outdial(
+                    media,
+                    info,
+                    mailbox=request.line,
+                    language=request.language,
+                    message_id=request.message_id,
+                    on_login=logged_in,
+                )
+            except Exception:
+                logger.exception("%s: outdial dialog failed", request.job_id)
+            media.hangup()
+
+        w.dialog_submit(run)
+
+    def page(self) -> None:
+        """Send the callback number and # as RFC 4733 events, then hang up (pump thread)."""
+        if self.paged or self.call is None or self.call.disconnected:
+            return
+        self.paged = True
+        digits = "".join(c for c in self.request.dtmf if c in DTMF_KEYS) + "#"
+        try:
+            self.call.dialDtmf(digits)
+        except pj.Error as exc:
+            logger.warning("%s: digits not sent: %s", self.call_id, exc.info())
+            self.detail = "digits not sent"
+            self.hangup()
+            return
+        logger.info("%s: page of %s digits sent", self.call_id, len(digits))
+        self.timers.append(self.w.pump.call_later(DIGIT_SECONDS * len(digits) + 1.0, self.hangup))
+
+    def ended(self, code: int, reason: str) -> None:
+        for t in self.timers:
+            t.cancel()
+        self.timers = []
+        if self.media is not None:
+            self.media.close()
+        if self.outcome is None:
+            if code in BUSY_CODES:
+                self.outcome = "busy"
+            elif code in NO_ANSWER_CODES:
+                self.outcome = "no-answer"
+            else:
+                self.outcome = "failed"
+                self.detail = f"{code} {reason}".strip() if code else "no response"
+        self.service.finished(self)
+
+    def on_media(self, call: SwitchCall) -> None:
+        if not self.answered:
+            return
+        if self.media is not None:
+            self.media.media_ready()
+        elif self.request.mode == "page":
+            self.page()
+
+    def on_digit(self, call: SwitchCall, digit: str, method: str) -> None:
+        if self.media is not None:
+            self.media.digit(digit, method)
+
+    def on_redirect(self, call: SwitchCall, target: str) -> int:
+        return int(pj.PJSIP_REDIRECT_STOP)
