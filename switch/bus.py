@@ -148,7 +148,15 @@ class SwitchBus:
             self.address or "no broker",
             self.sweep_seconds,
         )
-        await self.consumer.run(self.address, self._stop, sweep_seconds=self.sweep_seconds)
+        announce = asyncio.create_task(self._announce())
+        try:
+            await self.consumer.run(self.address, self._stop, sweep_seconds=self.sweep_seconds)
+        finally:
+            announce.cancel()
+
+    async def _announce(self) -> None:
+        await self.consumer.subscribed.wait()
+        logger.info("switch bus consumer subscribed on %s", self.address)
 
     def stop(self) -> None:
         loop, stop = self._loop, self._stop

@@ -261,6 +261,9 @@ class _Account(pj.Account):  # type: ignore[misc]
         self.phone._notify(prm.rdata.wholeMsg)
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:
+        if self.phone.answering:
+            self.phone._incoming(Call(self.phone, "", (), call_id=prm.callId))
+            return
         call = pj.Call(self, prm.callId)
         op = pj.CallOpParam()
         op.statusCode = 486
@@ -269,8 +272,8 @@ class _Account(pj.Account):  # type: ignore[misc]
 
 
 class _Call(pj.Call):  # type: ignore[misc]
-    def __init__(self, acc: pj.Account, owner: Call) -> None:
-        super().__init__(acc)
+    def __init__(self, acc: pj.Account, owner: Call, call_id: int = pj.PJSUA_INVALID_ID) -> None:
+        super().__init__(acc, call_id)
         self.owner = owner
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:
@@ -366,6 +369,9 @@ class Phone:
         self.phones = phones
         self.number = number
         self.notifies: list[str] = []
+        self.answering = False
+        """Answer incoming calls (200) instead of refusing them (486); see `wait_incoming`."""
+        self.incoming: list[Call] = []
         self._cond = threading.Condition()
         if share is not None:
             self.port, self.account = share.port, share.account
@@ -418,11 +424,34 @@ class Phone:
     def call(self, target: str, headers: Iterable[tuple[str, str]] = ()) -> Call:
         return Call(self, target, tuple(headers))
 
+    def _incoming(self, call: Call) -> None:
+        with self._cond:
+            self.incoming.append(call)
+            self._cond.notify_all()
+
+    def wait_incoming(self, timeout: float = 15.0) -> Call:
+        """The first call this phone answered (with `answering` on)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self.incoming:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{self.number}: no incoming call in {timeout} s")
+                self._cond.wait(left)
+            return self.incoming[0]
+
 
 class Call:
-    """One call from a Phone. Every method may be used from the test thread."""
+    """One call from a Phone (or to it: `call_id` of an incoming call, answered at once).
+    Every method may be used from the test thread."""
 
-    def __init__(self, phone: Phone, target: str, headers: tuple[tuple[str, str], ...]) -> None:
+    def __init__(
+        self,
+        phone: Phone,
+        target: str,
+        headers: tuple[tuple[str, str], ...],
+        call_id: int | None = None,
+    ) -> None:
         self.phone = phone
         self.phones = phone.phones
         self.name = self.phones.next_name()
@@ -435,6 +464,18 @@ class Call:
         self._recorder: pj.AudioMediaRecorder | None = None
         self._cond = threading.Condition()
         self.phones.keep(self)
+
+        def answer() -> None:
+            call = _Call(phone.account, self, call_id)
+            self.phones.keep(call)
+            self._call = call
+            prm = pj.CallOpParam()
+            prm.statusCode = 200
+            call.answer(prm)
+
+        if call_id is not None:
+            self.phones.pump.call(answer)
+            return
 
         def make() -> None:
             call = _Call(phone.account, self)
