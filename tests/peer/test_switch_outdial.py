@@ -287,3 +287,22 @@ def relay(sut: SwitchUnderTest, setup: Setup) -> Iterator[None]:
         yield
     finally:
         stop_process(proc)
+
+
+def test_at_the_call_cap_an_attempt_fails_with_busy_switch(bus_switch: Setup, work: Path) -> None:
+    """Four calls ring (the worker's cap); a fifth request is answered at once, failed."""
+    sut = bus_switch.sut
+    line = sut.account()
+    jobs = [next(job_ids) for _ in range(5)]
+    callee = sut.sipp(
+        "callee", "uas_ring.xml", workdir=work, uas=True, port=bus_switch.trunk_port, calls=4
+    ).start()
+    publish(bus_switch, *(request(line, job, ring_seconds=4) for job in jobs))
+    found = [result_of(sut, line, job) for job in jobs]
+    assert sorted((r["result"], r["detail"]) for r in found) == [
+        ("failed", "busy switch"),
+        *[("no-answer", "")] * 4,
+    ]
+    callee.wait()
+    assert callee.ok, callee.describe()
+    assert len(callee.received("INVITE")) == 4
