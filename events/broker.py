@@ -50,7 +50,9 @@ class EmbeddedBroker:
 
     async def start(self) -> None:
         # amqtt reports every connection at INFO; keep the service's log readable.
-        logging.getLogger("amqtt").setLevel(max(logging.WARNING, logger.getEffectiveLevel()))
+        # Its session state machine (the `transitions` library) logs every state change.
+        for name in ("amqtt", "transitions"):
+            logging.getLogger(name).setLevel(max(logging.WARNING, logger.getEffectiveLevel()))
         broker_log = logging.getLogger("amqtt.broker")
         if not any(isinstance(f, _ProbeFilter) for f in broker_log.filters):
             broker_log.addFilter(_ProbeFilter())

@@ -257,7 +257,7 @@ class IvrRunner:
             io=Io(tag=after.tag, timers=after.timers) if after is not None else Io(),
         )
         logger.info(
-            "%s: retrieval (%s, own device of %s)",
+            "%s: retrieval (%s; calling device's line: %s)",
             call.call_id,
             "skip PIN" if skip_pin else ("mailbox number" if ask_mailbox else f"PIN of {target}"),
             device,

@@ -106,3 +106,33 @@ def test_a_message_left_by_a_sipp_call_appears_without_a_reload(
         assert errors == []
     finally:
         context.close()
+
+
+def test_the_switch_uses_the_settings_saved_in_the_page_on_the_next_call(
+    browser: Browser, switch_and_portal: tuple[SwitchUnderTest, str], tmp_path: Path
+) -> None:
+    """Issue "portal part 1", done when: the switch uses the saved settings on the next call.
+    In English this time: selective rejection of the caller, saved with Apply, then a real call
+    from that caller is declined (603) by the worker and logged as missed (rejected)."""
+    sut, url = switch_and_portal
+    number = sut.account()
+    context = browser.new_context(viewport=DESKTOP, locale="en-CA", base_url=url)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        sign_in(page, number, "motdepasse1")
+        page.goto("/")
+        page.locator("#advanced > summary").click()
+        page.get_by_label("Selective rejection").check()
+        page.locator("#reject-list > summary").click()
+        page.locator("#reject_list_add").fill("613 555 9999")
+        page.locator("#reject_list_add").press("Enter")
+        expect(page.locator("#reject-list .chip")).to_have_count(1)
+        page.get_by_test_id("apply").click()
+        expect(page.get_by_test_id("flash")).to_have_text("Your changes are saved.")
+        caller = sut.sipp("caller", "uac_final.xml", workdir=tmp_path, service=number, code=603)
+        assert caller.run() == 0, caller.describe()
+        log = sut.wait_for(lambda: sut.call_log(number))
+        assert [(r.direction, r.disposition) for r in log] == [("missed", "rejected")]
+    finally:
+        context.close()
