@@ -268,7 +268,7 @@ def voicemail_through_the_edge(tmp: Path) -> tuple[int, float, int, int]:
                 time.sleep(0.2)
             with running_edge(cfg, workers=WORKERS) as edge:
                 time.sleep(cfg.edge.probe_interval + 1)
-                pcap = write_tone_pcap(tmp / "two.pcap", 2.0, 440.0)
+                pcap = write_tone_pcap(tmp / "two.pcap", 2.0, 440.0, syllables=True)
                 scenario = render_call(tmp / "call.xml", pcap)
                 best, share = 0, 0.0
                 for rate in VM_RATES:
@@ -301,7 +301,7 @@ def voicemail_through_the_edge(tmp: Path) -> tuple[int, float, int, int]:
                 calls = capacity + 8
                 rate = max(4, calls // 25 + 1)
                 line = new_dnd_line(store)
-                long_pcap = write_tone_pcap(tmp / "forty.pcap", 40.0, 440.0)
+                long_pcap = write_tone_pcap(tmp / "forty.pcap", 40.0, 440.0, syllables=True)
                 scenario = render_call(tmp / "held.xml", long_pcap)
                 with peak_active(root) as peak:
                     vm_calls(edge, scenario, line, calls, rate, 41000, tmp / "held")

@@ -267,7 +267,7 @@ def concurrent_deposits(
     """Ramp at 2 calls/s, 60 s messages: deposits held at once, and WAVs off by > 20 ms."""
     line = sut.account()
     sut.settings(line, phone_state=PhoneState.DND)
-    pcap = write_tone_pcap(work / "sixty.pcap", 60.0, 440.0)
+    pcap = write_tone_pcap(work / "sixty.pcap", 60.0, 440.0, syllables=True)
     capacity = 4 * len(ports)
     calls = capacity + len(ports)  # a little past capacity: the extra ones must get 503
     calls -= calls % len(ports)
@@ -317,7 +317,7 @@ def run() -> list[Row]:
                 "",
             )
         )
-        pcap = write_tone_pcap(tmp / "two.pcap", 2.0, 440.0)
+        pcap = write_tone_pcap(tmp / "two.pcap", 2.0, 440.0, syllables=True)
         with workers(tmp / "w", WORKERS) as (sut, ports):
             best, _best_rtt = 0.0, []
             for rate in RATES:

@@ -122,9 +122,20 @@ def dominant_hz(samples: np.ndarray, rate: int = 8000) -> float:
     return float(np.argmax(spectrum) * rate / len(samples))
 
 
-def write_tone_pcap(path: Path, seconds: float, hz: float, amplitude: float = 0.3) -> Path:
-    """An RTP stream (PCMA, 20 ms packets) of a tone, as SIPp's play_pcap_audio reads it."""
+def write_tone_pcap(
+    path: Path, seconds: float, hz: float, amplitude: float = 0.3, *, syllables: bool = False
+) -> Path:
+    """An RTP stream (PCMA, 20 ms packets) of a tone, as SIPp's play_pcap_audio reads it.
+
+    With `syllables`, the tone is loud for 400 ms then 26 dB softer for 100 ms, over and over
+    (loud at both ends): voice to the IVR's voice-activity detector, which takes a steady tone
+    filling a whole recording for line noise (media.analysis.VadSettings)."""
     pcm = tone(seconds, hz, amplitude)
+    if syllables:
+        n = len(pcm)
+        position = np.arange(n) % 4000  # 500 ms cycles at 8 kHz
+        soft = (position >= 3200) & (np.arange(n) < n - 3200)
+        pcm = np.where(soft, pcm // 20, pcm).astype("<i2")
     alaw = audioop.lin2alaw(pcm.tobytes(), 2)
     out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
     seq, ts, ssrc = 1000, 0, 0x1234ABCD
