@@ -431,6 +431,7 @@ class Voicemail:
                     max_message_seconds=float(box.max_message_seconds),
                     min_voice_seconds=float(box.min_message_seconds),
                     silence_seconds=self.silence_seconds,
+                    account_numbers=tuple(ln.number for ln in account.lines),
                 ),
                 messages,
             )
@@ -729,14 +730,17 @@ class Voicemail:
         return on
 
     def change_pin(self, mailbox: str, pin: str) -> bool:
-        try:
-            credentials.validate_pin(pin, mailbox)
-        except ValueError as exc:
-            logger.info("mailbox %s: new PIN refused (%s)", mailbox, exc)
-            return False
+        """The rules are the portal's (S9): the account's other mailbox numbers count too."""
         with self.store.transaction() as s:
             box = s.get(Mailbox, mailbox)
-            if box is None:
+            line = s.get(Line, mailbox)
+            if box is None or line is None:
+                return False
+            numbers = [mailbox, *(ln.number for ln in line.account.lines if ln.number != mailbox)]
+            try:
+                credentials.validate_account_pin(pin, numbers)
+            except ValueError as exc:
+                logger.info("mailbox %s: new PIN refused (%s)", mailbox, exc)
                 return False
             box.pin_hash = credentials.hash_secret(pin)
             box.pin_failures = 0
