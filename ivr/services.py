@@ -14,6 +14,7 @@ Rules of this file:
   and a DTMF tone that stopped the recording (media.analysis). Voice shorter than the mailbox's
   minimum is not kept; for a deposit that is logged as a missed call.
 - Replies, forwards and messages sent by phone go only into local mailboxes that are not full.
+  A group phone code reaches each member once, as in the portal.
 - A login by phone writes mailbox.accessed (outdial notifications may stop on it).
 - Secrets (PINs) are never logged.
 """
@@ -527,10 +528,14 @@ class Voicemail:
                     return "error", "destination_refused"
                 found: list[str] = []
                 for c in group.members:
-                    for n in (c.business_phone, c.home_phone, c.mobile_phone, c.other_phone):
+                    # One copy per member, at its first number with a mailbox here (the
+                    # portal's order: portal.messages.delivery).
+                    for n in (c.business_phone, c.mobile_phone, c.home_phone, c.other_phone):
                         box = self._local_mailbox(s, "".join(ch for ch in n if ch.isdigit()))
-                        if box and box not in found and box != mailbox:
-                            found.append(box)
+                        if box:
+                            if box not in found and box != mailbox:
+                                found.append(box)
+                            break
                 return ("ok", tuple(found)) if found else ("error", "destination_no_mailbox")
             box = self._local_mailbox(s, number)
             if box is None:
