@@ -87,6 +87,7 @@ def load(store: Store, line: LineRef) -> MessageSettingsOut:
             autoplay_voice=m.autoplay_voice,
             autoplay_fax=m.autoplay_fax,
             envelope_mode=m.envelope_mode,  # type: ignore[arg-type]
+            language=m.language,  # type: ignore[arg-type]
             greeting=m.greeting,  # type: ignore[arg-type]
             busy_greeting_enabled=m.busy_greeting_enabled,
             no_answer_greeting_enabled=m.no_answer_greeting_enabled,
@@ -154,6 +155,7 @@ def save(store: Store, auth: Auth, line: LineRef, update: MessageSettingsIn) -> 
         m.autoplay_voice = merged.autoplay_voice
         m.autoplay_fax = merged.autoplay_fax
         m.envelope_mode = merged.envelope_mode
+        m.language = merged.language
         m.greeting = merged.greeting
         m.busy_greeting_enabled = merged.busy_greeting_enabled
         m.no_answer_greeting_enabled = merged.no_answer_greeting_enabled
