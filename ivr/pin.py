@@ -6,17 +6,19 @@ Rules of this file:
   counted. A lock that has expired starts a fresh count.
 - A right PIN resets the counter. A wrong one adds one; reaching `failures` wrong PINs in a row
   (across calls) locks the mailbox for `minutes` and resets the counter.
-- A new PIN follows store.credentials.validate_pin (the portal's rules); pin_problem says which
-  rule a PIN breaks as the prompt that explains it.
+- A new PIN follows store.credentials.validate_account_pin (the portal's rules: none of the
+  account's mailbox numbers nor their last digits); pin_problem says which rule a PIN breaks
+  as the prompt that explains it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from store.credentials import validate_pin
+from store.credentials import validate_account_pin
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,11 @@ _PROBLEMS = (
 )
 
 
-def pin_problem(pin: str, mailbox: str) -> str | None:
-    """None when `pin` may be the new PIN of `mailbox`, else the prompt id saying why not."""
+def pin_problem(pin: str, mailbox: str, account_numbers: Sequence[str] = ()) -> str | None:
+    """None when `pin` may be the new PIN of `mailbox` (a line of an account with
+    `account_numbers`), else the prompt id saying why not."""
     try:
-        validate_pin(pin, mailbox)
+        validate_account_pin(pin, [mailbox, *(n for n in account_numbers if n != mailbox)])
     except ValueError as exc:
         message = str(exc)
         for needle, prompt in _PROBLEMS:

@@ -100,6 +100,8 @@ class Box:
     max_message_seconds: float = 180.0
     min_voice_seconds: float = 1.0
     silence_seconds: float = 5.0
+    account_numbers: tuple[str, ...] = ()
+    """Every line of the mailbox's account (a new PIN may be none of them, S9)."""
 
 
 @dataclass(frozen=True)
@@ -264,7 +266,7 @@ def _submit(s: RetrievalState) -> R:
             Effect("resolve_destination", {"mailbox": _box(s).number, "number": digits}),
         ]
     if what == "new_pin":
-        problem = pin_problem(digits, _box(s).number)
+        problem = pin_problem(digits, _box(s).number, _box(s).account_numbers)
         if problem is not None:
             return _to_menu(s, "options", problem, "pin_not_changed")
         s, actions = _collect(replace(s, new_pin=digits), "confirm_pin", "confirm_new_pin")

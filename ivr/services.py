@@ -14,6 +14,7 @@ Rules of this file:
   and a DTMF tone that stopped the recording (media.analysis). Voice shorter than the mailbox's
   minimum is not kept; for a deposit that is logged as a missed call.
 - Replies, forwards and messages sent by phone go only into local mailboxes that are not full.
+  A group phone code reaches each member once, as in the portal.
 - A login by phone writes mailbox.accessed (outdial notifications may stop on it).
 - Secrets (PINs) are never logged.
 """
@@ -433,6 +434,7 @@ class Voicemail:
                     max_message_seconds=float(box.max_message_seconds),
                     min_voice_seconds=float(box.min_message_seconds),
                     silence_seconds=self.silence_seconds,
+                    account_numbers=tuple(ln.number for ln in account.lines),
                 ),
                 messages,
             )
@@ -539,10 +541,14 @@ class Voicemail:
                     return "error", "destination_refused"
                 found: list[str] = []
                 for c in group.members:
-                    for n in (c.business_phone, c.home_phone, c.mobile_phone, c.other_phone):
+                    # One copy per member, at its first number with a mailbox here (the
+                    # portal's order: portal.messages.delivery).
+                    for n in (c.business_phone, c.mobile_phone, c.home_phone, c.other_phone):
                         box = self._local_mailbox(s, "".join(ch for ch in n if ch.isdigit()))
-                        if box and box not in found and box != mailbox:
-                            found.append(box)
+                        if box:
+                            if box not in found and box != mailbox:
+                                found.append(box)
+                            break
                 return ("ok", tuple(found)) if found else ("error", "destination_no_mailbox")
             box = self._local_mailbox(s, number)
             if box is None:
@@ -742,14 +748,17 @@ class Voicemail:
         return on
 
     def change_pin(self, mailbox: str, pin: str) -> bool:
-        try:
-            credentials.validate_pin(pin, mailbox)
-        except ValueError as exc:
-            logger.info("mailbox %s: new PIN refused (%s)", mailbox, exc)
-            return False
+        """The rules are the portal's (S9): the account's other mailbox numbers count too."""
         with self.store.transaction() as s:
             box = s.get(Mailbox, mailbox)
-            if box is None:
+            line = s.get(Line, mailbox)
+            if box is None or line is None:
+                return False
+            numbers = [mailbox, *(ln.number for ln in line.account.lines if ln.number != mailbox)]
+            try:
+                credentials.validate_account_pin(pin, numbers)
+            except ValueError as exc:
+                logger.info("mailbox %s: new PIN refused (%s)", mailbox, exc)
                 return False
             box.pin_hash = credentials.hash_secret(pin)
             box.pin_failures = 0

@@ -43,7 +43,11 @@ class Msg:
 
     def render(self, lang: str) -> str:
         text = translations(lang).gettext(self.msgid)
-        return text % dict(self.params) if self.params else text
+        if not self.params:
+            return text
+        return text % {
+            k: v.render(lang) if isinstance(v, Msg) else v for k, v in self.params.items()
+        }
 
 
 @cache

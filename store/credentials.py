@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -61,6 +62,15 @@ def validate_pin(pin: str, number: str) -> str:
         raise ValueError("the PIN cannot be a run of ascending or descending digits")
     if number and (pin == number or number.endswith(pin)):
         raise ValueError("the PIN cannot be the mailbox number or its last digits")
+    return pin
+
+
+def validate_account_pin(pin: str, numbers: Sequence[str]) -> str:
+    """validate_pin against each mailbox number of the account (the PIN's own mailbox first):
+    a voicemail or call-services PIN may be none of them nor their last digits. The portal
+    and the phone both check new PINs with this."""
+    for number in numbers or ("",):
+        validate_pin(pin, number)
     return pin
 
 

@@ -300,15 +300,14 @@ def rule_message(error: ValueError) -> Msg:
 def _check_secret(
     problems: Problems, field: str, value: str, numbers: list[str], *, pin: bool
 ) -> None:
-    for number in numbers:
-        try:
-            if pin:
-                credentials.validate_pin(value, number)
-            else:
+    try:
+        if pin:
+            credentials.validate_account_pin(value, numbers)
+        else:
+            for number in numbers:
                 credentials.validate_password(value, number)
-        except ValueError as exc:
-            problems.add(field, "pin-rule" if pin else "password-rule", rule_message(exc))
-            return
+    except ValueError as exc:
+        problems.add(field, "pin-rule" if pin else "password-rule", rule_message(exc))
 
 
 def _confirm(problems: Problems, new: str, confirm: str) -> None:

@@ -125,7 +125,9 @@ def message_form(form: FormData) -> dict[str, Any]:
     kept = [v.strip() for v in form.getlist("forward_emails") if isinstance(v, str) and v.strip()]
     added = str(form.get("forward_emails_add") or "").strip()
     emails = list(dict.fromkeys(kept + ([added] if added else [])))
+    language = form.get("language")
     return {
+        **({"language": language} if language in ("fr", "en") else {}),
         "forward_to_email": _on(form, "forward_to_email"),
         "forward_emails": emails,
         "keep_original": _on(form, "keep_original"),

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 GreetingChoice = Literal["system", "system_number", "system_name", "personal"]
 EnvelopeMode = Literal["envelope", "message", "both"]
 GreetingKind = Literal["personal", "busy", "no_answer", "extended_absence", "name"]
+Language = Literal["fr", "en"]
 
 
 class GreetingOut(BaseModel):
@@ -29,6 +30,7 @@ class MessageSettingsOut(BaseModel):
     autoplay_voice: bool
     autoplay_fax: bool
     envelope_mode: EnvelopeMode
+    language: Language = Field(description="language of the mailbox by phone (prompts, menus)")
     greeting: GreetingChoice
     busy_greeting_enabled: bool
     no_answer_greeting_enabled: bool
@@ -49,6 +51,7 @@ class MessageSettingsIn(BaseModel):
     autoplay_voice: bool | None = None
     autoplay_fax: bool | None = None
     envelope_mode: EnvelopeMode | None = None
+    language: Language | None = None
     greeting: GreetingChoice | None = None
     busy_greeting_enabled: bool | None = None
     no_answer_greeting_enabled: bool | None = None

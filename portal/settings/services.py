@@ -4,7 +4,9 @@ Rules of this file:
 - save() merges a partial update, checks the whole result, then writes the mailbox row and a
   settings.changed event in one transaction; a refused update writes nothing.
 - A greeting that is chosen (personal) or switched on (busy, no answer, extended absence)
-  must have a recording; a recording in use cannot be deleted.
+  must have a recording; a recording in use cannot be deleted. Only a change is checked: an
+  extra greeting switched on by phone before it was recorded (callers then hear a system
+  greeting, ivr.greeting) stays on and does not block the rest of the page.
 - Greeting files: decoded to 8 kHz WAV (portal.audio), stored with FileStore under
   greetings/<line>/, renamed into place before their row commits; the file they replace is
   removed after the commit.
@@ -85,6 +87,7 @@ def load(store: Store, line: LineRef) -> MessageSettingsOut:
             autoplay_voice=m.autoplay_voice,
             autoplay_fax=m.autoplay_fax,
             envelope_mode=m.envelope_mode,  # type: ignore[arg-type]
+            language=m.language,  # type: ignore[arg-type]
             greeting=m.greeting,  # type: ignore[arg-type]
             busy_greeting_enabled=m.busy_greeting_enabled,
             no_answer_greeting_enabled=m.no_answer_greeting_enabled,
@@ -95,8 +98,8 @@ def load(store: Store, line: LineRef) -> MessageSettingsOut:
     return out
 
 
-def check(merged: MessageSettingsOut) -> list[str]:
-    """The checked e-mail addresses of `merged`, or Invalid."""
+def check(merged: MessageSettingsOut, current: MessageSettingsOut | None = None) -> list[str]:
+    """The checked e-mail addresses of `merged` (the update of `current`), or Invalid."""
     problems = Problems()
     emails: list[str] = []
     for i, raw in enumerate(merged.forward_emails):
@@ -116,14 +119,19 @@ def check(merged: MessageSettingsOut) -> list[str]:
             Msg("Add the e-mail address your messages and faxes go to."),
         )
     recorded = {g.kind for g in merged.greetings if g.recorded}
-    if merged.greeting == "personal" and "personal" not in recorded:
+    if (
+        merged.greeting == "personal"
+        and "personal" not in recorded
+        and (current is None or current.greeting != "personal")
+    ):
         problems.add(
             "greeting",
             "greeting-not-recorded",
             Msg("Record or upload your personal greeting first."),
         )
     for kind, flag in EXTRA.items():
-        if getattr(merged, flag) and kind not in recorded:
+        already_on = current is not None and getattr(current, flag)
+        if getattr(merged, flag) and kind not in recorded and not already_on:
             problems.add(
                 flag,
                 "greeting-not-recorded",
@@ -136,7 +144,7 @@ def check(merged: MessageSettingsOut) -> list[str]:
 def save(store: Store, auth: Auth, line: LineRef, update: MessageSettingsIn) -> MessageSettingsOut:
     current = load(store, line)
     merged = current.model_copy(update=update.model_dump(exclude_unset=True))
-    emails = check(merged)
+    emails = check(merged, current)
     with store.transaction() as s:
         m = _mailbox(s, line.number)
         m.forward_to_email = merged.forward_to_email
@@ -147,6 +155,7 @@ def save(store: Store, auth: Auth, line: LineRef, update: MessageSettingsIn) -> 
         m.autoplay_voice = merged.autoplay_voice
         m.autoplay_fax = merged.autoplay_fax
         m.envelope_mode = merged.envelope_mode
+        m.language = merged.language
         m.greeting = merged.greeting
         m.busy_greeting_enabled = merged.busy_greeting_enabled
         m.no_answer_greeting_enabled = merged.no_answer_greeting_enabled
