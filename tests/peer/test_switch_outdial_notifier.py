@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from store.models import NotificationJob, OutboxEvent
 from tests.support.deposit import deposit, set_notifications
 from tests.support.edge import free_udp_tcp_port
 from tests.support.phone import PROMPTS, Phone, Phones, ids
-from tests.support.sip import SwitchUnderTest, run_worker, stop_process
+from tests.support.sip import SwitchUnderTest, free_ports, run_worker, stop_process
 
 pytestmark = pytest.mark.peer
 
@@ -116,3 +117,90 @@ def test_outdial_call_login_with_pin_stops_the_notifications(
     assert len(payloads(sut, f"relais/{line}/outdial/request")) == 1
     assert len(owner_phone.incoming) == 1
     assert re.search(rf"\b{PIN}\b", sut.tail(400)) is None  # logs never hold a PIN
+
+
+@pytest.fixture
+def ringing_trunk(tmp_path: Path) -> Iterator[tuple[SwitchUnderTest, int]]:
+    """The same installation, with SIPp on the trunk as the called number."""
+    trunk_port = free_ports(1)
+    env = {
+        "RELAIS_TRUNK_URI": f"sip:127.0.0.1:{trunk_port}",
+        "RELAIS_MQTT_EMBEDDED_PORT": str(free_udp_tcp_port()),
+        "RELAIS_PROMPTS_DIR": str(PROMPTS),
+        "RELAIS_NOTIFY__OUTDIAL_RING_SECONDS": "5",
+    }
+    with run_worker(tmp_path, env) as sut:
+        procs = [
+            start(["bus"], sut.env, tmp_path / "bus.log"),
+            start(["notifier"], sut.env, tmp_path / "notifier.log"),
+        ]
+        try:
+            yield sut, trunk_port
+        finally:
+            for proc in procs:
+                stop_process(proc)
+
+
+def test_outdial_waits_its_delay_and_retries_an_unanswered_number(
+    ringing_trunk: tuple[SwitchUnderTest, int], work: Path
+) -> None:
+    """Issue "events and notifications", peer: the call comes after the configured delay, an
+    unanswered call is tried again after the retry interval, the configured number of times,
+    and then the job ends. The test moves each due time to now instead of waiting minutes:
+    the notifier computes them, claims the job, asks the switch, and settles each result."""
+    sut, trunk_port = ringing_trunk
+    line = sut.account()
+    set_notifications(
+        sut.store,
+        line,
+        outdial_enabled=True,
+        outdial_number=CALLED,
+        outdial_types=["all_voice"],
+        outdial_delay_normal_minutes=1,
+        outdial_max_attempts=2,
+        outdial_retry_minutes=1,
+    )
+    callee = sut.sipp(
+        "callee", "uas_ring.xml", workdir=work, uas=True, port=trunk_port, calls=2
+    ).start()
+    deposit(sut.store, FileStore(sut.root), line)
+
+    def job() -> NotificationJob | None:
+        with sut.store.read() as s:
+            return s.scalars(
+                select(NotificationJob).where(NotificationJob.kind == "outdial")
+            ).first()
+
+    def due_again(attempts: int) -> NotificationJob | None:
+        found = job()
+        return found if found and found.state == "pending" and found.attempts == attempts else None
+
+    first = sut.wait_for(lambda: due_again(0), 15)
+    delay = (first.next_attempt_at - first.created_at).total_seconds()
+    assert 55 <= delay <= 65, delay  # the normal delay: one minute after the message
+    assert payloads(sut, f"relais/{line}/outdial/request") == []
+
+    def make_due() -> None:
+        with sut.store.transaction() as s:
+            row = s.get(NotificationJob, first.id)
+            assert row is not None
+            row.next_attempt_at = datetime.now(UTC)
+
+    make_due()
+    retry = sut.wait_for(lambda: due_again(1), 30)
+    gap = (retry.next_attempt_at - retry.updated_at).total_seconds()
+    assert 55 <= gap <= 65, gap  # the retry interval: one minute
+    make_due()
+
+    def ended() -> NotificationJob | None:
+        found = job()
+        return found if found and found.state not in ("pending", "sending") else None
+
+    final = sut.wait_for(ended, 30)
+    assert (final.state, final.attempts) == ("done", 2)
+    results = payloads(sut, f"relais/{line}/outdial/result")
+    assert [(r["attempt"], r["result"]) for r in results] == [(1, "no-answer"), (2, "no-answer")]
+    callee.wait()
+    assert callee.ok, callee.describe()
+    assert len(callee.received("INVITE")) == 2
+    assert len(callee.received("CANCEL")) == 2
