@@ -25,7 +25,6 @@ import contextlib
 import functools
 import logging
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -357,19 +356,7 @@ class Inbound:
         self.state = "dialog"
         if not self.answer():
             return
-        me = weakref.ref(self)
-
-        def audio() -> pj.AudioMedia | None:
-            inbound = me()
-            call = inbound.call if inbound is not None else None
-            return call.audio if call is not None else None
-
-        def hangup() -> None:
-            inbound = me()
-            if inbound is not None:
-                inbound.hangup()
-
-        self.media = MediaSession(self.w.pump, self.call_id, audio, hangup)
+        self.media = MediaSession.of(self.w.pump, self.call_id, self)
         if self.call is not None and self.call.audio is not None:
             self.media.media_ready()
         media = CallMedia(self.media)

@@ -22,9 +22,10 @@ import os
 import queue
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import pjsua2 as pj
 
@@ -66,6 +67,15 @@ class _Player(pj.AudioMediaPlayer):  # type: ignore[misc]
         self._on_eof()
 
 
+class MediaOwner(Protocol):
+    """What owns a call's media: an inbound call or an outdial call."""
+
+    call: Any
+    """The pjsua2 call (None once released); its `audio` is the call's conference slot."""
+
+    def hangup(self) -> None: ...
+
+
 class MediaSession:
     """Pump-thread state of one call's media. Created when the call is answered."""
 
@@ -100,6 +110,23 @@ class MediaSession:
         self._started = False
         self._pending: list[Callable[[], None]] = []
         self.closed = False
+
+    @classmethod
+    def of(cls, pump: Pump, call_id: str, owner: MediaOwner) -> MediaSession:
+        """The media of `owner`'s call, holding `owner` only weakly (it owns the session)."""
+        me = weakref.ref(owner)
+
+        def audio() -> pj.AudioMedia | None:
+            o = me()
+            call = o.call if o is not None else None
+            return call.audio if call is not None else None
+
+        def hangup() -> None:
+            o = me()
+            if o is not None:
+                o.hangup()
+
+        return cls(pump, call_id, audio, hangup)
 
     # -- lifecycle (pump thread) -----------------------------------------------------------------
 

@@ -274,19 +274,7 @@ class OutdialCall:
             if self.call is not None and self.call.audio is not None:
                 self.page()
             return
-        me = weakref.ref(self)
-
-        def audio() -> pj.AudioMedia | None:
-            oc = me()
-            call = oc.call if oc is not None else None
-            return call.audio if call is not None else None
-
-        def hangup() -> None:
-            oc = me()
-            if oc is not None:
-                oc.hangup()
-
-        self.media = MediaSession(pump, self.call_id, audio, hangup)
+        self.media = MediaSession.of(pump, self.call_id, self)
         if self.call is not None and self.call.audio is not None:
             self.media.media_ready()
         media = CallMedia(self.media)
@@ -298,6 +286,8 @@ class OutdialCall:
             caller_name=None,
             started_at=self.started.isoformat(),
         )
+
+        me = weakref.ref(self)
 
         def logged_in() -> None:
             oc = me()

@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,25 +52,34 @@ def payloads(sut: SwitchUnderTest, topic: str) -> list[dict[str, object]]:
     return [dict(r) for r in rows]
 
 
-@pytest.fixture
-def installation(tmp_path: Path, phones: Phones) -> Iterator[tuple[SwitchUnderTest, Phone]]:
-    owner_phone = phones.phone(CALLED)
-    owner_phone.answering = True
-    env = {
-        "RELAIS_TRUNK_URI": f"sip:127.0.0.1:{owner_phone.port}",
+@contextmanager
+def running(tmp_path: Path, trunk_port: int, **env: str) -> Iterator[SwitchUnderTest]:
+    """A switch worker whose trunk is 127.0.0.1:`trunk_port`, with `relais bus` (embedded
+    broker) and `relais notifier` on its store."""
+    settings = {
+        "RELAIS_TRUNK_URI": f"sip:127.0.0.1:{trunk_port}",
         "RELAIS_MQTT_EMBEDDED_PORT": str(free_udp_tcp_port()),
         "RELAIS_PROMPTS_DIR": str(PROMPTS),
+        **env,
     }
-    with run_worker(tmp_path, env) as sut:
+    with run_worker(tmp_path, settings) as sut:
         procs = [
             start(["bus"], sut.env, tmp_path / "bus.log"),
             start(["notifier"], sut.env, tmp_path / "notifier.log"),
         ]
         try:
-            yield sut, owner_phone
+            yield sut
         finally:
             for proc in procs:
                 stop_process(proc)
+
+
+@pytest.fixture
+def installation(tmp_path: Path, phones: Phones) -> Iterator[tuple[SwitchUnderTest, Phone]]:
+    owner_phone = phones.phone(CALLED)
+    owner_phone.answering = True
+    with running(tmp_path, owner_phone.port) as sut:
+        yield sut, owner_phone
 
 
 def test_outdial_call_login_with_pin_stops_the_notifications(
@@ -123,22 +133,8 @@ def test_outdial_call_login_with_pin_stops_the_notifications(
 def ringing_trunk(tmp_path: Path) -> Iterator[tuple[SwitchUnderTest, int]]:
     """The same installation, with SIPp on the trunk as the called number."""
     trunk_port = free_ports(1)
-    env = {
-        "RELAIS_TRUNK_URI": f"sip:127.0.0.1:{trunk_port}",
-        "RELAIS_MQTT_EMBEDDED_PORT": str(free_udp_tcp_port()),
-        "RELAIS_PROMPTS_DIR": str(PROMPTS),
-        "RELAIS_NOTIFY__OUTDIAL_RING_SECONDS": "5",
-    }
-    with run_worker(tmp_path, env) as sut:
-        procs = [
-            start(["bus"], sut.env, tmp_path / "bus.log"),
-            start(["notifier"], sut.env, tmp_path / "notifier.log"),
-        ]
-        try:
-            yield sut, trunk_port
-        finally:
-            for proc in procs:
-                stop_process(proc)
+    with running(tmp_path, trunk_port, RELAIS_NOTIFY__OUTDIAL_RING_SECONDS="5") as sut:
+        yield sut, trunk_port
 
 
 def test_outdial_waits_its_delay_and_retries_an_unanswered_number(
