@@ -10,6 +10,8 @@ import logging
 from dataclasses import dataclass
 
 from media import convert
+from portal.errors import Refused
+from portal.i18n import Msg
 
 logger = logging.getLogger(__name__)
 
@@ -67,3 +69,48 @@ def to_voice_wav(data: bytes, *, time_limit: float, max_seconds: float, max_byte
     if duration < MIN_SECONDS:
         raise AudioError("audio-empty", "the audio is shorter than half a second")
     return VoiceWav(convert.write_wav(samples), duration)
+
+
+REFUSALS: dict[str, tuple[int, Msg]] = {
+    "unsupported-audio": (
+        415,
+        Msg("This file is not audio in a format we know (WAV, MP3, OGG, M4A, WebM, FLAC...)."),
+    ),
+    "undecodable-audio": (422, Msg("This audio file is damaged or cannot be read.")),
+    "audio-empty": (422, Msg("The recording is empty.")),
+    "audio-timeout": (422, Msg("This audio file took too long to read.")),
+    "audio-unavailable": (503, Msg("Audio files cannot be read right now.")),
+    "file-too-large": (413, Msg("The file is too large.")),
+}
+
+
+def accept(
+    data: bytes,
+    *,
+    max_seconds: int,
+    max_bytes: int,
+    time_limit: float,
+    too_long: Msg,
+    empty: Msg,
+) -> VoiceWav:
+    """An upload or a browser recording as an 8 kHz WAV, else Refused with a stable error id.
+
+    `too_long` says the limit (`%(max)s` seconds) in the caller's words (a greeting, a
+    message); `empty` is said when nothing was sent."""
+    if len(data) > max_bytes:
+        raise Refused(
+            413,
+            "file-too-large",
+            Msg("The file is too large (at most %(mb)s MB).", mb=max(1, max_bytes // 1_000_000)),
+        )
+    if not data:
+        raise Refused(422, "audio-empty", empty)
+    try:
+        return to_voice_wav(
+            data, time_limit=time_limit, max_seconds=max_seconds, max_bytes=max_bytes
+        )
+    except AudioError as exc:
+        if exc.code == "audio-too-long":
+            raise Refused(422, exc.code, Msg(too_long.msgid, max=max_seconds)) from None
+        status, msg = REFUSALS.get(exc.code, (422, Msg("This audio file cannot be used.")))
+        raise Refused(status, exc.code, msg) from None

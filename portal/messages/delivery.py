@@ -28,7 +28,7 @@ from events.events import MessageDeposited
 from events.outbox import enqueue
 from media import convert
 from portal import validate
-from portal.audio import AudioError, to_voice_wav
+from portal.audio import accept
 from portal.auth.services import Auth, LineRef
 from portal.contacts.services import number_key
 from portal.errors import Problems, Refused
@@ -188,40 +188,16 @@ def caller_mailbox(s: Session, caller_number: str | None) -> str | None:
 # Audio
 
 
-AUDIO_ERRORS: dict[str, tuple[int, Msg]] = {
-    "unsupported-audio": (
-        415,
-        Msg("This file is not audio in a format we know (WAV, MP3, OGG, M4A, WebM, FLAC...)."),
-    ),
-    "undecodable-audio": (422, Msg("This audio file is damaged or cannot be read.")),
-    "audio-too-long": (422, Msg("A message can last at most %(max)s seconds.")),
-    "audio-empty": (422, Msg("The recording is empty.")),
-    "audio-timeout": (422, Msg("This audio file took too long to read.")),
-    "audio-unavailable": (503, Msg("Audio files cannot be read right now.")),
-    "file-too-large": (413, Msg("The file is too large.")),
-}
-
-
 def voice(data: bytes, *, max_seconds: int, max_bytes: int, time_limit: float) -> bytes:
     """A recording or an uploaded file as an 8 kHz WAV (media.convert), else Refused."""
-    if len(data) > max_bytes:
-        raise Refused(
-            413,
-            "file-too-large",
-            Msg("The file is too large (at most %(mb)s MB).", mb=max(1, max_bytes // 1_000_000)),
-        )
-    if not data:
-        raise Refused(422, "audio-empty", Msg("Record your message first."))
-    try:
-        wav = to_voice_wav(
-            data, time_limit=time_limit, max_seconds=max_seconds, max_bytes=max_bytes
-        )
-    except AudioError as exc:
-        status, msg = AUDIO_ERRORS.get(exc.code, (422, Msg("This audio file cannot be used.")))
-        if exc.code == "audio-too-long":
-            msg = Msg(msg.msgid, max=max_seconds)
-        raise Refused(status, exc.code, msg) from None
-    return wav.data
+    return accept(
+        data,
+        max_seconds=max_seconds,
+        max_bytes=max_bytes,
+        time_limit=time_limit,
+        too_long=Msg("A message can last at most %(max)s seconds."),
+        empty=Msg("Record your message first."),
+    ).data
 
 
 def with_intro(intro: bytes | None, original: bytes) -> bytes:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from events.events import SettingsChanged
 from events.outbox import enqueue
 from portal import validate
-from portal.audio import AudioError, to_voice_wav
+from portal.audio import accept
 from portal.auth.services import Auth, LineRef
 from portal.errors import Problems, Refused
 from portal.i18n import Msg
@@ -175,20 +175,6 @@ def _kind(kind: str) -> str:
     return kind
 
 
-AUDIO_ERRORS: dict[str, tuple[int, Msg]] = {
-    "unsupported-audio": (
-        415,
-        Msg("This file is not audio in a format we know (WAV, MP3, OGG, M4A, WebM, FLAC...)."),
-    ),
-    "undecodable-audio": (422, Msg("This audio file is damaged or cannot be read.")),
-    "audio-too-long": (422, Msg("A greeting can last at most %(max)s seconds.")),
-    "audio-empty": (422, Msg("The recording is empty.")),
-    "audio-timeout": (422, Msg("This audio file took too long to read.")),
-    "audio-unavailable": (503, Msg("Audio files cannot be read right now.")),
-    "file-too-large": (413, Msg("The file is too large.")),
-}
-
-
 def store_greeting(
     store: Store,
     files: FileStore,
@@ -203,23 +189,14 @@ def store_greeting(
 ) -> GreetingOut:
     """Decode and keep a greeting (replacing the one of the same kind)."""
     _kind(kind)
-    if len(data) > max_bytes:
-        raise Refused(
-            413,
-            "file-too-large",
-            Msg("The file is too large (at most %(mb)s MB).", mb=max(1, max_bytes // 1_000_000)),
-        )
-    if not data:
-        raise Refused(422, "audio-empty", Msg("The recording is empty."))
-    try:
-        wav = to_voice_wav(
-            data, time_limit=time_limit, max_seconds=max_seconds, max_bytes=max_bytes
-        )
-    except AudioError as exc:
-        status, msg = AUDIO_ERRORS.get(exc.code, (422, Msg("This audio file cannot be used.")))
-        if exc.code == "audio-too-long":
-            msg = Msg(msg.msgid, max=max_seconds)
-        raise Refused(status, exc.code, msg) from None
+    wav = accept(
+        data,
+        max_seconds=max_seconds,
+        max_bytes=max_bytes,
+        time_limit=time_limit,
+        too_long=Msg("A greeting can last at most %(max)s seconds."),
+        empty=Msg("The recording is empty."),
+    )
     relpath = files.new_name(f"greetings/{line.number}", ".wav")
     replaced: list[str] = []
 
