@@ -10,7 +10,7 @@ import pytest
 from ivr import deposit
 from ivr.deposit import Deposit, DepositState
 from ivr.machine import HANGUP_GRACE, Io, event_key, items
-from media import catalog, say
+from media import say
 from switch.dialog import (
     CancelTimer,
     DigitReceived,
@@ -29,6 +29,7 @@ from switch.dialog import (
     StopRecord,
     TimerFired,
 )
+from tests.support.machines import check_step
 
 pytestmark = pytest.mark.unit
 
@@ -357,15 +358,7 @@ CASES = [
 def test_transition(
     state: DepositState, event: Any, phase: str, actions: list[Any], changes: dict[str, Any]
 ) -> None:
-    new, got = Deposit().step(state, event)
-    assert got == actions
-    assert new.phase == phase
-    for action in got:
-        if isinstance(action, Play):
-            for item in action.files:
-                assert item.startswith("/") or catalog.get(item.split("/", 1)[1])
-    for name, value in changes.items():
-        assert getattr(new, name) == value
+    check_step(Deposit(), state, event, phase, actions, changes)
 
 
 def test_every_table_entry_has_a_case() -> None:
