@@ -123,23 +123,31 @@ class MwiSender:
         self.domain = domain
 
     def notifies(
-        self, session: Session, line: str, counts: Counts, kind: str | None = None
+        self,
+        session: Session,
+        line: str,
+        counts: Counts,
+        kind: str | None = None,
+        *,
+        target: str | None = None,
     ) -> list[Notify]:
+        """The NOTIFYs that show `counts` of `line`'s mailbox on its MWI targets (only the
+        target number `target` when given)."""
         settings = session.get(NotificationSettings, line)
         if settings is not None and not settings.mwi_enabled:
             return []
-        targets = session.scalars(
-            select(NotificationTarget)
-            .where(NotificationTarget.line_number == line, NotificationTarget.channel == "mwi")
-            .order_by(NotificationTarget.id)
-        ).all()
+        query = select(NotificationTarget).where(
+            NotificationTarget.line_number == line, NotificationTarget.channel == "mwi"
+        )
+        if target is not None:
+            query = query.where(NotificationTarget.address == target)
         account = f"sip:{line}@{self.domain}"
         out: list[Notify] = []
-        for target in targets:
-            if not matches(target.types, kind):
+        for row in session.scalars(query.order_by(NotificationTarget.id)).all():
+            if not matches(row.types, kind):
                 continue
-            body = message_summary(counts, account, target.types)
-            for dest in self.router.resolve(session, target.address):
+            body = message_summary(counts, account, row.types)
+            for dest in self.router.resolve(session, row.address):
                 out.append(Notify(dest.uri, body, dest.headers))
         return out
 
@@ -151,26 +159,9 @@ class MwiSender:
             .distinct()
             .order_by(NotificationTarget.line_number)
         ).all()
-        account = f"sip:{{}}@{self.domain}"
         out: list[Notify] = []
         for mailbox in mailboxes:
-            settings = session.get(NotificationSettings, mailbox)
-            if settings is not None and not settings.mwi_enabled:
-                continue
-            counts = mailbox_counts(session, mailbox)
-            targets = session.scalars(
-                select(NotificationTarget).where(
-                    NotificationTarget.line_number == mailbox,
-                    NotificationTarget.channel == "mwi",
-                    NotificationTarget.address == line,
-                )
-            ).all()
-            for target in targets:
-                if not matches(target.types, None):
-                    continue
-                body = message_summary(counts, account.format(mailbox), target.types)
-                for dest in self.router.resolve(session, line):
-                    out.append(Notify(dest.uri, body, dest.headers))
+            out += self.notifies(session, mailbox, mailbox_counts(session, mailbox), target=line)
         return out
 
     def registered(self, line: str) -> int:
