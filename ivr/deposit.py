@@ -55,7 +55,7 @@ from ivr.machine import (
     unchanged,
 )
 from media import say
-from switch.dialog import (
+from ivr.dialog import (
     Action,
     DigitReceived,
     Effect,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
-from switch.dialog import (
+from ivr.dialog import (
     Action,
     CancelTimer,
     DigitReceived,

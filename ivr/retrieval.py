@@ -50,7 +50,7 @@ from ivr.envelope import MessageInfo, envelope, presentation
 from ivr.machine import HANGUP_GRACE, Io, Result, dispatch, items, play, start_timer, stop_timer
 from ivr.pin import pin_problem
 from media import say
-from switch.dialog import (
+from ivr.dialog import (
     Action,
     DigitReceived,
     Effect,

@@ -6,9 +6,9 @@ Rules of this file:
   thread, copy the plain facts they need from the incoming call (never keep the call object) and
   return the function the switch runs on a dialog thread with the call's media.
 - On the dialog thread the runner reads the store to build the machine's first state, drives the
-  machine with switch.dialog.run_dialog, and answers its effects with ivr.services. Prompt items
+  machine with ivr.dialog.run_dialog, and answers its effects with ivr.services. Prompt items
   ("<lang>/<id>") become media/prompts files (or the configured prompts folder) here.
-- Who is calling is decided here from the switch's facts (switch.identity): only an
+- Who is calling is decided here from the switch's facts (ivr.identity): only an
   authenticated own device may skip the PIN or the mailbox number. A From header never counts.
 - `*` during the greeting ends the deposit and starts the login to that mailbox on the same call.
 """
@@ -27,8 +27,8 @@ from ivr.machine import Io, items
 from ivr.outdial import Announce, AnnounceState
 from ivr.retrieval import Retrieval, RetrievalState
 from ivr.services import DepositContext, Voicemail, voice_seconds
-from switch.dialog import Event, Media, Started, run_dialog
-from switch.identity import CallerIdentity, own_device_line
+from ivr.dialog import Event, Media, Started, run_dialog
+from ivr.identity import CallerIdentity, own_device_line
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def resolve_item(item: str, prompts_dir: Path) -> str:
 
 
 class PromptMedia:
-    """A call's media (switch.dialog.Media) that plays prompt items."""
+    """A call's media (ivr.dialog.Media) that plays prompt items."""
 
     def __init__(self, media: Media, prompts_dir: Path, first: Sequence[Event] = ()) -> None:
         self.media = media

@@ -47,7 +47,7 @@ from store import credentials, repository
 from store.files import FileStore
 from store.models import ContactGroup, Greeting, Line, Mailbox, Message
 from store.session import Store
-from switch.calllog import CallRecord, log_call
+from ivr.calllog import CallRecord, log_call
 
 logger = logging.getLogger(__name__)
 

@@ -50,7 +50,7 @@ from routing.model import (
     Voicemail,
 )
 from routing.numbers import caller_number, normalize
-from switch.calllog import CallRecord
+from ivr.calllog import CallRecord
 from switch.legs import Destination, Resolution
 from switch.media import CallMedia, MediaSession
 from switch.sipmsg import (
@@ -352,7 +352,7 @@ class Inbound:
         self.start_dialog(self.w.dialogs["deposit"](self, step))
 
     def start_dialog(self, dialog: Callable[[CallMedia], None]) -> None:
-        """Answer and run `dialog(media)` on a dialog thread (switch.dialog)."""
+        """Answer and run `dialog(media)` on a dialog thread (ivr.dialog)."""
         self.state = "dialog"
         if not self.answer():
             return

@@ -4,7 +4,7 @@ Rules of this file:
 - `MediaSession` lives on the pump thread and is the only owner of the call's player and
   recorder objects; it releases each one explicitly (stop, then drop the reference on the pump
   thread) as soon as it is done, and everything when the call ends.
-- `CallMedia` is the thread-safe face a dialog uses (switch.dialog.Media): every method posts a
+- `CallMedia` is the thread-safe face a dialog uses (ivr.dialog.Media): every method posts a
   command to the pump and returns at once; outcomes arrive as events on the call's queue.
 - Callbacks from the media clock thread (end of a playlist) only post to the pump.
 - Recordings are WAV files written by pjmedia as frames arrive (8 kHz mono 16-bit; at most a
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import pjsua2 as pj
 
-from switch.dialog import (
+from ivr.dialog import (
     DigitReceived,
     Event,
     HungUp,
@@ -345,7 +345,7 @@ class MediaSession:
 
 
 class CallMedia:
-    """The thread-safe media API of one call, used by its dialog (see switch.dialog.Media)."""
+    """The thread-safe media API of one call, used by its dialog (see ivr.dialog.Media)."""
 
     def __init__(self, session: MediaSession) -> None:
         self._s = session

@@ -41,7 +41,7 @@ from events.events import OutdialRequest, OutdialResult
 from events.outbox import enqueue
 from ivr.runner import CallInfo
 from switch.b2bua import BUSY_CODES, SwitchCall, op
-from switch.identity import CallerIdentity
+from ivr.identity import CallerIdentity
 from switch.legs import Destination, Resolution
 from switch.media import CallMedia, MediaSession
 

@@ -48,7 +48,7 @@ from store.repository import Counts
 from store.session import Store
 from switch.b2bua import Decision, Inbound, SwitchCall, op, plan_targets
 from switch.bus import SwitchBus
-from switch.calllog import CallRecord, log_call
+from ivr.calllog import CallRecord, log_call
 from switch.endpoint import PJSUA_MAX_CALLS, EndpointConfig, Pump
 from switch.legs import EdgeResolver, NoEdgeResolver, Resolver
 from switch.listen import Listener

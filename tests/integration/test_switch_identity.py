@@ -7,7 +7,7 @@ import pytest
 
 from store import repository
 from store.session import Store
-from switch.identity import CallerIdentity, own_device_line, uri_host_port
+from ivr.identity import CallerIdentity, own_device_line, uri_host_port
 
 A, B = "6135550100", "6135550111"
 

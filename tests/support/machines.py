@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from media import catalog
-from switch.dialog import Play
+from ivr.dialog import Play
 
 
 def check_step(

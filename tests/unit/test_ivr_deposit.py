@@ -11,7 +11,7 @@ from ivr import deposit
 from ivr.deposit import Deposit, DepositState
 from ivr.machine import HANGUP_GRACE, Io, event_key, items
 from media import say
-from switch.dialog import (
+from ivr.dialog import (
     CancelTimer,
     DigitReceived,
     Effect,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from ivr.machine import Io, dispatch, event_key, items, play, start_timer, stop_timer
-from switch.dialog import (
+from ivr.dialog import (
     CancelTimer,
     DigitReceived,
     EffectDone,

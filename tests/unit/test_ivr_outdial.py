@@ -8,7 +8,7 @@ from events.events import MailboxCounts, OutdialRequest, parse_event
 from ivr.machine import HANGUP_GRACE, items
 from ivr.outdial import KEY_TIMEOUT, MAX_MISSES, Announce, AnnounceState
 from media import say
-from switch.dialog import (
+from ivr.dialog import (
     DigitReceived,
     Exit,
     Hangup,

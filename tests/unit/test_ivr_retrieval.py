@@ -13,7 +13,7 @@ from ivr.envelope import MessageInfo, envelope, presentation
 from ivr.machine import HANGUP_GRACE, Io, event_key, items
 from ivr.retrieval import Box, Opened, Retrieval, RetrievalState
 from media import say
-from switch.dialog import (
+from ivr.dialog import (
     CancelTimer,
     DigitReceived,
     Effect,
