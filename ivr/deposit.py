@@ -43,18 +43,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ivr.machine import (
-    HANGUP_GRACE,
-    Io,
-    Result,
-    dispatch,
-    items,
-    play,
-    start_timer,
-    stop_timer,
-    unchanged,
-)
-from media import say
 from ivr.dialog import (
     Action,
     DigitReceived,
@@ -68,6 +56,18 @@ from ivr.dialog import (
     StopPlay,
     StopRecord,
 )
+from ivr.machine import (
+    HANGUP_GRACE,
+    Io,
+    Result,
+    dispatch,
+    items,
+    play,
+    start_timer,
+    stop_timer,
+    unchanged,
+)
+from media import say
 
 KEY_TIMEOUT = 5.0
 """Seconds the review menu waits for a key after it has been said."""

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from ivr.dialog import Action, DigitReceived, Event, Exit, Hangup
 from ivr.machine import HANGUP_GRACE, Io, Result, Table, dispatch, items, play, start_timer
 from media import say
-from ivr.dialog import Action, DigitReceived, Event, Exit, Hangup
 
 KEY_TIMEOUT = 5.0
 """Seconds the announcement waits for 1 after it has been said."""

@@ -46,10 +46,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from ivr.envelope import MessageInfo, envelope, presentation
-from ivr.machine import HANGUP_GRACE, Io, Result, dispatch, items, play, start_timer, stop_timer
-from ivr.pin import pin_problem
-from media import say
 from ivr.dialog import (
     Action,
     DigitReceived,
@@ -62,6 +58,10 @@ from ivr.dialog import (
     RecordFinished,
     StopRecord,
 )
+from ivr.envelope import MessageInfo, envelope, presentation
+from ivr.machine import HANGUP_GRACE, Io, Result, dispatch, items, play, start_timer, stop_timer
+from ivr.pin import pin_problem
+from media import say
 
 KEY_TIMEOUT = 5.0
 """Seconds a menu waits for a key after it has been said."""

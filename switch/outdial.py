@@ -39,9 +39,9 @@ import pjsua2 as pj
 
 from events.events import OutdialRequest, OutdialResult
 from events.outbox import enqueue
+from ivr.identity import CallerIdentity
 from ivr.runner import CallInfo
 from switch.b2bua import BUSY_CODES, SwitchCall, op
-from ivr.identity import CallerIdentity
 from switch.legs import Destination, Resolution
 from switch.media import CallMedia, MediaSession
 

@@ -37,6 +37,7 @@ import pjsua2 as pj
 
 from config.settings import Settings, load_settings
 from events.mqtt import bus_address
+from ivr.calllog import CallRecord, log_call
 from ivr.pin import LockoutPolicy
 from ivr.runner import IvrRunner
 from ivr.services import Voicemail
@@ -48,7 +49,6 @@ from store.repository import Counts
 from store.session import Store
 from switch.b2bua import Decision, Inbound, SwitchCall, op, plan_targets
 from switch.bus import SwitchBus
-from ivr.calllog import CallRecord, log_call
 from switch.endpoint import PJSUA_MAX_CALLS, EndpointConfig, Pump
 from switch.legs import EdgeResolver, NoEdgeResolver, Resolver
 from switch.listen import Listener

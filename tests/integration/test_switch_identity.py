@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from ivr.identity import CallerIdentity, own_device_line, uri_host_port
 from store import repository
 from store.session import Store
-from ivr.identity import CallerIdentity, own_device_line, uri_host_port
 
 A, B = "6135550100", "6135550111"
 

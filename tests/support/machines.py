@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from media import catalog
 from ivr.dialog import Play
+from media import catalog
 
 
 def check_step(

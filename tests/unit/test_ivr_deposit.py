@@ -9,8 +9,6 @@ import pytest
 
 from ivr import deposit
 from ivr.deposit import Deposit, DepositState
-from ivr.machine import HANGUP_GRACE, Io, event_key, items
-from media import say
 from ivr.dialog import (
     CancelTimer,
     DigitReceived,
@@ -29,6 +27,8 @@ from ivr.dialog import (
     StopRecord,
     TimerFired,
 )
+from ivr.machine import HANGUP_GRACE, Io, event_key, items
+from media import say
 from tests.support.machines import check_step
 
 pytestmark = pytest.mark.unit

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from ivr.machine import Io, dispatch, event_key, items, play, start_timer, stop_timer
 from ivr.dialog import (
     CancelTimer,
     DigitReceived,
@@ -19,6 +18,7 @@ from ivr.dialog import (
     StartTimer,
     TimerFired,
 )
+from ivr.machine import Io, dispatch, event_key, items, play, start_timer, stop_timer
 
 pytestmark = pytest.mark.unit
 

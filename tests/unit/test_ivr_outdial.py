@@ -5,9 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from events.events import MailboxCounts, OutdialRequest, parse_event
-from ivr.machine import HANGUP_GRACE, items
-from ivr.outdial import KEY_TIMEOUT, MAX_MISSES, Announce, AnnounceState
-from media import say
 from ivr.dialog import (
     DigitReceived,
     Exit,
@@ -19,6 +16,9 @@ from ivr.dialog import (
     StartTimer,
     TimerFired,
 )
+from ivr.machine import HANGUP_GRACE, items
+from ivr.outdial import KEY_TIMEOUT, MAX_MISSES, Announce, AnnounceState
+from media import say
 from switch.outdial import _expired
 
 M = Announce()

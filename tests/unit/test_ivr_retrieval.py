@@ -9,10 +9,6 @@ from typing import Any
 import pytest
 
 from ivr import retrieval
-from ivr.envelope import MessageInfo, envelope, presentation
-from ivr.machine import HANGUP_GRACE, Io, event_key, items
-from ivr.retrieval import Box, Opened, Retrieval, RetrievalState
-from media import say
 from ivr.dialog import (
     CancelTimer,
     DigitReceived,
@@ -30,6 +26,10 @@ from ivr.dialog import (
     StopRecord,
     TimerFired,
 )
+from ivr.envelope import MessageInfo, envelope, presentation
+from ivr.machine import HANGUP_GRACE, Io, event_key, items
+from ivr.retrieval import Box, Opened, Retrieval, RetrievalState
+from media import say
 from tests.support.machines import check_step
 
 pytestmark = pytest.mark.unit
