@@ -8,7 +8,7 @@ PYTEST := $(BIN)/pytest
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help system-deps install run test test-unit test-integration test-peer test-browser bench lint prompts clean
+.PHONY: help system-deps pjproject install run test test-unit test-integration test-peer test-browser bench lint prompts clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -22,7 +22,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-install: system-deps $(STAMP) ## create .venv and install relais with its dependencies
+pjproject: $(STAMP) ## build pjproject with 512 calls per worker into .venv (idempotent; scripts/build-pjproject.sh)
+	@./scripts/build-pjproject.sh $(VENV)
+
+install: system-deps $(STAMP) pjproject ## system packages, .venv with relais and its dependencies, pjproject
 
 run: install ## run the whole service on its embedded defaults
 	$(BIN)/relais run

@@ -4,13 +4,14 @@ set -euo pipefail
 
 PACKAGES=(
   python3-venv python3-dev build-essential
+  swig uuid-dev libssl-dev curl
   sqlite3 postgresql postgresql-client
   sip-tester sipsak baresip linphone-cli
   kamailio kamailio-sqlite-modules kamailio-postgres-modules
   mosquitto openssl
   ffmpeg sox espeak-ng
   chromium fonts-dejavu-core
-  tshark libspandsp2
+  tshark libspandsp2 libspandsp-dev
 )
 
 missing=()
