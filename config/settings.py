@@ -26,6 +26,12 @@ from pydantic_settings import (
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
 
 
+def default_workers() -> int:
+    """Two switch workers per core: one worker's Python side saturates near 40 voicemail
+    calls/s while pjmedia's clock thread runs beside it (docs/operations.md)."""
+    return 2 * (os.cpu_count() or 1)
+
+
 class SettingsError(ValueError):
     """A setting has a bad value; the message names the setting and the reason."""
 
@@ -169,8 +175,9 @@ class Settings(BaseSettings):
     sip_advertised_host: str
     switch_host: str
     switch_base_port: int
-    workers: int = Field(ge=1, le=64)
-    max_calls_per_worker: int = Field(ge=1, le=30)
+    workers: int = Field(ge=0, le=64)
+    """0 = two per core (resolved when the settings load)."""
+    max_calls_per_worker: int = Field(ge=1, le=4096)
     trunk_uri: str
     trusted_addresses: tuple[str, ...]
     prompts_dir: str
@@ -193,6 +200,11 @@ class Settings(BaseSettings):
     edge: EdgeSettings
     bus: BusSettings
     notify: NotifySettings
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, v: int) -> int:
+        return v if v > 0 else default_workers()
 
     @field_validator("sip_port", "switch_base_port", "portal_port", "mqtt_embedded_port")
     @classmethod

@@ -17,6 +17,7 @@ import heapq
 import itertools
 import logging
 import queue
+import resource
 import threading
 import time
 from collections.abc import Callable
@@ -27,10 +28,69 @@ import pjsua2 as pj
 
 logger = logging.getLogger(__name__)
 
-PJSUA_MAX_CALLS = 4
-"""Concurrent pjsua calls one process can hold with the pjsua2-python 2.15.1.post1 wheel, as
-measured (docs/operations.md): UaConfig.maxCalls above 4 is accepted but silently capped, the
-5th call fails with PJ_ETOOMANY (outgoing) or a stateless 486 "too many calls" (incoming)."""
+STOCK_MAX_CALLS = 4
+"""pjproject's default PJSUA_MAX_CALLS, the cap of the stock pjsua2-python wheel: there
+UaConfig.maxCalls above 4 is accepted but silently capped, and the 5th call fails with
+PJ_ETOOMANY (outgoing) or a stateless 486 "too many calls" (incoming)."""
+STOCK_IOQUEUE_HANDLES = 64
+"""The stock wheel's select() I/O queue (PJ_IOQUEUE_MAX_HANDLES)."""
+
+
+@dataclass(frozen=True)
+class LibraryLimits:
+    """Compile-time limits of the pjsua2 build this process runs (learnt at start)."""
+
+    max_calls: int
+    ioqueue_handles: int
+    build: str
+    """"relais" (scripts/build-pjproject.sh) or "stock" (the pjsua2-python wheel)."""
+
+    @property
+    def media_sockets(self) -> int:
+        """I/O queue handles left for RTP and RTCP (2 per call) after the SIP transports."""
+        return self.ioqueue_handles - 16 if self.ioqueue_handles > 64 else self.ioqueue_handles
+
+    @property
+    def fds_needed(self) -> int:
+        """File descriptors the calls may use: 2 sockets, a player and 2 recorders (and a
+        listen file) per call, plus the process's own."""
+        return 6 * self.max_calls + 256
+
+
+def library_limits(module: Any = pj) -> LibraryLimits:
+    """The limits of the installed pjsua2: relais' build says them in pjsua2._relais_build
+    (scripts/pjproject/pack_wheel.py); any other build is taken as pjproject's defaults."""
+    calls = getattr(module, "MAX_CALLS", None)
+    if isinstance(calls, int) and calls > 0:
+        handles = getattr(module, "IOQUEUE_MAX_HANDLES", None)
+        return LibraryLimits(
+            max_calls=calls,
+            ioqueue_handles=handles if isinstance(handles, int) and handles > 0 else 4096,
+            build="relais",
+        )
+    return LibraryLimits(STOCK_MAX_CALLS, STOCK_IOQUEUE_HANDLES, "stock")
+
+
+LIMITS = library_limits()
+PJSUA_MAX_CALLS = LIMITS.max_calls
+"""Concurrent pjsua calls this process can hold (the library's compile-time cap)."""
+
+
+def raise_fd_limit(needed: int) -> tuple[int, int]:
+    """Raise RLIMIT_NOFILE's soft limit to `needed` (the hard limit too when allowed).
+    Returns (before, after) soft limits; never lowers a limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return soft, soft
+    target = needed
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, needed))
+            return soft, needed
+        except (ValueError, OSError):
+            target = hard
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return soft, target
 
 
 @dataclass

@@ -49,7 +49,7 @@ from store.repository import Counts
 from store.session import Store
 from switch.b2bua import Decision, Inbound, SwitchCall, op, plan_targets
 from switch.bus import SwitchBus
-from switch.endpoint import PJSUA_MAX_CALLS, EndpointConfig, Pump
+from switch.endpoint import LIMITS, EndpointConfig, Pump, raise_fd_limit
 from switch.legs import EdgeResolver, NoEdgeResolver, Resolver
 from switch.listen import Listener
 from switch.media import MediaSession
@@ -60,12 +60,22 @@ from switch.sipmsg import parse_request, uri_user
 
 logger = logging.getLogger(__name__)
 
-MEDIA_SOCKETS = 64
-"""Handles of pjmedia's select() I/O queue in the wheel (RTP + RTCP: 2 per call)."""
+MEDIA_SOCKETS = LIMITS.media_sockets
+"""I/O queue handles for RTP + RTCP (2 per call), from the pjsua2 build (switch/endpoint.py)."""
 SOCKET_RESERVE = 12
 """Handles kept free for INVITEs that arrive between two admission decisions."""
 CLOSE_DELAY = 0.6
 """pjlib keeps a closed socket's handle ~500 ms before it can be reused."""
+
+
+def call_capacity(configured: int, library_max: int = LIMITS.max_calls) -> int:
+    """Call slots a worker uses: the setting, within what the library holds less a reserve.
+
+    An INVITE needs a free pjsua slot to reach the worker at all (with none, pjsua itself
+    answers a stateless 486), so a sixteenth of the slots (at least one) is never given to
+    calls: every INVITE past capacity gets the worker's own 503 + Retry-After, bursts included.
+    """
+    return max(1, min(configured, library_max - max(1, library_max // 16)))
 
 
 def status_path(storage_root: Path, index: int) -> Path:
@@ -101,7 +111,7 @@ class Worker:
         self.host = host
         self.port = port
         self.no_edge = no_edge
-        self.cap = min(cfg.max_calls_per_worker, PJSUA_MAX_CALLS)
+        self.cap = call_capacity(cfg.max_calls_per_worker)
         self.retry_after = 5
         self.store = Store(cfg.effective_database_url)
         self.files = FileStore(cfg.storage_root)
@@ -129,15 +139,13 @@ class Worker:
                 host=host,
                 port=port,
                 advertised_host=cfg.sip_advertised_host if host in ("0.0.0.0", "") else host,
-                max_calls=PJSUA_MAX_CALLS,
+                max_calls=LIMITS.max_calls,
                 user_agent=f"relais-switch/{index}",
                 log_level=int(os.environ.get("RELAIS_PJSIP_LOG_LEVEL", "0")),
             )
         )
         self.db = ThreadPoolExecutor(max_workers=2, thread_name_prefix="db")
-        self.dialog_pool = ThreadPoolExecutor(
-            max_workers=PJSUA_MAX_CALLS, thread_name_prefix="dialog"
-        )
+        self.dialog_pool = ThreadPoolExecutor(max_workers=self.cap + 4, thread_name_prefix="dialog")
         self.dialogs: dict[str, Callable[..., Any]] = {}
         """Extra dialogs by plan step kind (e.g. "retrieval"), factory(inbound, step)."""
         self.account: SwitchAccount | None = None
@@ -157,6 +165,25 @@ class Worker:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
+        before, after = raise_fd_limit(LIMITS.fds_needed)
+        if after < LIMITS.fds_needed:
+            logger.warning(
+                "open files limited to %s (RLIMIT_NOFILE), %s wanted for %s calls",
+                after,
+                LIMITS.fds_needed,
+                LIMITS.max_calls,
+            )
+        elif after != before:
+            logger.debug("open files limit raised from %s to %s", before, after)
+        if self.cap < self.cfg.max_calls_per_worker:
+            logger.warning(
+                "max_calls_per_worker %s is more than this pjsua2 build holds (%s build, %s "
+                "calls per process): this worker takes %s calls, then answers 503",
+                self.cfg.max_calls_per_worker,
+                LIMITS.build,
+                LIMITS.max_calls,
+                self.cap,
+            )
         # pjsua2 objects must be freed on the pump thread: cyclic garbage is collected there
         # only (see _collect), never in whichever thread happens to trigger a collection.
         gc.disable()

@@ -543,3 +543,31 @@ def test_loop_guard_stops_a_forwarding_loop_in_voicemail(
     log_a = switch.wait_for(lambda: switch.call_log(a))
     assert [(r.direction, r.disposition) for r in log_a] == [("missed", "forwarded")]
     time.sleep(0.2)
+
+
+def test_a_ring_table_of_local_lines_rings_every_column(
+    switch: SwitchUnderTest, work: Path
+) -> None:
+    """Legs to local lines come back into the same worker as calls of their own (without the
+    edge): each needs its slots, and the second column must ring too (the stock pjsua2 wheel's
+    4 calls per process never reached it)."""
+    a, b, c = switch.account(), switch.account(), switch.account()
+    phone_b = switch.phone(b, "b", "uas_ring.xml", workdir=work)
+    phone_c = switch.phone(c, "c", "uas_ring.xml", workdir=work)
+    switch.settings(
+        a,
+        incoming_mode=IncomingMode.SEQUENTIAL,
+        ring_table=RingTable((RingEntry(b, (5, None)), RingEntry(c, (None, 5)))),
+    )
+    caller = switch.sipp(
+        "caller", "uac_answer.xml", workdir=work, service=a, hold_ms=300, **{"from": CALLER}
+    )
+    caller.run()
+    finished(caller, phone_b, phone_c)
+    [t0] = [m.at for m in caller.sent("INVITE")]
+    [inv_b] = phone_b.received("INVITE")
+    [inv_c] = phone_c.received("INVITE")
+    assert abs(inv_b.at - t0) < 0.5
+    assert abs(inv_c.at - (t0 + 5)) < 0.5
+    assert phone_b.received("CANCEL") and phone_c.received("CANCEL")
+    assert caller.received(200)  # after the last column, the line's voicemail answered
