@@ -6,7 +6,8 @@ Rows, all measured in this run:
   retransmission) of this machine and of SIPp;
 - relay: SIPp UAC (the trunk) -> Kamailio (the edge, as rendered by relais) -> SIPp UAS (a
   stand-in worker): the highest clean rate, and Kamailio's CPU time per relayed call;
-- through the edge to `relais switch --workers N` (RELAIS_BENCH_WORKERS, default 16): the
+- through the edge to `relais switch --workers N` (RELAIS_BENCH_WORKERS, default the
+  `workers` setting: two per core): the
   highest clean rate of voicemail calls (line in DND, 2 s message, 3 s call: no failed call, no
   retransmission, every message stored with its duration), the CPU Kamailio adds per call
   (its CPU per call over the workers' CPU per call at that rate), and the deposits held at
@@ -18,6 +19,7 @@ Rates step up until the first unclean step.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -29,6 +31,7 @@ from pathlib import Path
 import psutil
 import sqlalchemy as sa
 
+from config.settings import default_workers
 from store.migrate import upgrade
 from store.session import Store
 from tests.bench.table import Row
@@ -46,9 +49,9 @@ AREA = "edge"
 STEP_SECONDS = 4
 RATES = (250, 500, 1000, 1500, 2000, 3000, 4000)
 TRUNK = "127.0.0.2"
-WORKERS = int(os.environ.get("RELAIS_BENCH_WORKERS", "16"))
+WORKERS = int(os.environ.get("RELAIS_BENCH_WORKERS", "0")) or default_workers()
 VM_STEP_SECONDS = 8
-VM_RATES = (2, 4, 8, 12, 16, 20, 24, 32, 48, 64, 100)
+VM_RATES = (10, 20, 30, 40, 50, 64, 80, 100, 128)
 RELAIS = str(Path(sys.executable).with_name("relais"))
 
 
@@ -176,7 +179,7 @@ def run() -> list[Row]:
             AREA,
             f"concurrent deposits through the edge ({WORKERS} workers)",
             f"{held}",
-            f"capacity {capacity} (4 calls per worker)",
+            f"capacity {capacity} (the workers' own call slots)",
             ">= 120",
         )
     )
@@ -297,7 +300,10 @@ def voicemail_through_the_edge(tmp: Path) -> tuple[int, float, int, int]:
                 # Deposits held at once: a ramp past capacity that ends before the first
                 # 40 s message does; the peak of active calls the workers report, counting
                 # only deposits stored whole.
-                capacity = 4 * WORKERS
+                capacity = sum(
+                    int(json.loads(f.read_text())["capacity"])
+                    for f in (root / "run").glob("switch-*.json")
+                )
                 calls = capacity + 8
                 rate = max(4, calls // 25 + 1)
                 line = new_dnd_line(store)

@@ -1,18 +1,26 @@
 """SIP benchmark (SPEC S13): SIPp callers against switch workers, next to SIPp -> SIPp.
 
-Rows:
+Rows (each names the worker layout: workers x call slots, and the pjsua2 build):
 - reference: SIPp UAC -> SIPp UAS directly (the ceiling of this machine and of SIPp);
 - sustained voicemail calls per second (line in DND, 2 s message, call held 3 s), stepping the
-  rate up until the first failed call or retransmission: the highest clean rate;
-- concurrent deposits held (ramp at 2 calls/s, 60 s messages), every WAV within 20 ms of the
-  audio sent;
-- INVITE -> 200 OK latency p50/p99 at half the highest clean rate.
+  rate up until the first failed call, retransmission or damaged message: the highest clean
+  rate;
+- INVITE -> 200 OK latency p50/p99 at 50 calls/s;
+- switch CPU per completed voicemail call (all workers' user + system time over a step, at the
+  50 calls/s step), idle CPU of all workers, RSS per worker, and RSS growth per 1,000 calls
+  after a warm-up step;
+- concurrent 60 s deposits held: every slot of every worker filled (capacity read from the
+  workers' status, not assumed), a few calls past it that must get 503, and every stored
+  message intact.
+"Intact" is tests/bench/wavcheck.py: the length of the audio sent, the caller's tone, and no
+silent 20 ms frame inside (a length check alone passes a recording with a hole).
 There is no dispatcher without the edge: each worker gets its own SIPp caller, and the rate is
-split evenly between them. Every stored message's duration is checked against the audio sent.
+split evenly between them. RELAIS_BENCH_WORKERS overrides the default layout (`workers`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import statistics
@@ -21,11 +29,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
+from config.settings import default_workers
 from routing.model import PhoneState
 from tests.bench.table import Row
+from tests.bench.wavcheck import check_file
 from tests.support.sip import (
     Sipp,
     SwitchUnderTest,
@@ -38,10 +51,55 @@ from tests.support.sip import (
 )
 
 AREA = "sip"
-WORKERS = int(os.environ.get("RELAIS_BENCH_WORKERS", "16"))
+WORKERS = os.environ.get("RELAIS_BENCH_WORKERS", "")
+"""Worker processes; empty = the default layout (setting `workers`)."""
 RELAIS = str(Path(sys.executable).with_name("relais"))
 STEP_SECONDS = 8
-RATES = (2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 20.0, 24.0, 32.0, 48.0, 64.0, 100.0)
+RATES = (10.0, 20.0, 30.0, 40.0, 50.0, 64.0, 80.0, 100.0, 128.0, 160.0)
+LATENCY_RATE = 50.0
+HOLD_S = 3.0
+MESSAGE_S = 2.0
+IDLE_S = 10.0
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the workers say of themselves (run/switch-<i>.json)."""
+
+    pids: list[int]
+    capacities: list[int]
+    build: str
+
+    def __str__(self) -> str:
+        slots = sorted(set(self.capacities))
+        each = "/".join(str(c) for c in slots)
+        return f"{len(self.pids)} workers x {each} slots, {self.build} pjsua2"
+
+
+def layout(root: Path) -> Layout:
+    statuses = [json.loads(f.read_text()) for f in sorted((root / "run").glob("switch-*.json"))]
+    import pjsua2
+
+    calls = getattr(pjsua2, "MAX_CALLS", 4)
+    build = f"relais build ({calls}/process)" if calls > 4 else "stock (4/process)"
+    return Layout([s["pid"] for s in statuses], [int(s["capacity"]) for s in statuses], build)
+
+
+class Meter:
+    """CPU seconds and RSS of the worker processes."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.procs = [psutil.Process(p) for p in pids]
+
+    def cpu(self) -> float:
+        total = 0.0
+        for p in self.procs:
+            t = p.cpu_times()
+            total += t.user + t.system
+        return total
+
+    def rss(self) -> list[int]:
+        return [p.memory_info().rss for p in self.procs]
 
 
 @contextmanager
@@ -50,10 +108,11 @@ def workers(tmp: Path, count: int) -> Iterator[tuple[SwitchUnderTest, list[int]]
         base = free_ports(count + 1)
         env = base_env(root, db_url, prompts, base)
         env.update(RELAIS_SWITCH_BASE_PORT=str(base), RELAIS_LOG_LEVEL="WARNING")
+        env["RELAIS_WORKERS"] = str(count)
         log = tmp / "switch.log"
         with open(log, "wb") as out:
             sup = subprocess.Popen(
-                [RELAIS, "switch", "--workers", str(count)],
+                [RELAIS, "switch"],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -125,14 +184,15 @@ def callers(
             target=f"127.0.0.1:{port}",
             service=line,
             calls=per,
-            timeout=STEP_SECONDS + 90,
+            # SIPp's own time-out: longer than the ramp and the hold together
+            timeout=per / max(rate / len(ports), 0.1) + (wait_ms + hold_ms) / 1000 + 60,
             extra=[
                 "-r",
                 f"{rate / len(ports):.3f}",
                 "-rp",
                 "1000",
                 "-l",
-                "1000",
+                "2000",
                 "-trace_stat",
                 "-stf",
                 str(work / f"{name}-{i}.csv"),
@@ -157,18 +217,26 @@ def callers(
     return out
 
 
+@dataclass
+class Step:
+    rate: float
+    calls: int
+    clean: bool
+    totals: dict[str, int]
+    rtt: list[float]
+    cpu_s: float
+    stored: int
+    damaged: list[str]
+
+
 def run_step(
-    sut: SwitchUnderTest,
-    ports: list[int],
-    work: Path,
-    rate: float,
-    pcap: Path,
-    seconds: float = 2.0,
-) -> tuple[bool, dict[str, int], list[float], int]:
+    sut: SwitchUnderTest, ports: list[int], work: Path, rate: float, pcap: Path, meter: Meter
+) -> Step:
     line = sut.account()
     sut.settings(line, phone_state=PhoneState.DND)
     calls = max(len(ports), int(rate * STEP_SECONDS))
     calls -= calls % len(ports)
+    cpu0 = meter.cpu()
     peers = callers(
         work,
         ports,
@@ -177,7 +245,7 @@ def run_step(
         calls,
         pcap=pcap,
         wait_ms=700,
-        hold_ms=3000 - 700,
+        hold_ms=round(HOLD_S * 1000) - 700,
         name=f"r{rate:g}",
     )
     total: dict[str, int] = {}
@@ -187,17 +255,29 @@ def run_step(
         for k, v in stats(p).items():
             total[k] = total.get(k, 0) + v
         all_rtt += rtts(p)
-    time.sleep(1.0)
+    time.sleep(1.5)
+    cpu = meter.cpu() - cpu0
     msgs = sut.messages(line)
-    bad = sum(1 for m in msgs if abs(m.duration_seconds - seconds) > 0.25)
+    damaged = [
+        f"{m.id}: {why}"
+        for m in msgs
+        if (why := check_file(sut.root / m.file_path, seconds=MESSAGE_S))
+    ]
     clean = (
         all(p.rc == 0 for p in peers)
         and total.get("FailedCall(C)", 1) == 0
         and total.get("Retransmissions(C)", 1) == 0
         and len(msgs) == calls
-        and bad == 0
+        and not damaged
     )
-    return clean, total, all_rtt, calls
+    return Step(rate, calls, clean, total, all_rtt, cpu, len(msgs), damaged)
+
+
+def idle_cpu(meter: Meter, seconds: float = IDLE_S) -> float:
+    """Cores the idle workers use together."""
+    before = meter.cpu()
+    time.sleep(seconds)
+    return (meter.cpu() - before) / seconds
 
 
 def reference(work: Path) -> float:
@@ -262,45 +342,47 @@ def reference(work: Path) -> float:
 
 
 def concurrent_deposits(
-    sut: SwitchUnderTest, ports: list[int], work: Path
-) -> tuple[int, int, float]:
-    """Ramp at 2 calls/s, 60 s messages: deposits held at once, and WAVs off by > 20 ms."""
+    sut: SwitchUnderTest, ports: list[int], work: Path, capacity: int
+) -> tuple[int, int, int, int, float]:
+    """Every slot filled with a 60 s deposit, a few calls past it: (peak held, messages stored,
+    intact, refused with 503, worst length error s)."""
     line = sut.account()
     sut.settings(line, phone_state=PhoneState.DND)
-    pcap = write_tone_pcap(work / "sixty.pcap", 60.0, 440.0, syllables=True)
-    capacity = 4 * len(ports)
-    calls = capacity + len(ports)  # a little past capacity: the extra ones must get 503
+    seconds = 60.0
+    pcap = write_tone_pcap(work / "sixty.pcap", seconds, 440.0, syllables=True)
+    calls = capacity + 4 * len(ports)  # a little past capacity: the extra ones must get 503
     calls -= calls % len(ports)
+    rate = max(2.0, calls / 45.0)  # all placed well within one message's length
     peers = callers(
-        work, ports, line, 2.0, calls, pcap=pcap, wait_ms=700, hold_ms=60300, name="held"
+        work, ports, line, rate, calls, pcap=pcap, wait_ms=700, hold_ms=60300, name="held"
     )
     peak = 0
-    deadline = time.monotonic() + calls / 2.0 + 70
+    deadline = time.monotonic() + calls / rate + 90
     while any(p.proc is not None and p.proc.poll() is None for p in peers):
         if time.monotonic() > deadline:
             break
         active = 0
         for f in (sut.root / "run").glob("switch-*.json"):
-            try:
-                import json
-
+            with suppress(ValueError, KeyError, OSError):
                 active += int(json.loads(f.read_text())["active_calls"])
-            except (ValueError, KeyError, OSError):
-                pass
         peak = max(peak, active)
         time.sleep(0.5)
     for p in peers:
-        p.wait(30)
-    time.sleep(2)
+        p.wait(60)
+    time.sleep(3)
     msgs = sut.messages(line)
-    off = sum(1 for m in msgs if abs(m.duration_seconds - 60.0) > 0.02)
-    worst = max((abs(m.duration_seconds - 60.0) for m in msgs), default=0.0)
+    intact = sum(
+        1 for m in msgs if not check_file(sut.root / m.file_path, seconds=seconds, tolerance=0.25)
+    )
+    worst = max((abs(m.duration_seconds - seconds) for m in msgs), default=0.0)
+    failed = sum(stats(p).get("FailedCall(C)", 0) for p in peers)
     print(
-        f"# sip: held {len(msgs)} messages, worst error {worst * 1000:.0f} ms",
+        f"# sip: held peak {peak}, {len(msgs)} messages, {intact} intact, {failed} refused, "
+        f"worst length error {worst * 1000:.0f} ms",
         file=sys.stderr,
         flush=True,
     )
-    return min(peak, len(msgs)), off, worst
+    return min(peak, len(msgs)), len(msgs), intact, failed, worst
 
 
 def run() -> list[Row]:
@@ -317,47 +399,90 @@ def run() -> list[Row]:
                 "",
             )
         )
-        pcap = write_tone_pcap(tmp / "two.pcap", 2.0, 440.0, syllables=True)
-        with workers(tmp / "w", WORKERS) as (sut, ports):
-            best, _best_rtt = 0.0, []
+        pcap = write_tone_pcap(tmp / "two.pcap", MESSAGE_S, 440.0, syllables=True)
+        count = int(WORKERS) if WORKERS else default_workers()
+        with workers(tmp / "w", count) as (sut, ports):
+            lay = layout(sut.root)
+            meter = Meter(lay.pids)
+            idle = idle_cpu(meter)
+            rss_start = meter.rss()
+            steps: list[Step] = []
+            best: Step | None = None
             for rate in RATES:
-                clean, total, rtt, calls = run_step(sut, ports, tmp / f"s{rate:g}", rate, pcap)
+                step = run_step(sut, ports, tmp / f"s{rate:g}", rate, pcap, meter)
+                steps.append(step)
                 print(
-                    f"# sip: {rate:g} calls/s x {calls}: clean={clean} {total}",
+                    f"# sip: {rate:g} calls/s x {step.calls}: clean={step.clean} "
+                    f"stored={step.stored} damaged={len(step.damaged)} {step.totals} "
+                    f"cpu={step.cpu_s:.1f}s {step.damaged[:3]}",
                     file=sys.stderr,
                     flush=True,
                 )
-                if not clean:
+                if not step.clean:
                     break
-                best, _best_rtt = rate, rtt
-            half = max(1.0, best / 2)
-            clean, total, rtt, _ = run_step(sut, ports, tmp / "half", half, pcap)
-            rtt = sorted(rtt)
+                best = step
+            at = next((s for s in steps if s.rate == LATENCY_RATE), None)
+            if at is None or not at.clean:
+                at = run_step(sut, ports, tmp / "lat", LATENCY_RATE, pcap, meter)
+                steps.append(at)
+            rtt = sorted(at.rtt)
             p50 = statistics.median(rtt) if rtt else float("nan")
             p99 = rtt[min(len(rtt) - 1, int(len(rtt) * 0.99))] if rtt else float("nan")
-            held, off, worst = concurrent_deposits(sut, ports, tmp / "held")
-        ratio = best / ref if ref else 0.0
+            cpu_ms = 1000 * at.cpu_s / max(1, at.stored)
+            # RSS growth: from after the first step (warm-up) to now, per call handled since
+            rss_end = meter.rss()
+            handled = sum(s.calls for s in steps[1:])
+            warm = steps[0]
+            growth_kb = (sum(rss_end) - sum(rss_start)) / 1024 / max(1, handled + warm.calls) * 1000
+            held, stored, intact, refused, worst = concurrent_deposits(
+                sut, ports, tmp / "held", sum(lay.capacities)
+            )
+        best_rate = best.rate if best is not None else 0.0
+        ratio = best_rate / ref if ref else 0.0
+        where = str(lay)
         rows += [
             Row(
                 AREA,
-                f"voicemail calls/s, clean ({WORKERS} workers, 2 s msg, 3 s hold)",
-                f"{best:g}",
+                f"voicemail calls/s, clean, every WAV intact ({where})",
+                f"{best_rate:g}",
                 f"{ratio:.4f} of SIPp direct",
                 ">= 100",
             ),
             Row(
                 AREA,
-                f"INVITE->200 p50 / p99 at {half:g} calls/s (ms)",
+                f"INVITE->200 p50 / p99 at {at.rate:g} calls/s (ms; {where})",
                 f"{p50:.1f} / {p99:.1f}",
                 f"{len(rtt)} calls",
                 "p99 < 20",
             ),
             Row(
                 AREA,
-                f"concurrent deposits held ({WORKERS} workers x 4 calls)",
-                f"{held}",
-                f"{off} WAV(s) off by > 20 ms (worst {worst * 1000:.0f} ms)",
-                ">= 120, 0 off",
+                f"switch CPU per voicemail call at {at.rate:g} calls/s (ms; {where})",
+                f"{cpu_ms:.1f}",
+                f"{at.stored} calls, {at.cpu_s:.1f} CPU s",
+                "<= 12",
+            ),
+            Row(
+                AREA,
+                f"idle CPU of all workers (cores; {where})",
+                f"{idle:.3f}",
+                f"RSS per worker {statistics.mean(rss_start) / 2**20:.0f} MB at start",
+                "< 0.05",
+            ),
+            Row(
+                AREA,
+                f"worker RSS growth per 1,000 calls after warm-up (KB; {where})",
+                f"{growth_kb:.0f}",
+                f"{handled} calls, RSS per worker {statistics.mean(rss_end) / 2**20:.0f} MB",
+                "< 5,000",
+            ),
+            Row(
+                AREA,
+                f"concurrent 60 s deposits held, intact ({where})",
+                f"{held} held, {intact} intact",
+                f"{sum(lay.capacities)} slots; {stored} stored, {refused} refused past them; "
+                f"worst length error {worst * 1000:.0f} ms",
+                ">= 500",
             ),
         ]
     return rows
