@@ -406,6 +406,7 @@ def run() -> list[Row]:
             meter = Meter(lay.pids)
             idle = idle_cpu(meter)
             rss_start = meter.rss()
+            rss_warm = rss_start
             steps: list[Step] = []
             best: Step | None = None
             for rate in RATES:
@@ -418,6 +419,8 @@ def run() -> list[Row]:
                     file=sys.stderr,
                     flush=True,
                 )
+                if len(steps) == 1:
+                    rss_warm = meter.rss()  # after the first step: the warm-up
                 if not step.clean:
                     break
                 best = step
