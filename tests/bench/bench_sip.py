@@ -435,8 +435,7 @@ def run() -> list[Row]:
             # RSS growth: from after the first step (warm-up) to now, per call handled since
             rss_end = meter.rss()
             handled = sum(s.calls for s in steps[1:])
-            warm = steps[0]
-            growth_kb = (sum(rss_end) - sum(rss_start)) / 1024 / max(1, handled + warm.calls) * 1000
+            growth_kb = (sum(rss_end) - sum(rss_warm)) / 1024 / max(1, handled) * 1000
             held, stored, intact, refused, worst = concurrent_deposits(
                 sut, ports, tmp / "held", sum(lay.capacities)
             )
