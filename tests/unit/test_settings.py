@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,18 @@ def test_toml_file_then_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 def test_relais_toml_in_working_directory_is_read(tmp_path: Path) -> None:
     (tmp_path / "relais.toml").write_text("workers = 3\n")
+    assert load_settings().workers == 3
+
+
+def test_default_layout_is_two_workers_per_core_with_128_slots(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    s = load_settings()
+    assert (s.workers, s.max_calls_per_worker) == (4, 128)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert load_settings().workers == 16
+    monkeypatch.setenv("RELAIS_WORKERS", "3")
     assert load_settings().workers == 3
 
 
