@@ -392,9 +392,7 @@ class _Builder:
                 f"no number of the ring table can ring{skipped}",
             )
         if simultaneous:
-            what = f"ring at once for {timeline.total} s: " + ", ".join(
-                _named(leg) for leg in legs
-            )
+            what = f"ring at once for {timeline.total} s: " + ", ".join(_named(leg) for leg in legs)
         else:
             what = f"ring in sequence for {timeline.total} s: " + ", ".join(
                 _named(leg, f" {leg.start}-{leg.end} s") for leg in legs

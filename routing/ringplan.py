@@ -134,17 +134,23 @@ def sequential(
         for k, cell in enumerate(row):
             if cell is None:
                 if start >= 0:
-                    found.append((start, position, Leg(number, start, end - start, remote, header, confirm)))
+                    found.append(
+                        (start, position, Leg(number, start, end - start, remote, header, confirm))
+                    )
                     start = -1
             elif start >= 0 and end == starts[k]:
                 # The previous cell lasted its whole stage: keep ringing on the same leg.
                 end = starts[k] + cell
             else:
                 if start >= 0:
-                    found.append((start, position, Leg(number, start, end - start, remote, header, confirm)))
+                    found.append(
+                        (start, position, Leg(number, start, end - start, remote, header, confirm))
+                    )
                 start, end = starts[k], starts[k] + cell
         if start >= 0:
-            found.append((start, position, Leg(number, start, end - start, remote, header, confirm)))
+            found.append(
+                (start, position, Leg(number, start, end - start, remote, header, confirm))
+            )
     found.sort(key=lambda item: (item[0], item[1]))
     return Timeline(tuple(leg for _, _, leg in found), tuple(stages), at)
 

@@ -61,7 +61,10 @@ def test_sequential_legs_carry_their_rows_confirmation_across_stages() -> None:
 
 def test_simultaneous_legs_carry_their_rows_confirmation() -> None:
     table = RingTable(
-        (RingEntry(MOBILE, (20,), confirm_answer=False), RingEntry(NEIGHBOUR, (20,), confirm_answer=True))
+        (
+            RingEntry(MOBILE, (20,), confirm_answer=False),
+            RingEntry(NEIGHBOUR, (20,), confirm_answer=True),
+        )
     )
     legs = simultaneous(table, 25, local=frozenset({NEIGHBOUR})).legs
     assert [(leg.target, leg.confirm) for leg in legs] == [(MOBILE, False), (NEIGHBOUR, True)]
