@@ -73,6 +73,7 @@ def load(store: Store, auth: Auth, line: LineRef) -> CallSettingsOut:
                 number=e.number,
                 cells=list(e.cells),
                 allow_remote_forwarding=e.allow_remote_forwarding,
+                confirm_answer=ringplan.confirms(e, ls.local_numbers),
             )
             for e in ls.ring_table.entries
         ],
@@ -158,6 +159,7 @@ def _table(
                 number=number or raw,
                 cells=tuple(cells),
                 allow_remote_forwarding=row.allow_remote_forwarding,
+                confirm_answer=row.confirm_answer,
             )
         )
     if too_wide and not problems.has("ring_table"):
