@@ -24,12 +24,12 @@ from typing import Any
 
 from ivr.confirm import Confirm, ConfirmState
 from ivr.deposit import Deposit, DepositState
+from ivr.dialog import Event, Media, Started, run_dialog
+from ivr.identity import CallerIdentity, own_device_line
 from ivr.machine import Io, items
 from ivr.outdial import Announce, AnnounceState
 from ivr.retrieval import Retrieval, RetrievalState
 from ivr.services import DepositContext, Voicemail, voice_seconds
-from ivr.dialog import Event, Media, Started, run_dialog
-from ivr.identity import CallerIdentity, own_device_line
 
 logger = logging.getLogger(__name__)
 

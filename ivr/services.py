@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from events.events import MailboxAccessed, MessageChanged, MessageDeposited, SettingsChanged
 from events.outbox import enqueue
+from ivr.calllog import CallRecord, log_call
 from ivr.envelope import MessageInfo
 from ivr.greeting import GreetingFacts, Selection, select_greeting
 from ivr.pin import Attempt, LockoutPolicy, PinRecord, after_attempt
@@ -47,7 +48,6 @@ from store import credentials, repository
 from store.files import FileStore
 from store.models import ContactGroup, Greeting, Line, Mailbox, Message
 from store.session import Store
-from ivr.calllog import CallRecord, log_call
 
 logger = logging.getLogger(__name__)
 

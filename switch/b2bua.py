@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import pjsua2 as pj
 
+from ivr.calllog import CallRecord
 from routing import diversion as div
 from routing import engine
 from routing.model import (
@@ -50,7 +51,6 @@ from routing.model import (
     Voicemail,
 )
 from routing.numbers import caller_number, normalize
-from ivr.calllog import CallRecord
 from switch.confirm import Confirmation
 from switch.legs import Destination, Resolution
 from switch.media import CallMedia, MediaSession

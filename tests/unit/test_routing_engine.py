@@ -132,7 +132,14 @@ TABLE = RingTable(
 TABLE_LEGS = (
     Leg(ACCOUNT_PHONE, 0, 40),
     Leg(HOME, 0, 10, diversion=Diversion(LINE, R.FOLLOW_ME), confirm=True),
-    Leg(MOBILE, 20, 30, allow_remote_forwarding=True, diversion=Diversion(LINE, R.FOLLOW_ME), confirm=True),
+    Leg(
+        MOBILE,
+        20,
+        30,
+        allow_remote_forwarding=True,
+        diversion=Diversion(LINE, R.FOLLOW_ME),
+        confirm=True,
+    ),
 )
 
 both_lists = {
