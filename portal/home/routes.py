@@ -280,7 +280,7 @@ def _submit(
 
 def _check_only(portal: PortalDep, auth: Any, line: Any, update: CallSettingsIn) -> None:
     cfg = portal.settings
-    current = services.load(portal.store, auth, line)
+    current = services.load(portal.store, auth, line, stored=True)
     merged = services.merge(current, update)
     with portal.store.read() as s:
         intl = repository.get_line(s, line.number).account.allow_international

@@ -565,6 +565,12 @@ def test_confirm_answer_is_on_by_default_for_outside_numbers_only(
         ls = repository.line_settings(s, A_NUMBER)
     assert ls is not None
     assert [e.confirm_answer for e in ls.ring_table.entries] == [None, None, None, False, True]
+    # Saving another setting keeps the defaults as defaults.
+    assert api.put(PATH, json={"phone_state": "dnd"}).status_code == 200
+    with env.store.read() as s:
+        ls = repository.line_settings(s, A_NUMBER)
+    assert ls is not None
+    assert [e.confirm_answer for e in ls.ring_table.entries] == [None, None, None, False, True]
 
 
 def test_confirm_answer_must_be_a_boolean(api: TestClient) -> None:
