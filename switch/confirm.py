@@ -33,7 +33,7 @@ class Confirmation:
     """The "press 1 to accept" exchange with the answerer of one leg."""
 
     def __init__(self, leg: LegCall) -> None:
-        self.leg = leg
+        self._leg = weakref.ref(leg)  # the leg owns this: no cycle (the worker runs with gc off)
         self.media: MediaSession | None = None
         self.over = False
 
@@ -100,7 +100,10 @@ class Confirmation:
             self.refused(outcome)
 
     def accepted(self) -> None:
-        leg = self.leg
+        leg = self._leg()
+        if leg is None:
+            self.over = True
+            return
         inbound = leg.run.inbound
         if leg.done or inbound.gone or inbound.bridged is not None:
             self.refused("too late")
@@ -117,7 +120,9 @@ class Confirmation:
             return
         self.over = True
         self._close_media()
-        leg = self.leg
+        leg = self._leg()
+        if leg is None:
+            return
         inbound = leg.run.inbound
         logger.info("%s: %s did not accept the call (%s)", inbound.call_id, leg.leg.target, why)
         target = leg.leg.target
