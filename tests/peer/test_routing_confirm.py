@@ -219,3 +219,40 @@ def test_two_legs_answer_and_only_the_one_that_presses_1_wins(
     log = switch.wait_for(lambda: switch.call_log(line))
     assert [(r.direction, r.disposition) for r in log] == [("received", "answered")]
     assert not_accepted(switch, line) == [[line]]
+
+
+def test_a_caller_who_gives_up_during_the_confirmation_leaves_no_leg_up(
+    switch: SwitchUnderTest, work: Path, trunk_port: int, audio: dict[str, Path]
+) -> None:
+    line = switch.account()
+    switch.settings(
+        line,
+        incoming_mode=IncomingMode.SIMULTANEOUS,
+        no_answer_timeout=15,
+        ring_table=RingTable((RingEntry(TRUNK_NUMBER, (15,)),)),
+    )
+    mobile = switch.sipp(  # answers, hears the prompt, says nothing
+        "mobile",
+        "uas_answer.xml",
+        workdir=work,
+        uas=True,
+        port=trunk_port,
+        answer_ms=200,
+        pcap=audio["device_2s"],
+    ).start()
+    caller = switch.sipp(
+        "caller",
+        "uac_cancel.xml",
+        workdir=work,
+        service=line,
+        cancel_ms=2000,
+        **{"from": CALLER},
+    )
+    caller.run()
+    finished(caller, mobile)
+    [cancel] = caller.sent("CANCEL")
+    [dropped] = mobile.received("BYE")
+    assert dropped.at > cancel.at
+    log = switch.wait_for(lambda: switch.call_log(line))
+    assert [(r.direction, r.disposition) for r in log] == [("missed", "abandoned")]
+    assert not_accepted(switch, line) == [[TRUNK_NUMBER]]
