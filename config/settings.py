@@ -72,6 +72,7 @@ class PortalEventsSettings(_Section):
 class RoutingSettings(_Section):
     forward_timeout: int = Field(ge=5, le=300)
     max_diversions: int = Field(ge=1, le=20)
+    confirm_seconds: int = Field(ge=1, le=30)
 
 
 class DialPlanSettings(_Section):

@@ -100,6 +100,8 @@ class CallMissed(Event):
     started_at: str
     disposition: str
     call_log_id: int
+    not_accepted: list[str] = field(default_factory=list)
+    """Ring-table numbers whose answerer did not press 1 (answer confirmation)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,6 +114,8 @@ class CallReceived(Event):
     started_at: str
     duration_seconds: float
     call_log_id: int
+    not_accepted: list[str] = field(default_factory=list)
+    """Ring-table numbers whose answerer did not press 1 (answer confirmation)."""
 
 
 @dataclass(frozen=True, kw_only=True)

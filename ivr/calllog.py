@@ -28,6 +28,8 @@ class CallRecord:
     started_at: datetime
     duration_seconds: float
     call_id: str | None
+    not_accepted: tuple[str, ...] = ()
+    """Ring-table numbers that answered without pressing 1 (answer confirmation), in order."""
 
 
 def log_call(session: Session, record: CallRecord) -> CallLogEntry:
@@ -44,6 +46,7 @@ def log_call(session: Session, record: CallRecord) -> CallLogEntry:
         duration_seconds=round(max(0.0, record.duration_seconds), 3),
         disposition=record.disposition,
         call_id=(record.call_id or None) and record.call_id[:255],
+        not_accepted=list(record.not_accepted) or None,
     )
     session.add(entry)
     session.flush()
@@ -58,6 +61,7 @@ def log_call(session: Session, record: CallRecord) -> CallLogEntry:
                 started_at=started,
                 duration_seconds=entry.duration_seconds,
                 call_log_id=entry.id,
+                not_accepted=list(record.not_accepted),
             ),
         )
     else:
@@ -70,6 +74,7 @@ def log_call(session: Session, record: CallRecord) -> CallLogEntry:
                 started_at=started,
                 disposition=record.disposition,
                 call_log_id=entry.id,
+                not_accepted=list(record.not_accepted),
             ),
         )
     return entry

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ivr.confirm import Confirm, ConfirmState
 from ivr.deposit import Deposit, DepositState
 from ivr.dialog import Event, Media, Started, run_dialog
 from ivr.identity import CallerIdentity, own_device_line
@@ -136,6 +137,7 @@ class IvrRunner:
             caller_name=call.caller_name,
             started_at=call.started_at,
             call_id=call.call_id,
+            not_accepted=tuple(getattr(inbound, "not_accepted", ())),
         )
         return lambda media: self.run_deposit(ctx, call, media)
 
@@ -216,6 +218,20 @@ class IvrRunner:
         self.run_retrieval(
             media, call, mailbox=mailbox, after=final.io, via="outdial", on_open=on_login
         )
+
+    def run_confirm(
+        self, media: Media, *, call_id: str, line: str, caller: str | None, seconds: float
+    ) -> str:
+        """An answered confirming leg of a ring table (ivr.confirm): the answerer hears who the
+        call is for, in the line's language, and presses 1 or not. Returns the outcome
+        (accepted | key | silence | hangup)."""
+        lang, name = self.service.confirm_facts(line)
+        state = ConfirmState(
+            phase="new", lang=lang, line=line, caller=caller, seconds=seconds, line_name=name
+        )
+        final = run_dialog(Confirm(), state, PromptMedia(media, self.prompts_dir), _no_effects)
+        logger.info("%s: answer confirmation for %s: %s", call_id, line, final.outcome)
+        return final.outcome or "hangup"
 
     def run_retrieval(
         self,

@@ -73,6 +73,8 @@ class DepositContext:
     started_at: str
     """ISO 8601 UTC"""
     call_id: str
+    not_accepted: tuple[str, ...] = ()
+    """Ring-table numbers that answered without pressing 1 before the call reached voicemail."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,16 @@ class Voicemail:
             g.kind: str(self.files.path(g.file_path))
             for g in s.scalars(select(Greeting).where(Greeting.line_number == line))
         }
+
+    def confirm_facts(self, line: str) -> tuple[str, str | None]:
+        """(language, recorded name file or None) of a line, for the answer confirmation."""
+        with self.store.read() as s:
+            mailbox = s.get(Mailbox, line)
+            name = s.scalar(
+                select(Greeting).where(Greeting.line_number == line, Greeting.kind == "name")
+            )
+            lang = mailbox.language if mailbox is not None else self.default_language
+            return lang, str(self.files.path(name.file_path)) if name is not None else None
 
     # -- deposit ---------------------------------------------------------------------------------
 
@@ -298,6 +310,7 @@ class Voicemail:
                 started_at=started,
                 duration_seconds=(now - started).total_seconds(),
                 call_id=ctx.call_id,
+                not_accepted=ctx.not_accepted,
             ),
         )
 

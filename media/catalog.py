@@ -571,6 +571,14 @@ _PHRASES: Final[dict[str, Prompt]] = {
         "You have a new fax.",
     ),
     "fax_waiting": _s("Des télécopies vous attendent.", "You have faxes waiting."),
+    # answer confirmation on ring-table legs: "Call for <line> from <caller>; press 1 to accept"
+    "confirm_call_for": _s("Appel pour", "Call for"),
+    "confirm_from": _s("de la part du", "from"),
+    "confirm_from_private": _s("d'un numéro privé.", "from a private number."),
+    "confirm_press_1": _s(
+        "Pour prendre l'appel, faites le 1.",
+        "To accept the call, press 1.",
+    ),
     # menu option fragments: the say layer adds "press" and the key
     "menu_send_message": _s("Pour envoyer votre message,", "To send your message,"),
     "menu_listen": _s("Pour l'écouter,", "To listen to it,"),

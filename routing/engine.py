@@ -268,6 +268,11 @@ def _cached(settings: LineSettings) -> _Plans:
     return plans
 
 
+def _named(leg: Leg, times: str = "") -> str:
+    """A leg in an explanation: "6135550100 0-20 s (press 1 to accept)"."""
+    return f"{ringplan.label(leg.target)}{times}{' (press 1 to accept)' if leg.confirm else ''}"
+
+
 def _single(step: Step) -> Plan:
     return Plan(step, step.rule, step.explanation)
 
@@ -354,9 +359,11 @@ class _Builder:
         simultaneous = mode is IncomingMode.SIMULTANEOUS
         try:
             if simultaneous:
-                timeline = ringplan.simultaneous(s.ring_table, s.no_answer_timeout, self.follow_me)
+                timeline = ringplan.simultaneous(
+                    s.ring_table, s.no_answer_timeout, self.follow_me, s.local_numbers
+                )
             else:
-                timeline = ringplan.sequential(s.ring_table, self.follow_me)
+                timeline = ringplan.sequential(s.ring_table, self.follow_me, s.local_numbers)
         except ValueError as exc:
             why = f"the ring table is invalid ({exc}): "
             return self.ring_account(Rule.RING_TABLE_INVALID, why)
@@ -385,12 +392,10 @@ class _Builder:
                 f"no number of the ring table can ring{skipped}",
             )
         if simultaneous:
-            what = f"ring at once for {timeline.total} s: " + ", ".join(
-                ringplan.label(leg.target) for leg in legs
-            )
+            what = f"ring at once for {timeline.total} s: " + ", ".join(_named(leg) for leg in legs)
         else:
             what = f"ring in sequence for {timeline.total} s: " + ", ".join(
-                f"{ringplan.label(leg.target)} {leg.start}-{leg.end} s" for leg in legs
+                _named(leg, f" {leg.start}-{leg.end} s") for leg in legs
             )
         return self.ring(tuple(legs), timeline.total, rule, what + skipped)
 

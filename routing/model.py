@@ -114,6 +114,10 @@ class RingEntry:
     number: str
     cells: tuple[int | None, ...]
     allow_remote_forwarding: bool = False
+    confirm_answer: bool | None = None
+    """Whoever answers must press 1 before the call is theirs (a mobile's own voicemail never
+    does). None: the default, on for numbers outside the installation and off for the account
+    phone and the installation's own lines (ringplan.confirms)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,9 @@ class LineSettings:
     """The account may forward to 011 international numbers (DialPlan.allow_international opens
     them to every line of the dial plan)."""
     dial_plan: DialPlan = field(default_factory=DialPlan)
+    local_numbers: frozenset[str] = frozenset()
+    """The numbers of the ring table that are lines of this installation (confirm_answer off by
+    default); any other number counts as outside."""
     forward_timeout: int = 30
     max_diversions: int = 5
 
@@ -203,6 +210,9 @@ class Leg:
     allow_remote_forwarding: bool = False
     diversion: Diversion | None = None
     """Diversion header to add on this leg (None for the line's own devices)."""
+    confirm: bool = False
+    """The answerer hears "press 1 to accept" while the caller still hears ringback: 1 wins the
+    call; any other key, silence or a hang-up counts as this leg not answering."""
 
     @property
     def end(self) -> int:

@@ -7,6 +7,9 @@ Rules of this file:
   cell in stage k rings from the start of stage k for its cell's time, in parallel.
 - A number whose cell lasts the whole of stage k and that has a cell in stage k+1 rings on without
   a break: it is one leg across both stages (the switch never re-INVITEs it).
+- A leg asks its answerer to press 1 when its row says so (confirm_answer); a row that does not
+  say (None) asks it of numbers outside the installation only, never of the account phone or of
+  the installation's own lines (`local`).
 - validate() raises ValueError with an exact message, checking in this order: empty table, too
   many rows, too many columns, then row by row (number, duplicate, cell range), then (sequential
   only) a table with no ring time at all, a row with no ring time, an empty column.
@@ -24,6 +27,7 @@ from routing.model import (
     MIN_CELL_SECONDS,
     Diversion,
     Leg,
+    RingEntry,
     RingTable,
 )
 from routing.numbers import is_normalised
@@ -51,6 +55,13 @@ class Timeline:
 def label(number: str) -> str:
     """How a row is named in messages: its number, or "the account phone"."""
     return "the account phone" if number == ACCOUNT_PHONE else number
+
+
+def confirms(entry: RingEntry, local: frozenset[str] = frozenset()) -> bool:
+    """Whether the legs of `entry` ask their answerer to press 1 (see the rules above)."""
+    if entry.confirm_answer is not None:
+        return entry.confirm_answer
+    return entry.number != ACCOUNT_PHONE and entry.number not in local
 
 
 def validate(table: RingTable, *, simultaneous: bool = False) -> None:
@@ -96,10 +107,13 @@ def validate(table: RingTable, *, simultaneous: bool = False) -> None:
             raise ValueError(f"column {k + 1} of the ring table has no ring time")
 
 
-def sequential(table: RingTable, diversion: Diversion | None = None) -> Timeline:
+def sequential(
+    table: RingTable, diversion: Diversion | None = None, local: frozenset[str] = frozenset()
+) -> Timeline:
     """The legs of a table rung stage after stage, and the time the whole table takes.
 
-    Legs to numbers other than the account phone carry `diversion` (the engine's follow-me).
+    Legs to numbers other than the account phone carry `diversion` (the engine's follow-me);
+    `local` are the table's numbers that are lines of the installation (confirms()).
     """
     validate(table)
     entries = table.entries
@@ -115,29 +129,42 @@ def sequential(table: RingTable, diversion: Diversion | None = None) -> Timeline
     for position, (entry, row) in enumerate(zip(entries, rows, strict=True)):
         number, remote = entry.number, entry.allow_remote_forwarding
         header = None if number == ACCOUNT_PHONE else diversion
+        confirm = confirms(entry, local)
         start = end = -1  # the leg being built; start < 0: none
         for k, cell in enumerate(row):
             if cell is None:
                 if start >= 0:
-                    found.append((start, position, Leg(number, start, end - start, remote, header)))
+                    found.append(
+                        (start, position, Leg(number, start, end - start, remote, header, confirm))
+                    )
                     start = -1
             elif start >= 0 and end == starts[k]:
                 # The previous cell lasted its whole stage: keep ringing on the same leg.
                 end = starts[k] + cell
             else:
                 if start >= 0:
-                    found.append((start, position, Leg(number, start, end - start, remote, header)))
+                    found.append(
+                        (start, position, Leg(number, start, end - start, remote, header, confirm))
+                    )
                 start, end = starts[k], starts[k] + cell
         if start >= 0:
-            found.append((start, position, Leg(number, start, end - start, remote, header)))
+            found.append(
+                (start, position, Leg(number, start, end - start, remote, header, confirm))
+            )
     found.sort(key=lambda item: (item[0], item[1]))
     return Timeline(tuple(leg for _, _, leg in found), tuple(stages), at)
 
 
-def simultaneous(table: RingTable, timeout: int, diversion: Diversion | None = None) -> Timeline:
+def simultaneous(
+    table: RingTable,
+    timeout: int,
+    diversion: Diversion | None = None,
+    local: frozenset[str] = frozenset(),
+) -> Timeline:
     """Every row of the table rings at once for `timeout` seconds (the no-answer timeout).
 
-    Legs to numbers other than the account phone carry `diversion` (the engine's follow-me).
+    Legs to numbers other than the account phone carry `diversion` (the engine's follow-me);
+    `local` are the table's numbers that are lines of the installation (confirms()).
     """
     validate(table, simultaneous=True)
     if timeout < 1:
@@ -149,6 +176,7 @@ def simultaneous(table: RingTable, timeout: int, diversion: Diversion | None = N
             timeout,
             entry.allow_remote_forwarding,
             None if entry.number == ACCOUNT_PHONE else diversion,
+            confirms(entry, local),
         )
         for entry in table.entries
     )

@@ -280,6 +280,8 @@ class RingEntryRow(Base):
     number: Mapped[str] = mapped_column(String(20))
     cells: Mapped[list[int | None]] = mapped_column(JSON)
     allow_remote_forwarding: Mapped[bool] = mapped_column(Boolean, default=False)
+    confirm_answer: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
+    """Press 1 to accept: on, off, or NULL for the default (on for outside numbers)."""
 
     __table_args__ = (
         UniqueConstraint("line_number", "position", name="uq_ring_entry_position"),
@@ -369,6 +371,8 @@ class CallLogEntry(Base):
     duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     disposition: Mapped[str] = mapped_column(String(10))
     call_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    not_accepted: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=None)
+    """Ring-table numbers whose answerer did not press 1 (answer confirmation), in order."""
 
     __table_args__ = (
         CheckConstraint("direction IN ('received', 'missed')", name="direction"),

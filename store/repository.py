@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from events.events import MailboxCounts
 from events.outbox import enqueue
 from routing.model import (
+    ACCOUNT_PHONE,
     DialPlan,
     FallbackAction,
     IncomingMode,
@@ -248,6 +249,12 @@ def line_settings(
     device_count = session.scalar(
         select(func.count()).select_from(Device).where(Device.line_number == number)
     )
+    outside = [e.number for e in entries if e.number != ACCOUNT_PHONE]
+    local_numbers = (
+        frozenset(session.scalars(select(Line.number).where(Line.number.in_(outside))).all())
+        if outside
+        else frozenset()
+    )
     return LineSettings(
         line=number,
         has_mailbox=line.mailbox is not None,
@@ -261,6 +268,7 @@ def line_settings(
                     number=e.number,
                     cells=tuple(e.cells),
                     allow_remote_forwarding=e.allow_remote_forwarding,
+                    confirm_answer=e.confirm_answer,
                 )
                 for e in entries
             )
@@ -280,6 +288,7 @@ def line_settings(
         anonymous_rejection=bool(cs.anonymous_rejection),
         allow_international=line.account.allow_international,
         dial_plan=dial_plan or DialPlan(),
+        local_numbers=local_numbers,
         forward_timeout=forward_timeout,
         max_diversions=max_diversions,
     )
@@ -318,6 +327,7 @@ def save_line_settings(session: Session, settings: LineSettings) -> None:
                 number=entry.number,
                 cells=list(entry.cells),
                 allow_remote_forwarding=entry.allow_remote_forwarding,
+                confirm_answer=entry.confirm_answer,
             )
         )
     session.execute(delete(ScreeningEntry).where(ScreeningEntry.line_number == number))

@@ -51,6 +51,7 @@ from routing.model import (
     Voicemail,
 )
 from routing.numbers import caller_number, normalize
+from switch.confirm import Confirmation
 from switch.legs import Destination, Resolution
 from switch.media import CallMedia, MediaSession
 from switch.sipmsg import (
@@ -173,6 +174,8 @@ class Inbound:
         self.log_line: str | None = None
         self.logged = False
         self.incoming_diversions: list[str] = []
+        self.not_accepted: list[str] = []
+        """Ring-table numbers that answered without pressing 1 (switch.confirm)."""
         call.owner = self
 
     # -- admission and facts ---------------------------------------------------------------------
@@ -496,6 +499,7 @@ class Inbound:
             started_at=self.started,
             duration_seconds=duration if duration is not None else time.monotonic() - self.t0,
             call_id=self.call_id,
+            not_accepted=tuple(self.not_accepted),
         )
         self.w.log_call(record)
 
@@ -545,6 +549,8 @@ class LegCall:
         self.result: LegResult | None = None
         self.code = 0
         self.end_timer: Any = None
+        self.confirmation: Confirmation | None = None
+        """Set while (and after) the answerer is asked to press 1 (switch.confirm)."""
 
     @property
     def done(self) -> bool:
@@ -583,6 +589,9 @@ class LegCall:
         """The switch stops waiting for this leg (its time ran out or the step ended)."""
         if self.done:
             return
+        if self.confirmation is not None:
+            self.confirmation.refused("cancelled")
+            return
         self.hangup()
         self.finish(LegResult.NO_ANSWER if self.rang else LegResult.UNAVAILABLE, 480)
 
@@ -613,13 +622,19 @@ class LegCall:
             if self.done:
                 self.hangup()
                 return
-            self.answered = True
             if self.end_timer is not None:
                 self.end_timer.cancel()
+            if self.leg.confirm:
+                Confirmation.begin(self)
+                return
+            self.answered = True
             self.run.inbound.leg_answered(self)
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
             if self.answered:
                 self.run.inbound.leg_gone_after_answer(self)
+                return
+            if self.confirmation is not None:
+                self.confirmation.refused("hangup")
                 return
             if self.redirect_refused or 300 <= code < 400:
                 self.finish(LegResult.REDIRECT_REFUSED, code)
@@ -633,10 +648,13 @@ class LegCall:
                 self.finish(LegResult.FAILED, code)
 
     def on_media(self, call: SwitchCall) -> None:
+        if self.confirmation is not None:
+            self.confirmation.media_ready()
         self.run.inbound.try_bridge()
 
     def on_digit(self, call: SwitchCall, digit: str, method: str) -> None:
-        return
+        if self.confirmation is not None:
+            self.confirmation.digit(digit, method)
 
     def on_redirect(self, call: SwitchCall, target: str) -> int:
         if self.leg.allow_remote_forwarding and not self.done:
@@ -710,7 +728,8 @@ class RingRun:
             return
         self.pending = 0
         for lc in list(self.legs):
-            lc.give_up()
+            if lc.confirmation is None or lc.confirmation.over:
+                lc.give_up()  # an answerer deciding whether to press 1 is let finish
         self.check()
 
     def leg_finished(self, leg: LegCall) -> None:

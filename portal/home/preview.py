@@ -91,6 +91,8 @@ def _leg(leg: Leg, lang: str) -> str:
     ).render(lang)
     if leg.allow_remote_forwarding:
         text += " " + Msg("(remote forwarding allowed)").render(lang)
+    if leg.confirm:
+        text += " " + Msg("(whoever answers must press 1)").render(lang)
     return text
 
 

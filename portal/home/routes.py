@@ -157,6 +157,15 @@ def _list(form: FormData, name: str) -> list[str]:
     return list(dict.fromkeys(kept + added))
 
 
+def _confirm(form: FormData, i: int) -> bool | None:
+    """A row's "press 1 to accept" box. A row added on the page (`-confirm-new`) keeps the
+    default (on for outside numbers, off for local lines) while its box stays ticked."""
+    on = _on(form, f"ucn-{i}-confirm")
+    if _text(form, f"ucn-{i}-confirm-new"):
+        return None if on else False
+    return on
+
+
 def home_form(form: FormData) -> tuple[dict[str, Any], Problems]:
     """The home page's form as a CallSettingsIn dict (every field), and parsing problems."""
     problems = Problems()
@@ -177,11 +186,19 @@ def home_form(form: FormData) -> tuple[dict[str, Any], Problems]:
                 "number": number,
                 "cells": cells,
                 "allow_remote_forwarding": _on(form, f"ucn-{i}-remote"),
+                "confirm_answer": _confirm(form, i),
             }
         )
     new_number = _text(form, "ucn-new-number")
     if new_number and len(rows) < MAX_ROWS + 1:
-        rows.append({"number": new_number, "cells": [], "allow_remote_forwarding": False})
+        rows.append(
+            {
+                "number": new_number,
+                "cells": [],
+                "allow_remote_forwarding": False,
+                "confirm_answer": None,
+            }
+        )
     forwarding: list[dict[str, Any]] = []
     fcount = int(_text(form, "fwd_rows")) if _text(form, "fwd_rows").isdigit() else 0
     for i in range(min(fcount, 100)):
@@ -263,7 +280,7 @@ def _submit(
 
 def _check_only(portal: PortalDep, auth: Any, line: Any, update: CallSettingsIn) -> None:
     cfg = portal.settings
-    current = services.load(portal.store, auth, line)
+    current = services.load(portal.store, auth, line, stored=True)
     merged = services.merge(current, update)
     with portal.store.read() as s:
         intl = repository.get_line(s, line.number).account.allow_international

@@ -23,6 +23,12 @@ class RingEntryIO(BaseModel):
         description="ring seconds per stage (5..120) or null; at most 6 stages",
     )
     allow_remote_forwarding: bool = False
+    confirm_answer: bool | None = Field(
+        default=None,
+        description="whoever answers must press 1 to take the call; null: the default, on for "
+        "numbers outside the installation, off for the account phone and local lines "
+        "(responses always give the value in force)",
+    )
 
 
 class ForwardingNumberIO(BaseModel):

@@ -50,7 +50,9 @@ MAX_SAVED_NUMBERS = 20
 MIN_TIMEOUT, MAX_TIMEOUT = MIN_CELL_SECONDS, MAX_CELL_SECONDS
 
 
-def load(store: Store, auth: Auth, line: LineRef) -> CallSettingsOut:
+def load(store: Store, auth: Auth, line: LineRef, *, stored: bool = False) -> CallSettingsOut:
+    """The line's call settings as shown. Ring-table rows give their "press 1" setting in force;
+    with `stored`, as saved (None: the default), so that merging an update keeps defaults."""
     with store.read() as s:
         ls = repository.line_settings(s, line.number)
         assert ls is not None
@@ -73,6 +75,9 @@ def load(store: Store, auth: Auth, line: LineRef) -> CallSettingsOut:
                 number=e.number,
                 cells=list(e.cells),
                 allow_remote_forwarding=e.allow_remote_forwarding,
+                confirm_answer=(
+                    e.confirm_answer if stored else ringplan.confirms(e, ls.local_numbers)
+                ),
             )
             for e in ls.ring_table.entries
         ],
@@ -158,6 +163,7 @@ def _table(
                 number=number or raw,
                 cells=tuple(cells),
                 allow_remote_forwarding=row.allow_remote_forwarding,
+                confirm_answer=row.confirm_answer,
             )
         )
     if too_wide and not problems.has("ring_table"):
@@ -331,7 +337,7 @@ def save(
     max_diversions: int,
 ) -> CallSettingsOut:
     """Apply `update` to the line's call settings, all or nothing."""
-    merged = merge(load(store, auth, line), update)
+    merged = merge(load(store, auth, line, stored=True), update)
     with store.read() as s:
         line_row = repository.get_line(s, line.number)
         allow_international = line_row.account.allow_international

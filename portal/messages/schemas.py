@@ -111,6 +111,8 @@ class CallOut(BaseModel):
     started_local: str
     duration_seconds: float
     disposition: str
+    not_accepted: list[str] = []
+    """Ring-table numbers that answered without pressing 1 (answer confirmation)."""
 
 
 class CallsOut(BaseModel):

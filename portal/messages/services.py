@@ -456,6 +456,7 @@ def list_calls(
                     started_local=format_when(c.started_at, auth.timezone, lang, now),
                     duration_seconds=round(c.duration_seconds, 1),
                     disposition=c.disposition,
+                    not_accepted=list(c.not_accepted or []),
                 )
             )
     return out

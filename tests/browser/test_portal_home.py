@@ -191,9 +191,63 @@ def test_ucn_table_with_the_handle_and_the_dialog(api: httpx.Client, page: Page)
     body = api.get(SETTINGS).json()
     assert body["incoming_mode"] == "sequential"
     assert body["ring_table"] == [
-        {"number": "account", "cells": [dragged + 2, None], "allow_remote_forwarding": False},
-        {"number": "8195550142", "cells": [20, 30], "allow_remote_forwarding": True},
+        {
+            "number": "account",
+            "cells": [dragged + 2, None],
+            "allow_remote_forwarding": False,
+            "confirm_answer": False,
+        },
+        {
+            "number": "8195550142",
+            "cells": [20, 30],
+            "allow_remote_forwarding": True,
+            "confirm_answer": True,  # an outside number: "press 1" by default
+        },
     ]
+
+
+def test_press_1_column_in_the_ring_table_and_the_preview(api: httpx.Client, page: Page) -> None:
+    table = page.get_by_test_id("ucn-table")
+    page.get_by_text("Feront sonner tous vos téléphones simultanément").click()
+    expect(table).to_be_visible()
+    expect(table.locator("thead")).to_contain_text("Faire le 1")
+    expect(page.get_by_test_id("ucn-confirm-legend")).to_contain_text(
+        "la boîte vocale d'un cellulaire ne peut donc pas prendre vos appels"
+    )
+    for number in ("819 555 0142", "819 555 0143"):
+        page.get_by_placeholder("Ajouter un numéro").fill(number)
+        page.locator("[data-ucn-add]").click()
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0).get_by_test_id("ucn-confirm")).not_to_be_checked()  # account phone
+    expect(rows.nth(1).get_by_test_id("ucn-confirm")).to_be_checked()
+    box = rows.nth(2).get_by_label(
+        "Demander à la personne qui répond au 819 555 0143 de faire le 1"
+    )
+    expect(box).to_be_checked()
+    box.uncheck()
+    apply(page)
+    confirm = [(r["number"], r["confirm_answer"]) for r in api.get(SETTINGS).json()["ring_table"]]
+    assert confirm == [("account", False), ("8195550142", True), ("8195550143", False)]
+    rows = page.get_by_test_id("ucn-table").locator("tbody tr")
+    expect(rows.nth(1).get_by_test_id("ucn-confirm")).to_be_checked()
+    expect(rows.nth(2).get_by_test_id("ucn-confirm")).not_to_be_checked()
+    shoot(page, "home-ucn-press-1")
+
+    preview = page.locator("#preview")
+    preview.get_by_label("Numéro de l'appelant").fill("613 555 0123")
+    preview.get_by_role("button", name="Voir ce qui se passe").click()
+    result = page.get_by_test_id("preview-result")
+    expect(result).to_contain_text("(819) 555-0142 : de 0 s à 24 s (la personne qui répond doit")
+    expect(result.get_by_text("faire le 1", exact=False)).to_have_count(1)
+    page.get_by_role("contentinfo").get_by_role("link", name="English").click()
+    expect(page.get_by_test_id("ucn-table").locator("thead")).to_contain_text("Press 1")
+    page.locator("#preview").get_by_label("Caller's number").fill("613 555 0123")
+    page.locator("#preview").get_by_role("button", name="Show what happens").click()
+    expect(page.get_by_test_id("preview-result")).to_contain_text(
+        "(819) 555-0142: from 0 s to 24 s (whoever answers must press 1)"
+    )
+    page.get_by_role("contentinfo").get_by_role("link", name="Français").click()
 
 
 def test_invalid_input_is_refused_next_to_the_field(api: httpx.Client, page: Page) -> None:

@@ -361,3 +361,19 @@ def test_mwi_targets_of_a_change(vm: Voicemail, store: Store) -> None:
         sent[0].body,
         (("X-Relais-Leg", "devices"),),
     )
+
+
+def test_answer_confirmation_says_the_line_by_its_recorded_name(
+    vm: Voicemail, store: Store
+) -> None:
+    assert vm.confirm_facts(A) == ("fr", None)
+    with store.transaction() as s:
+        mailbox = s.get(Mailbox, A)
+        assert mailbox is not None
+        mailbox.language = "en"
+    name = vm.spool.parent / "name.wav"
+    recording(name, silence(0.2), speechlike(1.0), silence(0.2))
+    vm.save_greeting(A, "name", str(name))
+    lang, spoken = vm.confirm_facts(A)
+    assert lang == "en" and spoken is not None and Path(spoken).is_file()
+    assert vm.confirm_facts(B) == ("fr", None)  # each line its own name

@@ -415,6 +415,7 @@ def test_home_page_form_saves_and_shows_the_settings(env: PortalEnv) -> None:
             "ucn-1-cell-0": "",
             "ucn-1-cell-1": "25",
             "ucn-1-remote": "on",
+            "ucn-1-confirm": "on",
             "no_answer_timeout": "30",
             "selective_rejection": "on",
             "reject_list": ["9055550133"],
@@ -432,7 +433,10 @@ def test_home_page_form_saves_and_shows_the_settings(env: PortalEnv) -> None:
         saved = s.scalars(select(ForwardingNumber.number)).all()
     assert ls.phone_state is PhoneState.DND
     assert ls.ring_table == RingTable(
-        (RingEntry("account", (20, None)), RingEntry("8195550142", (None, 25), True))
+        (
+            RingEntry("account", (20, None), confirm_answer=False),
+            RingEntry("8195550142", (None, 25), True, confirm_answer=True),
+        )
     )
     assert ls.reject_list == frozenset({"9055550133", "4165550122", "5145550177"})
     assert ls.no_answer_timeout == 30
@@ -526,3 +530,90 @@ def test_call_settings_page_checkboxes(env: PortalEnv) -> None:
     )
     assert bad.status_code == 422
     assert 'data-field="unavailable_to"' in bad.text
+
+
+# ------------------------------------------------------------------------------------------------
+# Answer confirmation ("press 1") per ring-table row
+
+
+def test_confirm_answer_is_on_by_default_for_outside_numbers_only(
+    env: PortalEnv, api: TestClient
+) -> None:
+    r = api.put(
+        PATH,
+        json={
+            "incoming_mode": "simultaneous",
+            "ring_table": [
+                {"number": "account", "cells": [20]},
+                {"number": "819 555 0142", "cells": [20]},
+                {"number": A_SECOND, "cells": [20]},  # a line of the installation
+                {"number": "613 555 0177", "cells": [20], "confirm_answer": False},
+                {"number": "613 555 0178", "cells": [20], "confirm_answer": True},
+            ],
+        },
+    )
+    assert r.status_code == 200, r.text
+    shown = [(row["number"], row["confirm_answer"]) for row in api.get(PATH).json()["ring_table"]]
+    assert shown == [
+        ("account", False),
+        ("8195550142", True),
+        (A_SECOND, False),
+        ("6135550177", False),
+        ("6135550178", True),
+    ]
+    with env.store.read() as s:
+        ls = repository.line_settings(s, A_NUMBER)
+    assert ls is not None
+    assert [e.confirm_answer for e in ls.ring_table.entries] == [None, None, None, False, True]
+    # Saving another setting keeps the defaults as defaults.
+    assert api.put(PATH, json={"phone_state": "dnd"}).status_code == 200
+    with env.store.read() as s:
+        ls = repository.line_settings(s, A_NUMBER)
+    assert ls is not None
+    assert [e.confirm_answer for e in ls.ring_table.entries] == [None, None, None, False, True]
+
+
+def test_confirm_answer_must_be_a_boolean(api: TestClient) -> None:
+    r = api.put(
+        PATH,
+        json={"ring_table": [{"number": "8195550142", "cells": [20], "confirm_answer": "maybe"}]},
+    )
+    assert r.status_code == 422
+    assert api.get(PATH).json()["ring_table"] == []
+
+
+def test_home_form_press_1_boxes(env: PortalEnv) -> None:
+    """A row shown by the page saves its box as ticked or not; a row added on the page keeps the
+    default while its box stays ticked."""
+    c = env.client()
+    csrf = sign_in_page(c)
+    form = _home_form(
+        csrf,
+        incoming_mode="simultaneous",
+        ucn_rows="4",
+        **{
+            "ucn-0-number": "account",
+            "ucn-0-cell-0": "20",
+            "ucn-1-number": "8195550142",
+            "ucn-1-cell-0": "20",
+            "ucn-1-confirm": "on",
+            "ucn-2-number": "6135550177",
+            "ucn-2-cell-0": "20",
+            "ucn-2-confirm-new": "1",
+            "ucn-2-confirm": "on",
+            "ucn-3-number": "6135550178",
+            "ucn-3-cell-0": "20",
+            "ucn-3-confirm-new": "1",
+        },
+    )
+    r = c.post("/home", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    with env.store.read() as s:
+        ls = repository.line_settings(s, A_NUMBER)
+    assert ls is not None
+    assert [e.confirm_answer for e in ls.ring_table.entries] == [False, True, None, False]
+    page = c.get("/home").text
+    for i, ticked in enumerate([False, True, True, False]):
+        box = page.split(f'name="ucn-{i}-confirm"', 1)[1].split(">", 1)[0]
+        assert (" checked" in box) is ticked
+    assert "Faire le 1" in page

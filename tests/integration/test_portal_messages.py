@@ -521,3 +521,35 @@ def test_the_openapi_document_covers_messages_calls_contacts_and_events(env: Por
         assert methods <= set(doc["paths"][path]), path
     forward = doc["paths"]["/api/v1/lines/{n}/messages/{message_id}/forward"]["post"]
     assert set(forward["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
+
+
+def test_calls_list_the_numbers_that_answered_without_pressing_1(
+    env: PortalEnv, api: TestClient
+) -> None:
+    with env.store.transaction() as s:
+        s.add(
+            CallLogEntry(
+                line_number=A_NUMBER,
+                direction="missed",
+                caller_number="8195550177",
+                disposition="voicemail",
+                not_accepted=["6135557000"],
+            )
+        )
+        s.add(
+            CallLogEntry(
+                line_number=A_NUMBER,
+                direction="missed",
+                caller_number="8195550178",
+                disposition="abandoned",
+            )
+        )
+    calls = api.get(f"/api/v1/lines/{A_NUMBER}/calls", params={"direction": "missed"}).json()
+    assert [c["not_accepted"] for c in calls["calls"]] == [[], ["6135557000"]]
+    c = env.client()
+    sign_in_page(c)
+    page = c.get("/messages/missed").text
+    assert page.count('data-testid="not-accepted"') == 1
+    assert "Non accepté par (613) 555-7000 (réponse sans faire le 1)" in html.unescape(page)
+    english = c.get("/messages/missed", headers={"Accept-Language": "en"}).text
+    assert "Not accepted by (613) 555-7000" in html.unescape(english)

@@ -130,7 +130,8 @@ def test_sequential_table_legs(api: TestClient) -> None:
     assert body["summary"] == "Your phones ring one after another, 35 seconds in all."
     assert body["plan"]["legs"] == [
         "your account phone: from 0 s to 30 s",
-        "(819) 555-0142: from 20 s to 35 s (remote forwarding allowed)",
+        "(819) 555-0142: from 20 s to 35 s (remote forwarding allowed)"
+        " (whoever answers must press 1)",
     ]
     no_answer = next(b for b in body["plan"]["then"] if b["when"] == "no_answer")["step"]
     assert no_answer["kind"] == "forward"
@@ -178,3 +179,23 @@ def test_preview_on_the_home_page(env: PortalEnv, api: TestClient) -> None:
     bad = c.get("/home/preview", params={"caller": "pizza"})
     assert bad.status_code == 422
     assert 'data-field="caller"' in bad.text
+
+
+def test_the_preview_says_which_legs_must_press_1(api: TestClient) -> None:
+    r = api.put(
+        SETTINGS,
+        json={
+            "incoming_mode": "simultaneous",
+            "ring_table": [
+                {"number": "account", "cells": [20]},
+                {"number": "8195550142", "cells": [20]},
+                {"number": "8195550143", "cells": [20], "confirm_answer": False},
+            ],
+        },
+    )
+    assert r.status_code == 200, r.text
+    legs = api.get(
+        PREVIEW, params={"caller": "4165550122"}, headers={"Accept-Language": "fr"}
+    ).json()["plan"]["legs"]
+    marked = [leg.endswith("(la personne qui répond doit faire le 1)") for leg in legs]
+    assert marked == [False, True, False]

@@ -177,6 +177,8 @@ FULL = LineSettings(
         (
             RingEntry(ACCOUNT_PHONE, (20, 10, None)),
             RingEntry("6135550142", (None, 15, 30), allow_remote_forwarding=True),
+            RingEntry("6135550147", (10,), confirm_answer=False),
+            RingEntry("6135550148", (None, 10), confirm_answer=True),
         )
     ),
     no_answer_action=FallbackAction.NUMBER,
@@ -219,6 +221,17 @@ def test_line_settings_round_trip(store: Store) -> None:
     assert loaded.ring_table == RingTable(())
     assert loaded.forward_list == frozenset({"4165550109"}) and loaded.reject_list == frozenset()
     assert loaded.has_devices  # the device is still there
+
+
+def test_ring_table_numbers_that_are_lines_of_the_installation_are_local(store: Store) -> None:
+    with store.transaction() as s:
+        make_account(s)
+        make_account(s, "6135550142")
+        repo.save_line_settings(s, FULL)
+    with store.read() as s:
+        loaded = repo.line_settings(s, NUMBER)
+    assert loaded is not None and loaded.local_numbers == frozenset({"6135550142"})
+    assert [e.confirm_answer for e in loaded.ring_table.entries] == [None, None, False, True]
 
 
 def test_unknown_line_has_no_settings(store: Store) -> None:

@@ -438,7 +438,9 @@ def test_simultaneous_ring_first_answer_wins(
         a,
         incoming_mode=IncomingMode.SIMULTANEOUS,
         no_answer_timeout=10,
-        ring_table=RingTable((RingEntry(ACCOUNT_PHONE, (10,)), RingEntry(TRUNK_NUMBER, (10,)))),
+        ring_table=RingTable(
+            (RingEntry(ACCOUNT_PHONE, (10,)), RingEntry(TRUNK_NUMBER, (10,), confirm_answer=False))
+        ),
     )
     caller = switch.sipp(
         "caller",
@@ -470,7 +472,7 @@ def test_remote_forwarding_policy(
         a,
         incoming_mode=IncomingMode.SIMULTANEOUS,
         no_answer_timeout=10,
-        ring_table=RingTable((RingEntry(TRUNK_NUMBER, (10,), allowed),)),
+        ring_table=RingTable((RingEntry(TRUNK_NUMBER, (10,), allowed, confirm_answer=False),)),
     )
     from tests.support.sip import free_ports
 

@@ -46,6 +46,10 @@ PROMPT_IDS = {
     "beep": (0.1, 1000.0),
     "mailbox_full": (0.3, 800.0),
     "goodbye": (0.2, 900.0),
+    "confirm_call_for": (0.2, 1400.0),
+    "confirm_from": (0.1, 1400.0),
+    "confirm_from_private": (0.1, 1400.0),
+    "confirm_press_1": (0.3, 1400.0),
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -166,6 +170,25 @@ def write_tone_pcap(
         ts += 160
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bytes(out))
+    return path
+
+
+def write_dtmf_pcap(path: Path, digit: str, payload_type: int) -> Path:
+    """SIPp's RFC 4733 capture of `digit` (/usr/share/sip-tester/dtmf_2833_<digit>.pcap) with
+    its RTP payload type changed to `payload_type`: a SIPp UAS that answers an offer must send
+    events with the offerer's payload type (pjsua offers telephone-event/8000 as 120)."""
+    name = {"#": "pound", "*": "star"}.get(digit, digit)
+    data = bytearray(Path(f"/usr/share/sip-tester/dtmf_2833_{name}.pcap").read_bytes())
+    at = 24  # after the global header
+    while at + 16 <= len(data):
+        length = struct.unpack_from("<I", data, at + 8)[0]
+        frame = at + 16
+        ip = frame + 14
+        rtp = ip + (data[ip] & 0x0F) * 4 + 8
+        data[rtp + 1] = (data[rtp + 1] & 0x80) | payload_type
+        at = frame + length
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(data))
     return path
 
 

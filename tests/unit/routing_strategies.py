@@ -87,7 +87,8 @@ def ring_tables(draw: st.DrawFn, numbers: st.SearchStrategy[str] = destinations)
         if draw(st.booleans()):  # a row may stop after its last ring time
             while cells[-1] is None:
                 cells.pop()
-        entries.append(RingEntry(number, tuple(cells), draw(st.booleans())))
+        confirm = draw(st.sampled_from([None, None, True, False]))
+        entries.append(RingEntry(number, tuple(cells), draw(st.booleans()), confirm))
     return RingTable(tuple(entries))
 
 
@@ -114,6 +115,7 @@ def line_settings(draw: st.DrawFn) -> LineSettings:
         incoming_mode=draw(st.sampled_from(IncomingMode)),
         forward_all_to=draw(maybe),
         ring_table=draw(ring_tables()),
+        local_numbers=draw(st.frozensets(small_pool, max_size=3)),
         no_answer_action=draw(st.sampled_from(FallbackAction)),
         no_answer_to=draw(maybe),
         no_answer_timeout=draw(st.integers(MIN_CELL_SECONDS, MAX_CELL_SECONDS)),

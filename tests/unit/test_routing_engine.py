@@ -131,8 +131,15 @@ TABLE = RingTable(
 )
 TABLE_LEGS = (
     Leg(ACCOUNT_PHONE, 0, 40),
-    Leg(HOME, 0, 10, diversion=Diversion(LINE, R.FOLLOW_ME)),
-    Leg(MOBILE, 20, 30, allow_remote_forwarding=True, diversion=Diversion(LINE, R.FOLLOW_ME)),
+    Leg(HOME, 0, 10, diversion=Diversion(LINE, R.FOLLOW_ME), confirm=True),
+    Leg(
+        MOBILE,
+        20,
+        30,
+        allow_remote_forwarding=True,
+        diversion=Diversion(LINE, R.FOLLOW_ME),
+        confirm=True,
+    ),
 )
 
 both_lists = {
@@ -626,8 +633,9 @@ CASES: list[tuple[str, dict[str, object], CallFacts, object]] = [
                     30,
                     allow_remote_forwarding=True,
                     diversion=Diversion(LINE, R.FOLLOW_ME),
+                    confirm=True,
                 ),
-                Leg(HOME, 0, 30, diversion=Diversion(LINE, R.FOLLOW_ME)),
+                Leg(HOME, 0, 30, diversion=Diversion(LINE, R.FOLLOW_ME), confirm=True),
             ),
             30,
             *DEFAULT_OUTCOMES,
@@ -645,7 +653,7 @@ CASES: list[tuple[str, dict[str, object], CallFacts, object]] = [
         call(),
         (
             Ring,
-            (Leg(MOBILE, 20, 30, diversion=Diversion(LINE, R.FOLLOW_ME)),),
+            (Leg(MOBILE, 20, 30, diversion=Diversion(LINE, R.FOLLOW_ME), confirm=True),),
             50,
             *DEFAULT_OUTCOMES,
             Rule.SEQUENTIAL,
@@ -696,7 +704,7 @@ CASES: list[tuple[str, dict[str, object], CallFacts, object]] = [
         call(),
         (
             Ring,
-            (Leg(MOBILE, 0, 20, diversion=Diversion(LINE, R.FOLLOW_ME)),),
+            (Leg(MOBILE, 0, 20, diversion=Diversion(LINE, R.FOLLOW_ME), confirm=True),),
             20,
             *DEFAULT_OUTCOMES,
             Rule.SEQUENTIAL,
@@ -888,7 +896,8 @@ def test_decide(changes: dict[str, object], facts: CallFacts, expected: object) 
                 ),
             },
             call(),
-            "ring in sequence for 50 s: the account phone 0-40 s, 6135550111 20-50 s; "
+            "ring in sequence for 50 s: the account phone 0-40 s, "
+            "6135550111 20-50 s (press 1 to accept); "
             "left out: the dial plan refuses 9005550100: area code 900 is blocked; "
             "no answer: voicemail (no-answer greeting); busy: voicemail (busy greeting); "
             "unavailable: voicemail (unavailable greeting)",
@@ -896,7 +905,8 @@ def test_decide(changes: dict[str, object], facts: CallFacts, expected: object) 
         (
             {"incoming_mode": IncomingMode.SIMULTANEOUS, "ring_table": TABLE},
             call(),
-            "ring at once for 24 s: the account phone, 6135550111, 6135550122; "
+            "ring at once for 24 s: the account phone, 6135550111 (press 1 to accept), "
+            "6135550122 (press 1 to accept); "
             "no answer: voicemail (no-answer greeting); busy: voicemail (busy greeting); "
             "unavailable: voicemail (unavailable greeting)",
         ),

@@ -116,9 +116,11 @@ def test_legs_stay_within_the_table(s: LineSettings, c: CallFacts) -> None:
             continue
         assert step.rule in (Rule.SEQUENTIAL, Rule.SIMULTANEOUS)
         if step.rule is Rule.SEQUENTIAL:
-            timeline = ringplan.sequential(s.ring_table)
+            timeline = ringplan.sequential(s.ring_table, local=s.local_numbers)
         else:
-            timeline = ringplan.simultaneous(s.ring_table, s.no_answer_timeout)
+            timeline = ringplan.simultaneous(
+                s.ring_table, s.no_answer_timeout, local=s.local_numbers
+            )
         assert step.timeout == timeline.total
         allowed = [replace(leg, diversion=None) for leg in timeline.legs]
         # the legs are the table's legs, in order, some left out, none added or changed

@@ -102,7 +102,7 @@ def test_sequential_keeps_remote_forwarding_per_row() -> None:
     )
     assert timeline.legs == (
         Leg(A, 0, 40, allow_remote_forwarding=False),
-        Leg(M, 20, 30, allow_remote_forwarding=True),
+        Leg(M, 20, 30, allow_remote_forwarding=True, confirm=True),
     )
     assert all(leg.diversion is None for leg in timeline.legs)
 
@@ -112,11 +112,11 @@ def test_legs_to_other_numbers_carry_the_given_diversion() -> None:
     rows = table((A, (20, 20)), (M, (None, 30)))
     assert sequential(rows, follow_me).legs == (
         Leg(A, 0, 40),
-        Leg(M, 20, 30, diversion=follow_me),
+        Leg(M, 20, 30, diversion=follow_me, confirm=True),
     )
     assert simultaneous(rows, 24, follow_me).legs == (
         Leg(A, 0, 24),
-        Leg(M, 0, 24, diversion=follow_me),
+        Leg(M, 0, 24, diversion=follow_me, confirm=True),
     )
 
 
@@ -136,8 +136,8 @@ def test_simultaneous_rings_every_row_at_once_for_the_timeout() -> None:
     timeline = simultaneous(rows, 24)
     assert timeline.legs == (
         Leg(A, 0, 24),
-        Leg(M, 0, 24, allow_remote_forwarding=True),
-        Leg(H, 0, 24),
+        Leg(M, 0, 24, allow_remote_forwarding=True, confirm=True),
+        Leg(H, 0, 24, confirm=True),
     )
     assert timeline.stages == (24,)
     assert timeline.total == 24
