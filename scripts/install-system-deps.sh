@@ -11,6 +11,7 @@ PACKAGES=(
   ffmpeg sox espeak-ng
   chromium fonts-dejavu-core
   tshark libspandsp2
+  ghostscript
 )
 
 missing=()
