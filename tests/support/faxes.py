@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -74,3 +78,79 @@ def pdf_images(pdf: Path, out: Path, dpi: tuple[int, int] = faxdoc.DPI) -> list[
     )
     files = sorted(out.glob("page-*.png"), key=lambda p: int(p.stem.split("-")[1]))
     return [Image.open(f).convert("1") for f in files]
+
+
+class FaxSender:
+    """A spandsp fax transmitter on a test phone's call (switch.fax.FaxPort in the test's
+    pjsua2 endpoint): it sends `tiff` as soon as the call's audio flows."""
+
+    def __init__(self, call: Any, tiff: Path, ident: str = "+1 819 555 0142") -> None:
+        from media.fax import FaxTerminal
+        from switch.fax import FaxPort
+
+        self.call = call
+        self.ended = threading.Event()
+        call.wait_answered()
+        self.terminal = FaxTerminal(send_from=tiff, calling=True, ident=ident)
+        phones = call.phones
+
+        def start() -> None:
+            audio = call._audio
+            port = FaxPort(self.terminal, call.name, lambda _o: self.ended.set())
+            audio.startTransmit(port)
+            port.startTransmit(audio)
+            phones.keep(port)
+            self.port = port
+
+        phones.pump.call(start)
+
+    @property
+    def pages(self) -> int:
+        return self.terminal.pages_done
+
+    def wait_pages(self, pages: int, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.terminal.pages_done < pages:
+            if self.ended.is_set() or time.monotonic() > deadline:
+                raise AssertionError(
+                    f"sender: {self.terminal.pages_done} pages sent, {pages} expected "
+                    f"({self.terminal.outcome})"
+                )
+            time.sleep(0.1)
+
+    def wait_done(self, timeout: float = 180.0) -> Any:
+        """The sender's outcome once its session ended or the call did (the receiver may hang
+        up as soon as it has the sender's DCN, before the sender's own phase E)."""
+        deadline = time.monotonic() + timeout
+        while not self.ended.is_set() and not self.call.ended:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fax not finished in {timeout} s ({self.pages} pages sent)")
+            time.sleep(0.1)
+        self.call.wait_ended()
+        return self.finish()
+
+    def finish(self) -> Any:
+        """Disconnect and free the port (pump thread); the sender's outcome."""
+        phones = self.call.phones
+
+        def stop() -> Any:
+            port = self.port
+            outcome = port.finish()
+            phones.forget(port)
+            self.port = None
+            return outcome
+
+        if getattr(self, "port", None) is None:
+            return self.terminal.outcome
+        return phones.pump.call(stop)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout} s: {what}")
+        time.sleep(0.2)

@@ -1,0 +1,72 @@
+"""Faxes over real SIP (SPEC S11): a test phone's call carries a spandsp fax transmitter; the
+worker receives with T.30 over G.711 and stores TIFF-F + PDF as a fax message."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from media import faxdoc
+from store.models import Line, Message
+from tests.support.faxes import FaxSender, document, pdf_images, pdf_pages, similarity, wait_for
+from tests.support.ivr import Subscriber, speech, subscriber
+from tests.support.phone import Phones, write_wav
+from tests.support.sip import SwitchUnderTest
+
+pytestmark = pytest.mark.peer
+
+CALLER = "8195550142"
+_fax_numbers = itertools.count(8190000001)
+
+
+def with_fax_number(sub: Subscriber) -> str:
+    number = str(next(_fax_numbers))
+    with sub.sut.store.transaction() as s:
+        line = s.get(Line, sub.number)
+        assert line is not None
+        line.fax_number = number
+    return number
+
+
+def one_fax(sub: Subscriber, timeout: float = 30.0) -> Message:
+    faxes = wait_for(
+        lambda: [m for m in sub.messages() if m.kind == "fax"], timeout, "a fax is stored"
+    )
+    assert len(faxes) == 1
+    return faxes[0]
+
+
+def test_a_fax_to_the_fax_number_arrives_as_tiff_and_pdf(
+    ivr: SwitchUnderTest, phones: Phones, tmp_path: Path
+) -> None:
+    sub = subscriber(ivr, "en")
+    number = with_fax_number(sub)
+    sent = document(tmp_path / "sent.tif", 3)
+    call = phones.caller(CALLER).call(f"sip:{number}@{ivr.target}")
+    sender = FaxSender(call, sent)
+    outcome = sender.wait_done()
+    assert outcome.ok and outcome.pages_tx == 3, outcome
+    assert outcome.remote_ident == sub.number  # the worker answers with the line's number
+    call.wait_ended()
+    fax = one_fax(sub)
+    assert (fax.pages, fax.fax_status, fax.folder, fax.heard) == (3, "complete", "inbox", False)
+    assert fax.caller_number == CALLER
+    assert fax.fax_remote_ident == "+1 819 555 0142"
+    assert fax.fax_bit_rate == 14400
+    assert fax.file_path.endswith(".tif") and fax.size_bytes > 0
+    assert fax.duration_seconds == pytest.approx(fax.size_bytes / 16000, abs=0.01)
+    tif = sub.sut.root / fax.file_path
+    pdf = tif.with_suffix(".pdf")
+    assert len(faxdoc.tiff_pages(tif)) == 3
+    sizes = pdf_pages(pdf, tmp_path)
+    assert [(round(w / 72, 2), round(h / 72, 2)) for w, h in sizes] == [(8.47, 11.0)] * 3
+    want = faxdoc.page_images(sent)
+    for got, page in zip(pdf_images(pdf, tmp_path), want, strict=True):
+        assert similarity(got, page) > 0.95
+    assert similarity(pdf_images(pdf, tmp_path)[0], want[1]) < 0.8
+    assert ("missed", "voicemail") in sub.call_log()
+    events = sub.event_types()
+    assert "message.deposited" in events and "mailbox.counts" in events
