@@ -63,6 +63,7 @@ class FaxPort(pj.AudioMediaPort):  # type: ignore[misc]
         self._ended = False
         self._finished = False
         self.frames_in = 0
+        self.frames_lost = 0
         fmt = pj.MediaFormatAudio()
         fmt.type = pj.PJMEDIA_TYPE_AUDIO
         fmt.clockRate = 8000
@@ -81,6 +82,8 @@ class FaxPort(pj.AudioMediaPort):  # type: ignore[misc]
                 logger.exception("%s: fax end callback failed", self.call_id)
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
+        if "_lock" not in self.__dict__:  # being destroyed: the bridge may still call once
+            return
         try:
             data = bytes(frame.buf)
             with self._lock:
@@ -90,6 +93,7 @@ class FaxPort(pj.AudioMediaPort):  # type: ignore[misc]
                     samples = np.frombuffer(data[: len(data) & ~1], dtype="<i2").astype(np.int16)
                 else:  # a lost or empty frame: the modem hears silence
                     samples = np.zeros(FRAME, dtype=np.int16)
+                    self.frames_lost += 1
                 self.frames_in += 1
                 self.terminal.receive(samples)
                 self._check_end()
@@ -97,6 +101,8 @@ class FaxPort(pj.AudioMediaPort):  # type: ignore[misc]
             logger.exception("%s: fax receive frame failed", self.call_id)
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:
+        if "_lock" not in self.__dict__:
+            return
         try:
             with self._lock:
                 if self._finished:
@@ -156,7 +162,7 @@ class FaxReception:
                 a.stopTransmit(b)
         outcome = port.finish()
         logger.info(
-            "%s: fax ended: %s pages, %s (%s), %s bit/s, TSI %r, %s frames",
+            "%s: fax ended: %s pages, %s (%s), %s bit/s, TSI %r, %s frames (%s empty)",
             port.call_id,
             outcome.pages_rx,
             outcome.code,
@@ -164,6 +170,7 @@ class FaxReception:
             outcome.bit_rate,
             outcome.remote_ident,
             port.frames_in,
+            port.frames_lost,
         )
         del port  # the bridge port is destroyed here, on the pump thread
         return outcome

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from media import faxdoc
+from media.fax import Modem
 from store.models import Line, Message
 from tests.support.faxes import FaxSender, document, pdf_images, pdf_pages, similarity, wait_for
 from tests.support.ivr import Subscriber, speech, subscriber
@@ -46,7 +47,7 @@ def test_a_fax_to_the_fax_number_arrives_as_tiff_and_pdf(
     number = with_fax_number(sub)
     sent = document(tmp_path / "sent.tif", 3)
     call = phones.caller(CALLER).call(f"sip:{number}@{ivr.target}")
-    sender = FaxSender(call, sent)
+    sender = FaxSender(call, sent, modems=Modem.V29)
     outcome = sender.wait_done()
     assert outcome.ok and outcome.pages_tx == 3, outcome
     assert outcome.remote_ident == sub.number  # the worker answers with the line's number
@@ -55,7 +56,7 @@ def test_a_fax_to_the_fax_number_arrives_as_tiff_and_pdf(
     assert (fax.pages, fax.fax_status, fax.folder, fax.heard) == (3, "complete", "inbox", False)
     assert fax.caller_number == CALLER
     assert fax.fax_remote_ident == "+1 819 555 0142"
-    assert fax.fax_bit_rate == 14400
+    assert fax.fax_bit_rate == 9600
     assert fax.file_path.endswith(".tif") and fax.size_bytes > 0
     assert fax.duration_seconds == pytest.approx(fax.size_bytes / 16000, abs=0.01)
     tif = sub.sut.root / fax.file_path
@@ -70,3 +71,76 @@ def test_a_fax_to_the_fax_number_arrives_as_tiff_and_pdf(
     assert ("missed", "voicemail") in sub.call_log()
     events = sub.event_types()
     assert "message.deposited" in events and "mailbox.counts" in events
+
+
+def test_a_fax_heard_during_the_greeting_is_received(
+    ivr: SwitchUnderTest, phones: Phones, tmp_path: Path
+) -> None:
+    sub = subscriber(ivr, "en")
+    sent = document(tmp_path / "sent.tif", 1)
+    call = phones.caller(CALLER).call(sub.uri)
+    sender = FaxSender(call, sent, modems=Modem.V29)  # CNG from the start, as fax machines do
+    outcome = sender.wait_done()
+    assert outcome.pages_tx == 1, outcome
+    fax = one_fax(sub)
+    assert (fax.pages, fax.fax_status) == (1, "complete")
+    got = pdf_images(sub.sut.root / fax.file_path.replace(".tif", ".pdf"), tmp_path)
+    assert similarity(got[0], faxdoc.page_images(sent)[0]) > 0.95
+    assert [m.kind for m in sub.messages()] == ["fax"]  # no voice message from the fax tones
+
+
+def test_a_sender_that_hangs_up_after_page_one_leaves_a_partial_fax(
+    ivr: SwitchUnderTest, phones: Phones, tmp_path: Path
+) -> None:
+    sub = subscriber(ivr, "en")
+    number = with_fax_number(sub)
+    sent = document(tmp_path / "sent.tif", 3)
+    call = phones.caller(CALLER).call(f"sip:{number}@{ivr.target}")
+    sender = FaxSender(call, sent, modems=Modem.V29)
+    sender.wait_pages(1)
+    call.hangup()
+    call.wait_ended()
+    sender.finish()
+    fax = one_fax(sub)
+    assert (fax.pages, fax.fax_status) == (1, "partial")
+    tif = sub.sut.root / fax.file_path
+    assert len(faxdoc.tiff_pages(tif)) == 1
+    got = pdf_images(tif.with_suffix(".pdf"), tmp_path)
+    assert len(got) == 1 and similarity(got[0], faxdoc.page_images(sent)[0]) > 0.95
+
+
+def test_a_voice_caller_is_never_taken_for_a_fax(ivr: SwitchUnderTest, phones: Phones) -> None:
+    sub = subscriber(ivr, "en")
+    call = phones.caller(CALLER).call(sub.uri)
+    call.wait_answered()
+    call.say(speech("Hello, this is a message about the meeting at eleven hundred hours."))
+    rng = np.random.default_rng(3)
+    # A steady 1100 Hz whistle and noise are not a calling fax's CNG cadence either.
+    t = np.arange(8000 * 3) / 8000
+    whistle = (8000 * np.sin(2 * np.pi * 1100 * t)).astype(np.int16)
+    noise = (rng.standard_normal(8000 * 2) * 2000).astype(np.int16)
+    call.say(write_wav(Path(call.phones.workdir) / "whistle.wav", np.concatenate([whistle, noise])))
+    call.hangup()
+    call.wait_ended()
+    messages = wait_for(lambda: sub.messages(), 30, "the voice message is stored")
+    assert [m.kind for m in messages] == ["voice"]
+
+
+def test_a_voice_caller_on_the_fax_number_is_a_missed_call_and_the_worker_lives_on(
+    ivr: SwitchUnderTest, phones: Phones, tmp_path: Path
+) -> None:
+    sub = subscriber(ivr, "en")
+    number = with_fax_number(sub)
+    call = phones.caller(CALLER).call(f"sip:{number}@{ivr.target}")
+    call.wait_answered()
+    rng = np.random.default_rng(5)
+    junk = (rng.integers(-32768, 32767, 8000 * 3)).astype(np.int16)  # not a modem signal
+    call.say(write_wav(tmp_path / "junk.wav", junk))
+    call.hangup()
+    call.wait_ended()
+    wait_for(lambda: ("missed", "abandoned") in sub.call_log(), 30, "a missed call is logged")
+    assert sub.messages() == []
+    # The worker still takes calls (and faxes) after that.
+    test_call = phones.caller(CALLER).call(sub.uri)
+    test_call.wait_answered()
+    test_call.hangup()

@@ -84,14 +84,20 @@ class FaxSender:
     """A spandsp fax transmitter on a test phone's call (switch.fax.FaxPort in the test's
     pjsua2 endpoint): it sends `tiff` as soon as the call's audio flows."""
 
-    def __init__(self, call: Any, tiff: Path, ident: str = "+1 819 555 0142") -> None:
+    def __init__(
+        self, call: Any, tiff: Path, ident: str = "+1 819 555 0142", modems: Any = None
+    ) -> None:
         from media.fax import FaxTerminal
         from switch.fax import FaxPort
 
         self.call = call
         self.ended = threading.Event()
         call.wait_answered()
-        self.terminal = FaxTerminal(send_from=tiff, calling=True, ident=ident)
+        from media.fax import ALL_MODEMS
+
+        self.terminal = FaxTerminal(
+            send_from=tiff, calling=True, ident=ident, modems=modems or ALL_MODEMS
+        )
         phones = call.phones
 
         def start() -> None:
@@ -122,14 +128,46 @@ class FaxSender:
         """The sender's outcome once its session ended or the call did (the receiver may hang
         up as soon as it has the sender's DCN, before the sender's own phase E)."""
         deadline = time.monotonic() + timeout
+        self.stats = ""
         while not self.ended.is_set() and not self.call.ended:
+            self.stats = self._stats() or self.stats
             if time.monotonic() > deadline:
                 raise AssertionError(f"fax not finished in {timeout} s ({self.pages} pages sent)")
-            time.sleep(0.1)
+            time.sleep(0.5)
+        print("sender stream:", self.stats)
         self.call.wait_ended()
         return self.finish()
 
+    def _stats(self) -> str:
+        def read() -> str:
+            try:
+                st = self.call._call.getStreamStat(0)
+            except Exception:
+                return ""
+            j, r = st.jbuf, st.rtcp.rxStat
+            return (
+                f"jb prefetch {j.prefetch} size {j.size} lost {j.lost} discard {j.discard} "
+                f"empty {j.empty} delay {j.avgDelayMsec}/{j.maxDelayMsec} ms; rtp rx {r.pkt} "
+                f"loss {r.loss} jitter {r.jitterUsec.mean / 1000:.1f} ms"
+            )
+
+        return str(self.call.phones.pump.call(read))
+
     def finish(self) -> Any:
+        """Disconnect and free the port (pump thread); the sender's outcome."""
+        phones = self.call.phones
+
+        def stop() -> Any:
+            port = self.port
+            outcome = port.finish()
+            phones.forget(port)
+            self.port = None
+            return outcome
+
+        if getattr(self, "port", None) is None:
+            return self.terminal.outcome
+        return phones.pump.call(stop)
+
         """Disconnect and free the port (pump thread); the sender's outcome."""
         phones = self.call.phones
 
