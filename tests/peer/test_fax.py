@@ -20,7 +20,7 @@ from tests.support.sip import SwitchUnderTest
 pytestmark = pytest.mark.peer
 
 CALLER = "8195550142"
-_fax_numbers = itertools.count(8190000001)
+_fax_numbers = itertools.count(8197770001)
 
 
 def with_fax_number(sub: Subscriber) -> str:
