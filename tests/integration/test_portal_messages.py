@@ -342,6 +342,17 @@ def test_fax_pdf_and_waveform(env: PortalEnv, api: TestClient) -> None:
     assert r.headers["content-type"] == "application/pdf"
     assert r.headers["content-disposition"].startswith("inline;")
     assert r.content == fax.data
+    # Reading the PDF marks the fax read; HEAD does not; the download has the fax's name.
+    with env.store.read() as s:
+        assert s.get(Message, fax.message_id).heard  # type: ignore[union-attr]
+    other = deposit(env.store, env.files, A_NUMBER, kind="fax")
+    assert api.head(f"{MESSAGES}/{other.message_id}/pdf").status_code == 200
+    with env.store.read() as s:
+        assert not s.get(Message, other.message_id).heard  # type: ignore[union-attr]
+    r = api.get(f"{MESSAGES}/{other.message_id}/pdf", params={"download": "true"})
+    assert r.headers["content-disposition"].startswith("attachment;")
+    assert 'filename="fax-' in r.headers["content-disposition"]
+    assert r.headers["content-disposition"].endswith('.pdf"')
     voice = deposit(env.store, env.files, A_NUMBER, data=wav_bytes(2.0))
     r = api.get(f"{MESSAGES}/{voice.message_id}/waveform")
     assert r.headers["content-type"] == "image/svg+xml"

@@ -47,9 +47,9 @@ def test_a_fax_to_the_fax_number_arrives_as_tiff_and_pdf(
     number = with_fax_number(sub)
     sent = document(tmp_path / "sent.tif", 3)
     call = phones.caller(CALLER).call(f"sip:{number}@{ivr.target}")
-    sender = FaxSender(call, sent, modems=Modem.V29)
-    outcome = sender.wait_done()
-    assert outcome.ok and outcome.pages_tx == 3, outcome
+    with FaxSender(call, sent, modems=Modem.V29) as sender:
+        outcome = sender.wait_done()
+    assert outcome.ok and outcome.pages_tx == 3, (outcome, sender.stats)
     assert outcome.remote_ident == sub.number  # the worker answers with the line's number
     call.wait_ended()
     fax = one_fax(sub)
@@ -79,9 +79,10 @@ def test_a_fax_heard_during_the_greeting_is_received(
     sub = subscriber(ivr, "en")
     sent = document(tmp_path / "sent.tif", 1)
     call = phones.caller(CALLER).call(sub.uri)
-    sender = FaxSender(call, sent, modems=Modem.V29)  # CNG from the start, as fax machines do
-    outcome = sender.wait_done()
-    assert outcome.pages_tx == 1, outcome
+    # CNG from the start, as fax machines do
+    with FaxSender(call, sent, modems=Modem.V29) as sender:
+        outcome = sender.wait_done()
+    assert outcome.pages_tx == 1, (outcome, sender.stats)
     fax = one_fax(sub)
     assert (fax.pages, fax.fax_status) == (1, "complete")
     got = pdf_images(sub.sut.root / fax.file_path.replace(".tif", ".pdf"), tmp_path)
@@ -96,11 +97,10 @@ def test_a_sender_that_hangs_up_after_page_one_leaves_a_partial_fax(
     number = with_fax_number(sub)
     sent = document(tmp_path / "sent.tif", 3)
     call = phones.caller(CALLER).call(f"sip:{number}@{ivr.target}")
-    sender = FaxSender(call, sent, modems=Modem.V29)
-    sender.wait_pages(1)
-    call.hangup()
-    call.wait_ended()
-    sender.finish()
+    with FaxSender(call, sent, modems=Modem.V29) as sender:
+        sender.wait_pages(1)
+        call.hangup()
+        call.wait_ended()
     fax = one_fax(sub)
     assert (fax.pages, fax.fax_status) == (1, "partial")
     tif = sub.sut.root / fax.file_path

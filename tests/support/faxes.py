@@ -110,6 +110,15 @@ class FaxSender:
 
         phones.pump.call(start)
 
+    def __enter__(self) -> FaxSender:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Always free the port on the pump thread (never after the endpoint is gone)."""
+        if not self.call.ended:
+            self.call.hangup()
+        self.finish()
+
     @property
     def pages(self) -> int:
         return self.terminal.pages_done
@@ -134,7 +143,6 @@ class FaxSender:
             if time.monotonic() > deadline:
                 raise AssertionError(f"fax not finished in {timeout} s ({self.pages} pages sent)")
             time.sleep(0.5)
-        print("sender stream:", self.stats)
         self.call.wait_ended()
         return self.finish()
 
