@@ -135,3 +135,59 @@ def tiff_to_pdf(tiff: Path, pdf: Path) -> int:
     first, *rest = frames
     first.save(pdf, format="PDF", save_all=True, append_images=rest, dpi=dpi)
     return len(frames)
+
+
+def cover_page(
+    *,
+    line_name: str,
+    line_number: str,
+    pages: int,
+    lang: str = "fr",
+    note: str = "",
+) -> Image.Image:
+    """The cover page of a fax sent from a line: its name and number, and the page count."""
+    if lang not in _COVER:
+        raise ValueError(f"unknown language {lang!r}")
+    if pages < 1:
+        raise ValueError("a fax sends at least one page after its cover")
+    words = _COVER[lang]
+    shown = (
+        f"{line_number[:3]} {line_number[3:6]}-{line_number[6:]}"
+        if len(line_number) == 10
+        else line_number
+    )
+    lines = [
+        f"{words['from']} : {line_name}" if lang == "fr" else f"{words['from']}: {line_name}",
+        f"{words['number']} : {shown}" if lang == "fr" else f"{words['number']}: {shown}",
+        (f"{words['pages']} : {pages + 1}" if lang == "fr" else f"{words['pages']}: {pages + 1}"),
+    ]
+    if note:
+        lines += ["", *[note[i : i + 60] for i in range(0, min(len(note), 600), 60)]]
+    return render_page(lines, title=words["title"])
+
+
+_COVER: Final = {
+    "fr": {
+        "title": "Télécopie",
+        "from": "De",
+        "number": "Numéro",
+        "pages": "Pages (page couverture comprise)",
+    },
+    "en": {
+        "title": "Fax",
+        "from": "From",
+        "number": "Number",
+        "pages": "Pages (including this cover)",
+    },
+}
+
+
+def with_cover(tiff: Path, out: Path, *, line_name: str, line_number: str, lang: str) -> int:
+    """A TIFF-F to send: the cover page, then the pages of `tiff`; returns the pages in `out`."""
+    pages = page_images(tiff)
+    if not pages:
+        raise ValueError(f"fax TIFF has no page: {tiff}")
+    cover = cover_page(line_name=line_name, line_number=line_number, pages=len(pages), lang=lang)
+    same = [p if p.width == WIDTH else p.resize((WIDTH, p.height)) for p in pages]
+    write_tiff([cover, *same], out)
+    return len(same) + 1

@@ -158,3 +158,35 @@ def test_documents_refuse_wrong_pages(tmp_path: Path) -> None:
         faxdoc.write_tiff([Image.new("1", (100, 100))], tmp_path / "x.tif")
     with pytest.raises(ValueError, match="^too many lines for one fax page$"):
         faxdoc.render_page(["x"] * 40)
+
+
+def test_a_fax_to_send_gets_a_cover_page_with_the_line(tmp_path: Path) -> None:
+    sent = document(tmp_path / "doc.tif", 2)
+    out = tmp_path / "out.tif"
+    assert (
+        faxdoc.with_cover(
+            sent, out, line_name="Jeanne Tremblay", line_number="6135550100", lang="fr"
+        )
+        == 3
+    )
+    pages = faxdoc.page_images(out)
+    assert [p.size for p in pages] == [(1728, 2156)] * 3
+    want = faxdoc.page_images(sent)
+    assert similarity(pages[1], want[0]) == 1.0 and similarity(pages[2], want[1]) == 1.0
+    cover = faxdoc.cover_page(line_name="Jeanne Tremblay", line_number="6135550100", pages=2)
+    assert similarity(pages[0], cover) == 1.0
+    other = faxdoc.cover_page(line_name="Jeanne Tremblay", line_number="6135550199", pages=2)
+    assert similarity(cover, other) < 1.0  # the number is on the page
+    english = faxdoc.cover_page(
+        line_name="Jeanne Tremblay", line_number="6135550100", pages=2, lang="en"
+    )
+    assert similarity(cover, english) < 0.9
+    # The cover goes through a fax call like any page.
+    receiver = FaxTerminal(receive_to=tmp_path / "got.tif")
+    fax.exchange(FaxTerminal(send_from=out, calling=True), receiver)
+    assert receiver.outcome is not None and receiver.outcome.pages_rx == 3
+    assert similarity(faxdoc.page_images(tmp_path / "got.tif")[0], cover) > 0.98
+    with pytest.raises(ValueError, match="^unknown language 'de'$"):
+        faxdoc.cover_page(line_name="x", line_number="6135550100", pages=1, lang="de")
+    with pytest.raises(ValueError, match="^a fax sends at least one page after its cover$"):
+        faxdoc.cover_page(line_name="x", line_number="6135550100", pages=0)
