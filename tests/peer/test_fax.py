@@ -144,3 +144,18 @@ def test_a_voice_caller_on_the_fax_number_is_a_missed_call_and_the_worker_lives_
     test_call = phones.caller(CALLER).call(sub.uri)
     test_call.wait_answered()
     test_call.hangup()
+
+
+def test_a_t38_reinvite_is_refused_and_the_call_stays_in_audio(
+    ivr: SwitchUnderTest, tmp_path: Path
+) -> None:
+    """T.38 is future work: a gateway's T.38 re-INVITE is answered 488 (pjsua has no udptl
+    stream); the G.711 call goes on and ends normally."""
+    sub = subscriber(ivr, "en")
+    number = with_fax_number(sub)
+    gw = ivr.sipp("t38", "uac_t38_reinvite.xml", workdir=tmp_path, service=number, t38_answer=488)
+    assert gw.run() == 0, (
+        (gw.workdir / "t38.err").read_text() if (gw.workdir / "t38.err").exists() else ""
+    )
+    assert [m.status for m in gw.received(488)] == [488]
+    wait_for(lambda: ("missed", "abandoned") in sub.call_log(), 30, "the call ended as missed")
