@@ -128,6 +128,23 @@ def test_inbox_lists_new_first_with_contact_names_in_the_account_time_zone(
     assert [(m["id"], m["pages"], m["pdf_url"]) for m in faxes] == [
         (fax.message_id, 2, f"{MESSAGES}/{fax.message_id}/pdf")
     ]
+    assert (faxes[0]["fax_status"], faxes[0]["fax_remote_ident"], faxes[0]["fax_bit_rate"]) == (
+        None,
+        None,
+        0,
+    )
+    with env.store.transaction() as s:
+        row = s.get(Message, fax.message_id)
+        assert row is not None
+        row.fax_status, row.fax_remote_ident, row.fax_bit_rate = "partial", "+1 819 555 0142", 9600
+    one = api.get(f"{MESSAGES}/{fax.message_id}").json()
+    assert (one["fax_status"], one["fax_remote_ident"], one["fax_bit_rate"]) == (
+        "partial",
+        "+1 819 555 0142",
+        9600,
+    )
+    listed = api.get(MESSAGES, params={"kind": "fax"}).json()["messages"][0]
+    assert (listed["fax_status"], listed["fax_bit_rate"]) == ("partial", 9600)
     both = api.get(MESSAGES).json()["messages"]
     assert {m["kind"] for m in both} == {"voice", "fax"} and len(both) == 5
 
