@@ -31,6 +31,8 @@ Rules of this file (phase, event -> actions, next phase):
 |            |                         | beep of a second take: deliver the first     |           |
 | measuring, review | hang-up       | effect deliver (hang-up = send); Exit        | done      |
 | full       | hang-up                 | effect full; Exit                            | done      |
+| greeting, beep, recording | fax tone | stop play / recording; Exit, fax set     | fax       |
+|            |                         | (the runner then receives the fax)           |           |
 | sending    | hang-up                 | remembered: Exit once delivered              | sending   |
 | closing    | hang-up                 | Exit                                         | done      |
 Effects: measure {path} -> seconds of voice; deliver {path, urgent, private} -> message id or
@@ -100,6 +102,8 @@ class DepositState:
     """A take with enough voice is on disk (hang-up before the next one sends it)."""
     owner_login: bool = False
     """Set when the caller pressed * during the greeting: the runner starts the login."""
+    fax: bool = False
+    """Set when a calling fax's tone was heard: the runner starts the fax receiver."""
 
 
 def _say(s: DepositState, *ids: str) -> tuple[str, ...]:
@@ -129,6 +133,13 @@ def _greeting_key(s: DepositState, e: DigitReceived) -> Result[DepositState]:
     if e.digit == "*":
         return replace(s, phase="login", owner_login=True), [StopPlay(), Exit()]
     return s, []
+
+
+def _fax(s: DepositState, _e: Event) -> Result[DepositState]:
+    actions: list[Action] = [StopPlay()]
+    if s.phase == "recording":
+        actions.append(StopRecord())
+    return replace(s, phase="fax", fax=True), [*actions, Exit()]
 
 
 def _record(s: DepositState, _e: Event) -> Result[DepositState]:
@@ -279,6 +290,9 @@ TABLE: Mapping[tuple[str, str], Callable[[DepositState, Any], Result[DepositStat
     ("sending", "hangup"): _gone_while_sending,
     ("closing", "hangup"): _gone,
     ("recording", "hangup"): unchanged,
+    ("greeting", "fax"): _fax,
+    ("beep", "fax"): _fax,
+    ("recording", "fax"): _fax,
 }
 """(phase, event key) -> handler; see the table in the module docstring."""
 

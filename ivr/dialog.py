@@ -78,7 +78,35 @@ class EffectDone:
     result: Any = None
 
 
-Event = Started | DigitReceived | PlayFinished | RecordFinished | TimerFired | HungUp | EffectDone
+@dataclass(frozen=True)
+class FaxTone:
+    """The caller sends a calling fax's CNG tone (1100 Hz bursts): a fax machine, not a person."""
+
+
+@dataclass(frozen=True)
+class FaxFinished:
+    """The fax receiver's T.30 session ended (by itself, or because the call ended)."""
+
+    pages: int
+    """Pages received in full (kept in the TIFF file)"""
+    code: int
+    """spandsp T30_ERR_* completion code: 0 is a complete fax"""
+    text: str
+    bit_rate: int
+    remote_ident: str
+
+
+Event = (
+    Started
+    | DigitReceived
+    | PlayFinished
+    | RecordFinished
+    | TimerFired
+    | HungUp
+    | EffectDone
+    | FaxTone
+    | FaxFinished
+)
 
 # ------------------------------------------------------------------------------------------------
 # Actions (dialog -> media side / effect handler)

@@ -25,6 +25,8 @@ from ivr.dialog import (
     DigitReceived,
     EffectDone,
     Event,
+    FaxFinished,
+    FaxTone,
     HungUp,
     Play,
     PlayFinished,
@@ -79,6 +81,10 @@ def event_key(event: Event) -> str:
         return "hangup"
     if isinstance(event, EffectDone):
         return f"done:{event.name}"
+    if isinstance(event, FaxTone):
+        return "fax"
+    if isinstance(event, FaxFinished):
+        return "faxed"
     raise TypeError(f"not a dialog event: {event!r}")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 
 from ivr.confirm import Confirm, ConfirmState
 from ivr.deposit import Deposit, DepositState
-from ivr.dialog import Event, Media, Started, run_dialog
+from ivr.dialog import Event, FaxFinished, Media, Started, run_dialog
 from ivr.identity import CallerIdentity, own_device_line
 from ivr.machine import Io, items
 from ivr.outdial import Announce, AnnounceState
@@ -89,6 +90,11 @@ class CallInfo:
     started_at: str
 
 
+FAX_LIMIT = 3600.0
+"""A fax receiver that reports nothing for this long is abandoned (T.30's own timers end a
+stalled session long before)."""
+
+
 class IvrRunner:
     def __init__(
         self,
@@ -141,6 +147,19 @@ class IvrRunner:
         )
         return lambda media: self.run_deposit(ctx, call, media)
 
+    def fax_dialog(self, inbound: Any, step: Any) -> Callable[[Media], None]:
+        """A call to a line's fax number (`step.line`): straight to the fax receiver."""
+        call = self.call_facts(inbound)
+        ctx = DepositContext(
+            mailbox=step.line,
+            greeting="fax",
+            caller_number=call.caller_number,
+            caller_name=call.caller_name,
+            started_at=call.started_at,
+            call_id=call.call_id,
+        )
+        return lambda media: self.run_fax(ctx, media)
+
     def retrieval_dialog(self, inbound: Any, step: Any) -> Callable[[Media], None]:
         call = self.call_facts(inbound)
         mailbox: str | None = step.mailbox
@@ -190,11 +209,41 @@ class IvrRunner:
             raise ValueError(f"unknown deposit effect {name!r}")
 
         final = run_dialog(Deposit(), state, PromptMedia(media, self.prompts_dir), effects)
+        if final.fax:
+            service.discard(record_path)
+            self.run_fax(ctx, media)
+            return
         if final.owner_login:
             service.discard(record_path)
             service.log_call(ctx, "received", "voicemail")
             logger.info("%s: * during the greeting: login to %s", ctx.call_id, ctx.mailbox)
             self.run_retrieval(media, call, mailbox=ctx.mailbox, after=final.io)
+
+    def run_fax(self, ctx: DepositContext, media: Media) -> None:
+        """Receive a fax on this call (T.30 over its audio) and store what arrived."""
+        service = self.service
+        path = service.prepare_fax(ctx)
+        receive = getattr(media, "receive_fax", None)
+        if receive is None:
+            raise TypeError("this call's media cannot receive faxes")
+        receive(str(path), ctx.mailbox)
+        finished: FaxFinished | None = None
+        while finished is None:
+            try:
+                event = media.next_event(FAX_LIMIT)
+            except queue.Empty:
+                logger.error("%s: fax receiver silent for %s s: hanging up", ctx.call_id, FAX_LIMIT)
+                break
+            if isinstance(event, FaxFinished):
+                finished = event
+        media.hangup()
+        service.deliver_fax(
+            ctx,
+            path,
+            complete=finished is not None and finished.code == 0,
+            remote_ident=finished.remote_ident if finished else "",
+            bit_rate=finished.bit_rate if finished else 0,
+        )
 
     def run_outdial(
         self,

@@ -42,7 +42,7 @@ from ivr.envelope import MessageInfo
 from ivr.greeting import GreetingFacts, Selection, select_greeting
 from ivr.pin import Attempt, LockoutPolicy, PinRecord, after_attempt
 from ivr.retrieval import Box, Opened
-from media import analysis
+from media import analysis, faxdoc
 from media.convert import write_wav
 from store import credentials, repository
 from store.files import FileStore
@@ -55,6 +55,9 @@ RATE = 8000
 WAV_HEADER = 44
 ALMOST_FULL = 0.9
 """Share of the quota from which the owner hears "your mailbox is almost full"."""
+FAX_BYTES_PER_SECOND = 16000
+"""A fax counts against the quota (seconds of audio) as the seconds of stored 8 kHz 16-bit
+audio its files' bytes would hold (TIFF + PDF)."""
 TRAILING_DTMF_S = 1.5
 """How far from the end a DTMF tone that stopped a recording is looked for."""
 
@@ -272,6 +275,89 @@ class Voicemail:
         self._changed({ctx.mailbox: counts})
         return message_id
 
+    # -- fax -------------------------------------------------------------------------------------
+
+    def prepare_fax(self, ctx: DepositContext) -> Path:
+        """Where the fax receiver of this call writes its TIFF-F (the worker's spool)."""
+        logger.info("%s: fax for %s", ctx.call_id, ctx.mailbox)
+        return self.spool / f"fax-{os.urandom(12).hex()}.tif"
+
+    def deliver_fax(
+        self,
+        ctx: DepositContext,
+        tiff: Path,
+        *,
+        complete: bool,
+        remote_ident: str = "",
+        bit_rate: int = 0,
+    ) -> int | None:
+        """Store the pages received in full as a fax (TIFF-F + PDF); no page: a missed call.
+
+        `complete` is False when the call ended mid-fax: the fax is kept as partial.
+        """
+        try:
+            pages = len(faxdoc.tiff_pages(tiff)) if tiff.is_file() else 0
+        except ValueError as exc:
+            logger.warning("%s: fax file unreadable (%s): no page kept", ctx.call_id, exc)
+            pages = 0
+        if pages == 0:
+            tiff.unlink(missing_ok=True)
+            self.log_call(ctx, "missed", "abandoned")
+            logger.info("%s: no fax page received for %s: missed call", ctx.call_id, ctx.mailbox)
+            return None
+        pdf_tmp = tiff.with_suffix(".pdf")
+        try:
+            faxdoc.tiff_to_pdf(tiff, pdf_tmp)
+            tif_data, pdf_data = tiff.read_bytes(), pdf_tmp.read_bytes()
+        finally:
+            pdf_tmp.unlink(missing_ok=True)
+        relpath = FileStore.new_name(f"messages/{ctx.mailbox}", ".tif")
+        pdf_rel = relpath[: -len(".tif")] + ".pdf"
+        size = len(tif_data) + len(pdf_data)
+        now = datetime.now(UTC)
+
+        def commit() -> tuple[int, repository.Counts]:
+            with self.store.transaction() as s:
+                message = Message(
+                    line_number=ctx.mailbox,
+                    kind="fax",
+                    folder="inbox",
+                    caller_number=ctx.caller_number,
+                    caller_name=ctx.caller_name,
+                    received_at=now,
+                    duration_seconds=round(size / FAX_BYTES_PER_SECOND, 3),
+                    pages=pages,
+                    size_bytes=size,
+                    file_path=relpath,
+                    origin="call",
+                    call_id=ctx.call_id[:255],
+                    fax_remote_ident=remote_ident[:20] or None,
+                    fax_bit_rate=bit_rate,
+                    fax_status="complete" if complete else "partial",
+                )
+                s.add(message)
+                s.flush()
+                self._log(s, ctx, "missed", "voicemail", now)
+                self._deposited(s, message)
+                return message.id, repository.mailbox_changed(s, ctx.mailbox, origin="switch")
+
+        def both() -> tuple[int, repository.Counts]:
+            return self.files.store_file_then_row(pdf_rel, pdf_data, commit)
+
+        message_id, counts = self.files.store_file_then_row(relpath, tif_data, both)
+        tiff.unlink(missing_ok=True)
+        logger.info(
+            "%s: fax %s (%s pages, %s, %s bit/s) delivered to %s",
+            ctx.call_id,
+            message_id,
+            pages,
+            "complete" if complete else "partial",
+            bit_rate,
+            ctx.mailbox,
+        )
+        self._changed({ctx.mailbox: counts})
+        return message_id
+
     @staticmethod
     def _deposited(s: Session, m: Message) -> None:
         enqueue(
@@ -286,6 +372,7 @@ class Voicemail:
                 caller_name=m.caller_name,
                 received_at=m.received_at.isoformat(),
                 duration_seconds=m.duration_seconds,
+                pages=m.pages,
                 origin=m.origin,
             ),
         )

@@ -152,6 +152,21 @@ def line_add(
     typer.echo(f"line added: {number} on the account of {account}")
 
 
+@line_app.command("fax-number")
+@one_line_errors
+def line_fax_number(
+    line: Annotated[str, typer.Option(help="the line")],
+    fax_number: Annotated[
+        str | None, typer.Option(help="its 10-digit fax number (unique); omit to remove it")
+    ] = None,
+) -> None:
+    """Set (or remove) a line's fax number: calls to it are received as faxes."""
+    store = open_store(settings())
+    with store.transaction() as s:
+        repository.set_fax_number(s, line, fax_number)
+    typer.echo(f"fax number of {line}: {fax_number or 'none'}")
+
+
 @device_app.command("add")
 @one_line_errors
 def device_add(

@@ -12,6 +12,7 @@ PACKAGES=(
   ffmpeg sox espeak-ng
   chromium fonts-dejavu-core
   tshark libspandsp2 libspandsp-dev
+  ghostscript
 )
 
 missing=()

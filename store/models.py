@@ -114,6 +114,8 @@ class Line(Base):
     )
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    fax_number: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    """Calls to this number go straight to the line's fax receiver (10 digits, unique)."""
 
     account: Mapped[Account] = relationship(back_populates="lines")
     devices: Mapped[list[Device]] = relationship(
@@ -136,6 +138,7 @@ class Line(Base):
             sqlite_where=text("is_primary"),
             postgresql_where=text("is_primary"),
         ),
+        Index("uq_line_fax_number", "fax_number", unique=True),
     )
 
 
@@ -347,6 +350,11 @@ class Message(Base):
         ForeignKey("message.id", ondelete="SET NULL"), nullable=True
     )
     call_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    fax_remote_ident: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    """The sending fax machine's station id (TSI)."""
+    fax_bit_rate: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fax_status: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    """complete | partial (the call ended mid-fax: the pages received in full are kept)"""
     heard_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 

@@ -71,6 +71,23 @@ def _ensure_new_number(session: Session, number: str) -> None:
     credentials.validate_number(number)
     if session.get(Line, number) is not None:
         raise ValueError(f"the number {number} is already in use")
+    if session.scalar(select(Line.number).where(Line.fax_number == number)) is not None:
+        raise ValueError(f"the number {number} is already in use as a fax number")
+
+
+def set_fax_number(session: Session, line_number: str, fax_number: str | None) -> Line:
+    """Give line `line_number` a fax number (calls to it go to its fax receiver), or none."""
+    line = get_line(session, line_number)
+    if fax_number is not None:
+        credentials.validate_number(fax_number)
+        if session.get(Line, fax_number) is not None:
+            raise ValueError(f"the fax number {fax_number} is a line number")
+        owner = session.scalar(select(Line.number).where(Line.fax_number == fax_number))
+        if owner is not None and owner != line_number:
+            raise ValueError(f"the fax number {fax_number} is already used by line {owner}")
+    line.fax_number = fax_number
+    session.flush()
+    return line
 
 
 def _new_line(

@@ -52,6 +52,7 @@ from routing.model import (
 )
 from routing.numbers import caller_number, normalize
 from switch.confirm import Confirmation
+from switch.fax import FaxCall, fax_or_decide
 from switch.legs import Destination, Resolution
 from switch.media import CallMedia, MediaSession
 from switch.sipmsg import (
@@ -205,7 +206,7 @@ class Inbound:
             return
         self.state = "routing"
         facts = self.facts
-        w.db_submit(lambda: w.decide(facts), self.on_decided)
+        w.db_submit(lambda: fax_or_decide(w, facts), self.on_decided)
 
     def _facts(self) -> CallFacts | None:
         req = self.request
@@ -262,11 +263,16 @@ class Inbound:
 
     # -- plan execution --------------------------------------------------------------------------
 
-    def on_decided(self, decision: Decision | None, error: BaseException | None) -> None:
+    def on_decided(self, decision: Decision | FaxCall | None, error: BaseException | None) -> None:
         if error is not None or decision is None:
             logger.error("%s: routing failed: %s", self.call_id, error)
             if not self.gone:
                 self.reject(500)
+            return
+        if isinstance(decision, FaxCall):  # a call to a line's fax number (switch.fax)
+            self.log_line, self.logged = decision.line, True
+            if not self.gone:
+                self.start_dialog(self.w.dialogs["fax"](self, decision))
             return
         self.decision = decision
         self.log_line = decision.log_line

@@ -196,6 +196,9 @@ class Pump:
         cfg.medConfig.ecOptions = 0
         cfg.medConfig.threadCnt = 1
         cfg.medConfig.noVad = True
+        # A fixed jitter buffer (100 ms): fax modems (switch.fax) lose their carrier when an
+        # adaptive buffer shrinks or grows under them.
+        cfg.medConfig.jbInit = cfg.medConfig.jbMinPre = cfg.medConfig.jbMaxPre = 100
         self.ep.libInit(cfg)
         tc = pj.TransportConfig()
         tc.port = c.port

@@ -10,6 +10,8 @@ Rules of this file:
   it finds to the pump; the callbacks it is given run there.
 - In-band detection stops for the rest of a call at the call's first RFC 4733 or SIP INFO digit,
   so a gateway that sends both does not produce every key twice.
+- A calling fax's CNG (1100 Hz bursts, media.analysis.FaxToneDetector) is reported once per
+  call to `on_fax`, when the watch has one (SPEC S11).
 - Silence: while armed, `on_silence` fires once when no voice has been heard for `seconds`
   (wall clock, so a peer that stops sending RTP is silent too).
 """
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from media.analysis import DtmfDetector, VoiceActivity
+from media.analysis import DtmfDetector, FaxToneDetector, VoiceActivity
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class Watch:
         on_digit: Callable[[str], None],
         on_silence: Callable[[], None],
         inband: bool = True,
+        on_fax: Callable[[], None] | None = None,
     ) -> None:
         self.path = path
         self.on_digit = on_digit
@@ -58,6 +61,8 @@ class Watch:
         self.offset = WAV_HEADER
         self.dtmf = DtmfDetector()
         self.silence: _Silence | None = None
+        self.on_fax = on_fax
+        self.fax: FaxToneDetector | None = FaxToneDetector() if on_fax is not None else None
 
     def arm_silence(self, seconds: float) -> None:
         """Fire on_silence once after `seconds` without voice from now on."""
@@ -118,6 +123,10 @@ class Listener:
             for key in w.dtmf.feed(samples):
                 if w.inband:
                     self._post(lambda key=key: w.on_digit(key))  # type: ignore[misc]
+        fax, on_fax = w.fax, w.on_fax
+        if fax is not None and on_fax is not None and len(samples) and fax.feed(samples) == "CNG":
+            w.fax = None
+            self._post(on_fax)
         silence = w.silence
         if silence is not None:
             if len(samples) and any(silence.vad.feed(samples)):

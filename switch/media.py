@@ -32,13 +32,17 @@ import pjsua2 as pj
 from ivr.dialog import (
     DigitReceived,
     Event,
+    FaxFinished,
+    FaxTone,
     HungUp,
     PlayFinished,
     RecordFinished,
     Started,
     TimerFired,
 )
+from media.fax import FaxOutcome
 from switch.endpoint import Pump, TimerHandle
+from switch.fax import FaxReception
 from switch.listen import Listener, Watch
 
 if TYPE_CHECKING:
@@ -109,6 +113,7 @@ class MediaSession:
         self._timers: dict[str, TimerHandle] = {}
         self._started = False
         self._pending: list[Callable[[], None]] = []
+        self._fax: FaxReception | None = None
         self.closed = False
 
     @classmethod
@@ -153,6 +158,7 @@ class MediaSession:
         if self._recorder is not None:
             self._finish_recording("hangup")
         self._stop_listening()
+        self._end_fax()
         self.events.put(HungUp())
 
     def _start_listening(self) -> None:
@@ -170,7 +176,12 @@ class MediaSession:
             return
         self._listen = recorder
         self._watch = listener.watch(
-            Watch(path, lambda key: self.digit(key, "inband"), self._silence_reached)
+            Watch(
+                path,
+                lambda key: self.digit(key, "inband"),
+                self._silence_reached,
+                on_fax=self._fax_tone,
+            )
         )
 
     def _stop_listening(self) -> None:
@@ -332,6 +343,46 @@ class MediaSession:
         if not self.closed:
             self._hangup()
 
+    def _fax_tone(self) -> None:
+        if not self.closed and self._started and self._fax is None:
+            logger.info("%s: calling fax tone (CNG) heard", self.call_id)
+            self.events.put(FaxTone())
+
+    def receive_fax(self, path: str, ident: str) -> None:
+        self._when_ready(lambda: self._receive_fax(path, ident))
+
+    def _receive_fax(self, path: str, ident: str) -> None:
+        """Hand the call to a fax receiver (switch.fax): nothing else plays or listens."""
+        self._release_player()
+        if self._recorder is not None:
+            self._finish_recording("stopped")
+        self._stop_listening()
+        audio = self._get_audio()
+        if audio is None or self._fax is not None:
+            self.events.put(FaxFinished(0, -1, "no audio", 0, ""))
+            return
+        try:
+            self._fax = FaxReception.start(
+                audio, self.call_id, path, ident, lambda _o: self.pump.post(self._end_fax)
+            )
+        except (pj.Error, ValueError, OSError) as exc:
+            logger.error("%s: cannot start the fax receiver: %s", self.call_id, exc)
+            self.events.put(FaxFinished(0, -1, "receiver failed", 0, ""))
+
+    def _end_fax(self) -> None:
+        fax, self._fax = self._fax, None
+        outcome: FaxOutcome | None = fax.stop() if fax is not None else None
+        if outcome is not None:
+            self.events.put(
+                FaxFinished(
+                    outcome.pages_rx,
+                    outcome.code,
+                    outcome.text,
+                    outcome.bit_rate,
+                    outcome.remote_ident,
+                )
+            )
+
     def digit(self, digit: str, method: str) -> None:
         """A DTMF digit arrived (RFC 4733, SIP INFO or in-band): barge-in, then tell the
         dialog."""
@@ -372,6 +423,10 @@ class CallMedia:
 
     def hangup(self) -> None:
         self._s.pump.post(self._s.hangup)
+
+    def receive_fax(self, path: str, ident: str) -> None:
+        """Hand the call to a fax receiver writing `path` (TIFF-F); FaxFinished follows."""
+        self._s.pump.post(lambda: self._s.receive_fax(path, ident))
 
     def next_event(self, timeout: float | None = None) -> Event:
         return self._s.events.get(timeout=timeout)

@@ -229,6 +229,7 @@ class Worker:
         )
         self.dialogs["deposit"] = self.ivr.deposit_dialog
         self.dialogs["retrieval"] = self.ivr.retrieval_dialog
+        self.dialogs["fax"] = self.ivr.fax_dialog
 
     def _counts_changed(self, line: str, counts: Counts) -> None:
         self.mwi.counts_changed(line, counts)

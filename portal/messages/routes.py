@@ -181,8 +181,11 @@ def message_pdf(
     portal: PortalDep,
     download: bool = False,
 ) -> Response:
-    """The fax as PDF (shown in the browser's tab, or downloaded with download=true)."""
+    """The fax as PDF (shown in the browser's tab, or downloaded with download=true); reading
+    it (GET) marks the fax read, as the Faxes tab's "Lire" does."""
     f = services.pdf_file(portal.store, portal.files, auth, line, message_id)
+    if request.method == "GET":
+        services.update(portal.store, line, message_id, heard=True, folder=None, now=portal.now())
     response = file_response(request, f.path, f.media_type, filename=f.filename, download=download)
     response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
     return response

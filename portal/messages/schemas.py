@@ -27,6 +27,13 @@ class MessageOut(BaseModel):
     duration_seconds: float
     pages: int
     size_bytes: int
+    fax_status: Literal["complete", "partial"] | None = Field(
+        default=None, description="fax: partial when the call ended mid-fax (full pages kept)"
+    )
+    fax_remote_ident: str | None = Field(
+        default=None, description="fax: the sending machine's station id (TSI)"
+    )
+    fax_bit_rate: int = Field(default=0, description="fax: the speed it came at, bit/s")
     origin: Literal["call", "forwarded", "portal", "reply"]
     original_message_id: int | None
     audio_url: str | None

@@ -269,3 +269,33 @@ def test_status_reports_store_and_outbox(env: dict[str, str]) -> None:
     ok(env, "db", "upgrade")
     out = ok(env, "status")
     assert "(up to date)" in out and "outbox  : 0 event(s)" in out
+
+
+def test_a_line_fax_number_is_set_checked_and_removed(env: dict[str, str]) -> None:
+    for number in ("6135550100", "6135550200"):
+        ok(env, "account", "add", "--number", number, "--name", "A", "--password",
+           "motdepasse1", "--pin", "4826")  # fmt: skip
+    assert ok(env, "line", "fax-number", "--line", "6135550100", "--fax-number", "6135550109") == (
+        "fax number of 6135550100: 6135550109\n"
+    )
+    fax = ("line", "fax-number", "--line", "6135550200", "--fax-number")
+    assert refused(env, *fax, "6135550109") == (
+        "error: the fax number 6135550109 is already used by line 6135550100"
+    )
+    assert refused(env, *fax, "6135550100") == "error: the fax number 6135550100 is a line number"
+    assert refused(env, *fax, "613555") == "error: the number must have exactly 10 digits (got 6)"
+    assert refused(env, "line", "fax-number", "--line", "6135550999") == (
+        "error: line 6135550999 does not exist"
+    )
+    assert refused(env, "line", "add", "--account", "6135550100", "--number", "6135550109") == (
+        "error: the number 6135550109 is already in use as a fax number"
+    )
+    engine = sa.create_engine(f"sqlite:///{env['RELAIS_STORAGE_ROOT']}/relais.db")
+    with engine.connect() as c:
+        assert c.scalar(sa.select(Line.fax_number).where(Line.number == "6135550200")) is None
+    assert (
+        ok(env, "line", "fax-number", "--line", "6135550100") == "fax number of 6135550100: none\n"
+    )
+    with engine.connect() as c:
+        assert c.scalar(sa.select(Line.fax_number).where(Line.number == "6135550100")) is None
+    engine.dispose()

@@ -128,6 +128,23 @@ def test_inbox_lists_new_first_with_contact_names_in_the_account_time_zone(
     assert [(m["id"], m["pages"], m["pdf_url"]) for m in faxes] == [
         (fax.message_id, 2, f"{MESSAGES}/{fax.message_id}/pdf")
     ]
+    assert (faxes[0]["fax_status"], faxes[0]["fax_remote_ident"], faxes[0]["fax_bit_rate"]) == (
+        None,
+        None,
+        0,
+    )
+    with env.store.transaction() as s:
+        row = s.get(Message, fax.message_id)
+        assert row is not None
+        row.fax_status, row.fax_remote_ident, row.fax_bit_rate = "partial", "+1 819 555 0142", 9600
+    one = api.get(f"{MESSAGES}/{fax.message_id}").json()
+    assert (one["fax_status"], one["fax_remote_ident"], one["fax_bit_rate"]) == (
+        "partial",
+        "+1 819 555 0142",
+        9600,
+    )
+    listed = api.get(MESSAGES, params={"kind": "fax"}).json()["messages"][0]
+    assert (listed["fax_status"], listed["fax_bit_rate"]) == ("partial", 9600)
     both = api.get(MESSAGES).json()["messages"]
     assert {m["kind"] for m in both} == {"voice", "fax"} and len(both) == 5
 
@@ -342,6 +359,17 @@ def test_fax_pdf_and_waveform(env: PortalEnv, api: TestClient) -> None:
     assert r.headers["content-type"] == "application/pdf"
     assert r.headers["content-disposition"].startswith("inline;")
     assert r.content == fax.data
+    # Reading the PDF marks the fax read; HEAD does not; the download has the fax's name.
+    with env.store.read() as s:
+        assert s.get(Message, fax.message_id).heard  # type: ignore[union-attr]
+    other = deposit(env.store, env.files, A_NUMBER, kind="fax")
+    assert api.head(f"{MESSAGES}/{other.message_id}/pdf").status_code == 200
+    with env.store.read() as s:
+        assert not s.get(Message, other.message_id).heard  # type: ignore[union-attr]
+    r = api.get(f"{MESSAGES}/{other.message_id}/pdf", params={"download": "true"})
+    assert r.headers["content-disposition"].startswith("attachment;")
+    assert 'filename="fax-' in r.headers["content-disposition"]
+    assert r.headers["content-disposition"].endswith('.pdf"')
     voice = deposit(env.store, env.files, A_NUMBER, data=wav_bytes(2.0))
     r = api.get(f"{MESSAGES}/{voice.message_id}/waveform")
     assert r.headers["content-type"] == "image/svg+xml"

@@ -11,6 +11,7 @@ import numpy as np
 
 from switch.listen import WAV_HEADER, Listener, Watch
 from tests.integration.test_ivr_services import silence, speechlike
+from tests.support.faxes import document
 from tests.support.phone import dtmf_samples
 
 
@@ -67,3 +68,33 @@ def test_silence_fires_once_after_the_limit_without_voice(tmp_path: Path) -> Non
     w.disarm_silence()
     listener.poll(w, now=time.monotonic() + 10)
     assert len(posted) == 1
+
+
+def test_a_calling_fax_cng_is_reported_once_and_a_steady_tone_never(tmp_path: Path) -> None:
+    from media.fax import FaxTerminal
+
+    def listen(audio: np.ndarray) -> int:
+        posted: list[Callable[[], None]] = []
+        faxes: list[int] = []
+        listener = Listener(posted.append)
+        path = tmp_path / "listen.wav"
+        path.write_bytes(b"\0" * WAV_HEADER)
+        w = listener.watch(
+            Watch(str(path), lambda k: None, lambda: None, on_fax=lambda: faxes.append(1))
+        )
+        for start in range(0, len(audio), 2000):  # quarter-second blocks, as pjmedia writes
+            grow(path, audio[start : start + 2000])
+            listener.poll(w)
+        for fn in posted:
+            fn()
+        listener.unwatch(w)
+        return len(faxes)
+
+    # A spandsp fax machine calling: its CNG (1100 Hz, 0.5 s on, 3 s off), 9 seconds of it.
+    sender = FaxTerminal(send_from=document(tmp_path / "doc.tif", 1), calling=True)
+    cng = np.concatenate([sender.transmit(160) for _ in range(450)])
+    sender.close()
+    assert listen(cng) == 1
+    t = np.arange(8000 * 9) / 8000
+    assert listen((8000 * np.sin(2 * np.pi * 1100 * t)).astype(np.int16)) == 0
+    assert listen(np.concatenate([speechlike(4.0), silence(1.0), speechlike(4.0)])) == 0

@@ -15,6 +15,7 @@ from ivr.dialog import (
     Effect,
     EffectDone,
     Exit,
+    FaxTone,
     Hangup,
     HungUp,
     Play,
@@ -347,7 +348,12 @@ CASES = [
     ("hang-up while sending", at("sending"), HungUp(), "sending", [], {"hung_up": True}),
     ("hang-up in the goodbye", at("closing"), HungUp(), "done", [Exit()], {}),
     ("hang-up event after the recording's", at("recording"), HungUp(), "recording", [], {}),
-]
+    ("fax tone in the greeting", at("greeting"), FaxTone(), "fax", [StopPlay(), Exit()],
+     {"fax": True}),
+    ("fax tone at the beep", at("beep"), FaxTone(), "fax", [StopPlay(), Exit()], {"fax": True}),
+    ("fax tone while recording", at("recording"), FaxTone(), "fax",
+     [StopPlay(), StopRecord(), Exit()], {"fax": True}),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -369,6 +375,8 @@ def test_every_table_entry_has_a_case() -> None:
 def test_unlisted_events_change_nothing() -> None:
     state = at("beep")
     assert Deposit().step(state, key("1")) == (state, [])
+    for phase in ("waiting", "measuring", "review", "sending", "closing", "full"):
+        assert Deposit().step(at(phase), FaxTone()) == (at(phase), [])
     assert Deposit().step(state, EffectDone("measure", 3.0)) == (state, [])
 
 

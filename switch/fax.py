@@ -1,0 +1,187 @@
+"""Fax over a call's G.711 audio: a pjsua2 AudioMediaPort that runs a media.fax terminal (SPEC S11).
+
+Rules of this file:
+- `FaxPort` is a conference-bridge port fed 20 ms frames (8 kHz, 16-bit mono): what the far end
+  sends goes to the terminal's receiver, what the terminal's modem says is sent back. The port
+  is connected to the call's audio alone (no player, no recorder), so the fax signal passes the
+  bridge untouched; the endpoint runs without VAD and without echo canceller (switch.endpoint).
+- The bridge calls `onFrameReceived` / `onFrameRequested` on the media clock thread; the
+  terminal is used under the port's lock, so `finish()` from the pump thread is safe.
+- When the T.30 session ends (phase E), `on_end(outcome)` is called once, from the clock thread
+  (it must only post); `finish()` (the call ended) hangs the terminal up and returns the outcome.
+- Fax numbers: `fax_line(session, number)` is the line whose fax number `number` is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pjsua2 as pj
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from media.fax import FaxOutcome, FaxTerminal
+from routing.model import CallFacts
+from store.models import Line
+
+logger = logging.getLogger(__name__)
+
+FRAME = 160  # 20 ms at 8 kHz
+FRAME_BYTES = FRAME * 2
+
+
+@dataclass(frozen=True)
+class FaxCall:
+    """The routing result of a call to a line's fax number: the fax receiver takes it."""
+
+    line: str
+
+
+def fax_line(session: Session, number: str) -> str | None:
+    """The line whose fax number is `number`, if any."""
+    return session.scalar(select(Line.number).where(Line.fax_number == number))
+
+
+class FaxPort(pj.AudioMediaPort):  # type: ignore[misc]
+    """A bridge port that is a fax machine."""
+
+    def __init__(
+        self, terminal: FaxTerminal, call_id: str, on_end: Callable[[FaxOutcome], None]
+    ) -> None:
+        super().__init__()
+        self.terminal = terminal
+        self.call_id = call_id
+        self._on_end = on_end
+        self._lock = threading.Lock()
+        self._ended = False
+        self._finished = False
+        self.frames_in = 0
+        self.frames_lost = 0
+        fmt = pj.MediaFormatAudio()
+        fmt.type = pj.PJMEDIA_TYPE_AUDIO
+        fmt.clockRate = 8000
+        fmt.channelCount = 1
+        fmt.bitsPerSample = 16
+        fmt.frameTimeUsec = 20000
+        self.createPort(f"fax-{id(self):x}", fmt)
+
+    def _check_end(self) -> None:
+        outcome = self.terminal.outcome
+        if outcome is not None and not self._ended:
+            self._ended = True
+            try:
+                self._on_end(outcome)
+            except Exception:
+                logger.exception("%s: fax end callback failed", self.call_id)
+
+    def onFrameReceived(self, frame: pj.MediaFrame) -> None:
+        if "_lock" not in self.__dict__:  # being destroyed: the bridge may still call once
+            return
+        try:
+            data = bytes(frame.buf)
+            with self._lock:
+                if self._finished:
+                    return
+                if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and len(data) >= 2:
+                    samples = np.frombuffer(data[: len(data) & ~1], dtype="<i2").astype(np.int16)
+                else:  # a lost or empty frame: the modem hears silence
+                    samples = np.zeros(FRAME, dtype=np.int16)
+                    self.frames_lost += 1
+                self.frames_in += 1
+                self.terminal.receive(samples)
+                self._check_end()
+        except Exception:
+            logger.exception("%s: fax receive frame failed", self.call_id)
+
+    def onFrameRequested(self, frame: pj.MediaFrame) -> None:
+        if "_lock" not in self.__dict__:
+            return
+        try:
+            with self._lock:
+                if self._finished:
+                    out = bytes(FRAME_BYTES)
+                else:
+                    out = self.terminal.transmit(FRAME).astype("<i2").tobytes()
+                    self._check_end()
+            frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+            frame.buf = pj.ByteVector(out)
+            frame.size = len(out)
+        except Exception:
+            logger.exception("%s: fax transmit frame failed", self.call_id)
+
+    def finish(self) -> FaxOutcome:
+        """The call is over: end the T.30 session (pages received in full stay in the file)."""
+        with self._lock:
+            if self._finished:
+                assert self.terminal.outcome is not None
+                return self.terminal.outcome
+            self._finished = True
+            outcome = self.terminal.hang_up()
+            self.terminal.close()
+            return outcome
+
+
+class FaxReception:
+    """A call's fax receiver on the pump thread: the port, connected both ways to the call."""
+
+    def __init__(self, port: FaxPort, audio: pj.AudioMedia) -> None:
+        self.port: FaxPort | None = port
+        self.audio = audio
+
+    @classmethod
+    def start(
+        cls,
+        audio: pj.AudioMedia,
+        call_id: str,
+        path: str,
+        ident: str,
+        on_end: Callable[[FaxOutcome], None],
+    ) -> FaxReception:
+        """Answer as a fax machine on `audio`, writing the pages to the TIFF file `path`."""
+        terminal = FaxTerminal(receive_to=Path(path), ident=ident)
+        port = FaxPort(terminal, call_id, on_end)
+        audio.startTransmit(port)
+        port.startTransmit(audio)
+        logger.info("%s: fax receiver started (ident %r)", call_id, ident)
+        return cls(port, audio)
+
+    def stop(self) -> FaxOutcome | None:
+        """Disconnect and finish (pump thread); None when already stopped."""
+        port, self.port = self.port, None
+        if port is None:
+            return None
+        for a, b in ((self.audio, port), (port, self.audio)):
+            with contextlib.suppress(pj.Error):
+                a.stopTransmit(b)
+        outcome = port.finish()
+        logger.info(
+            "%s: fax ended: %s pages, %s (%s), %s bit/s, TSI %r, %s frames (%s empty)",
+            port.call_id,
+            outcome.pages_rx,
+            outcome.code,
+            outcome.text,
+            outcome.bit_rate,
+            outcome.remote_ident,
+            port.frames_in,
+            port.frames_lost,
+        )
+        del port  # the bridge port is destroyed here, on the pump thread
+        return outcome
+
+
+def fax_or_decide(worker: Any, facts: CallFacts) -> Any:
+    """Routing of one call (database thread): a FaxCall when the called number is a line's fax
+    number, else the worker's decision (`worker.decide`)."""
+    if not facts.to_pilot:
+        with worker.store.read() as s:
+            line = fax_line(s, facts.called)
+        if line is not None:
+            return FaxCall(line)
+    return worker.decide(facts)
