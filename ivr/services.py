@@ -101,12 +101,8 @@ def cut_trailing_dtmf(samples: NDArray[np.int16]) -> NDArray[np.int16]:
     """Drop a DTMF tone near the end (the # that stopped an in-band recording) and what follows."""
     tail = int(TRAILING_DTMF_S * RATE)
     start = max(0, len(samples) - tail)
-    x = analysis.as_float(samples[start:])
-    size, hop = analysis.DTMF_WINDOW, analysis.DTMF_HOP
-    for at in range(0, max(0, len(x) - size + 1), hop):
-        if analysis.dtmf_window(x[at : at + size]) is not None:
-            return samples[: start + at]
-    return samples
+    at = analysis.first_dtmf(samples[start:])
+    return samples if at is None else samples[: start + at]
 
 
 def clean(samples: NDArray[np.int16]) -> NDArray[np.int16]:

@@ -53,6 +53,7 @@ from switch.endpoint import PJSUA_MAX_CALLS, EndpointConfig, Pump
 from switch.legs import EdgeResolver, NoEdgeResolver, Resolver
 from switch.listen import Listener
 from switch.media import MediaSession
+from switch.memdebug import start_from_env as start_memory_debug
 from switch.mwi import EdgeNotifyRouter, MwiSender, NoEdgeNotifyRouter, Notify, NotifyRouter
 from switch.mwi import send_notify as pjsua_send_notify
 from switch.outdial import Outdial
@@ -477,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(asctime)s %(levelname)s switch[{args.index}] %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    start_memory_debug()
     worker = Worker(
         cfg,
         index=args.index,

@@ -1,7 +1,7 @@
 """One switch worker under SIPp voicemail calls: CPU per call, idle CPU, RSS growth (SPEC S13).
 
     .venv/bin/python -m tests.bench.profile_worker [--calls 60] [--batches 3] [--warmup 20]
-        [--rate 1] [--idle 10] [--py-spy DIR] [--tracemalloc]
+        [--rate 1] [--idle 10] [--py-spy DIR] [--tracemalloc S] [--keep FILE]
 
 Rules of this file:
 - The worker is started as the peer tests start it (tests.support.sip.run_worker: one process,
@@ -14,8 +14,8 @@ Rules of this file:
   call and after the last one. The first batch (`--warmup` calls) only warms caches up.
 - `--py-spy DIR` records the measured batches with `py-spy record --native` (only
   samples holding the GIL) into DIR/profile.txt (collapsed stacks) and prints the heaviest frames.
-- `--tracemalloc` starts the worker with RELAIS_DEBUG_TRACEMALLOC set (see switch/memdebug.py):
-  the worker then logs the allocations that grew most between two batches.
+- `--tracemalloc S` starts the worker with RELAIS_DEBUG_TRACEMALLOC=S (see switch/memdebug.py):
+  the worker then logs, every S seconds, the source lines whose allocations grew most.
 """
 
 from __future__ import annotations
@@ -118,13 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=1.0, help="calls per second")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle measurement")
     parser.add_argument("--py-spy", type=Path, default=None, help="record a profile into DIR")
-    parser.add_argument("--tracemalloc", action="store_true")
+    parser.add_argument("--tracemalloc", type=float, default=0, help="seconds between reports")
     parser.add_argument("--keep", type=Path, default=None, help="copy the worker log to FILE")
     args = parser.parse_args(argv)
 
     env = {"RELAIS_LOG_LEVEL": "WARNING"}
     if args.tracemalloc:
-        env["RELAIS_DEBUG_TRACEMALLOC"] = "1"
+        env["RELAIS_DEBUG_TRACEMALLOC"] = str(args.tracemalloc)
     ok = True
     with tempfile.TemporaryDirectory(prefix="relais-profile-") as tmp_name:
         tmp = Path(tmp_name)

@@ -1,0 +1,73 @@
+"""Debug only: where a worker's Python memory grows (tracemalloc), logged every few seconds.
+
+Rules of this file:
+- Off unless RELAIS_DEBUG_TRACEMALLOC is set to a number of seconds (e.g. 30): then tracemalloc
+  starts (one frame per allocation: its source line) and a daemon thread logs, every that many
+  seconds, the traced total and the source lines whose allocations grew most since the last
+  report.
+- A wrong value is refused at start with a ValueError that names the variable.
+- It costs CPU and memory (every allocation is traced): never for production or benchmarks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import tracemalloc
+
+logger = logging.getLogger(__name__)
+
+ENV = "RELAIS_DEBUG_TRACEMALLOC"
+TOP = 15
+
+
+def interval(value: str | None) -> float | None:
+    """Seconds between two reports from the variable's value; None when it is unset or empty."""
+    if value is None or not value.strip():
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ValueError(f"{ENV} must be a number of seconds above 0, not {value!r}")
+    return seconds
+
+
+def report(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top: int = TOP) -> str:
+    """The traced total and the lines that grew most from `before` to `after`."""
+    keep = (
+        tracemalloc.Filter(False, tracemalloc.__file__),
+        tracemalloc.Filter(False, __file__),
+    )
+    stats = after.filter_traces(keep).compare_to(before.filter_traces(keep), "lineno")
+    total = sum(s.size for s in after.statistics("filename"))
+    lines = [f"traced {total / 1e6:.1f} MB; growth by line:"]
+    for s in stats[:top]:
+        frame = s.traceback[0]
+        lines.append(
+            f"  {s.size_diff / 1024:+9.1f} KiB {s.count_diff:+7d} blocks "
+            f"{frame.filename}:{frame.lineno}"
+        )
+    return "\n".join(lines)
+
+
+def start_from_env() -> threading.Thread | None:
+    """Start tracing and the reporting thread when the variable asks for it."""
+    seconds = interval(os.environ.get(ENV))
+    if seconds is None:
+        return None
+    tracemalloc.start(1)
+    stop = threading.Event()
+
+    def run() -> None:
+        before = tracemalloc.take_snapshot()
+        while not stop.wait(seconds):
+            after = tracemalloc.take_snapshot()
+            logger.warning("memory: %s", report(before, after))
+            before = after
+
+    thread = threading.Thread(target=run, name="memdebug", daemon=True)
+    thread.start()
+    return thread
