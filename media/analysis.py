@@ -392,6 +392,10 @@ DTMF_KEYS: Final = ("123A", "456B", "789C", "*0#D")
 DTMF_WINDOW: Final = 102  # 12.75 ms: resolves the 73 Hz between the two lowest row tones
 DTMF_HOP: Final = 51  # windows overlap by half
 _DTMF_MATRIX: Final = _dft_matrix(DTMF_ROWS + DTMF_COLS, DTMF_WINDOW)
+_DTMF_COS: Final = np.ascontiguousarray(_DTMF_MATRIX.real.T)
+_DTMF_SIN: Final = np.ascontiguousarray(_DTMF_MATRIX.imag.T)
+"""The DFT matrix as two real (window x tone) matrices: real products are many times faster
+than one complex product with a real block."""
 
 
 @dataclass(frozen=True)
@@ -429,7 +433,7 @@ def dtmf_windows(windows: Floats, settings: DtmfSettings | None = None) -> list[
         return []
     size = DTMF_WINDOW
     energy = np.einsum("ij,ij->i", windows, windows)
-    tone_energy = 2.0 * np.abs(windows @ _DTMF_MATRIX.T) ** 2 / size
+    tone_energy = 2.0 * (np.square(windows @ _DTMF_COS) + np.square(windows @ _DTMF_SIN)) / size
     rows, cols = tone_energy[:, :4], tone_energy[:, 4:]
     r, c = np.argmax(rows, axis=1), np.argmax(cols, axis=1)
     ordered_rows, ordered_cols = np.sort(rows, axis=1), np.sort(cols, axis=1)
