@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, delete, func, select, true
 from sqlalchemy.orm import Session
 
 from events.events import MailboxCounts
@@ -355,19 +356,15 @@ class Counts:
         return self.used_seconds >= self.quota_seconds
 
 
-def mailbox_counts(session: Session, number: str) -> Counts:
-    """Inbox counts by kind/heard/urgent, and the audio held (deleted messages included)."""
-    mailbox = session.get(Mailbox, number)
-    if mailbox is None:
-        raise NotFound(f"line {number} has no mailbox")
+def _counts_statement() -> Select[tuple[Any, ...]]:
     inbox = Message.folder == "inbox"
     voice = Message.kind == "voice"
     fax = Message.kind == "fax"
 
-    def n(cond: object) -> object:
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)  # type: ignore[arg-type]
+    def n(cond: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
-    row = session.execute(
+    sums = (
         select(
             n(inbox & voice & ~Message.heard),
             n(inbox & voice & Message.heard),
@@ -376,17 +373,37 @@ def mailbox_counts(session: Session, number: str) -> Counts:
             n(inbox & fax & ~Message.heard),
             n(inbox & fax & Message.heard),
             func.coalesce(func.sum(Message.duration_seconds), 0.0),
-        ).where(Message.line_number == number)  # type: ignore[call-overload]
-    ).one()
+        )
+        .where(Message.line_number == bindparam("number"))
+        .subquery()
+    )
+    return (
+        select(Mailbox.quota_seconds, sums)
+        .select_from(Mailbox)
+        .join(sums, true())  # one row with one row
+        .where(Mailbox.line_number == bindparam("number"))
+    )
+
+
+_COUNTS: Final = _counts_statement()
+"""Built once (a statement's construction costs more than its run): the mailbox's quota and
+its message sums, one Core query."""
+
+
+def mailbox_counts(session: Session, number: str) -> Counts:
+    """Inbox counts by kind/heard/urgent, and the audio held (deleted messages included)."""
+    row = session.execute(_COUNTS, {"number": number}).one_or_none()
+    if row is None:
+        raise NotFound(f"line {number} has no mailbox")
     return Counts(
-        voice_new=int(row[0]),
-        voice_old=int(row[1]),
-        voice_urgent_new=int(row[2]),
-        voice_urgent_old=int(row[3]),
-        fax_new=int(row[4]),
-        fax_old=int(row[5]),
-        used_seconds=float(row[6]),
-        quota_seconds=mailbox.quota_seconds,
+        voice_new=int(row[1]),
+        voice_old=int(row[2]),
+        voice_urgent_new=int(row[3]),
+        voice_urgent_old=int(row[4]),
+        fax_new=int(row[5]),
+        fax_old=int(row[6]),
+        used_seconds=float(row[7]),
+        quota_seconds=int(row[0]),
     )
 
 
