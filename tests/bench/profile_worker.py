@@ -10,10 +10,11 @@ Rules of this file:
 - The rate stays low (the stock wheel holds 4 calls per worker): every call must be clean, and a
   run with a failed call or a missing message says so and exits non-zero.
 - Figures come from the worker process itself (psutil): CPU (user + system) over each batch
-  divided by its calls (also net of the idle CPU measured before), RSS after each batch; idle CPU over `--idle` seconds before the first
+  divided by its calls (also net of the idle CPU measured before), RSS after each batch, CPU by thread (names
+  from `py-spy dump`); idle CPU over `--idle` seconds before the first
   call and after the last one. The first batch (`--warmup` calls) only warms caches up.
-- `--py-spy DIR` records the measured batches with `py-spy record --native` (only
-  samples holding the GIL) into DIR/profile.txt (collapsed stacks) and prints the heaviest frames.
+- `--py-spy DIR` records the measured batches with `py-spy record` (threads on a CPU only; with
+  `--native`: C frames too, samples holding the GIL only) into DIR/profile.txt (collapsed stacks) and prints the heaviest frames.
 - `--tracemalloc S` starts the worker with RELAIS_DEBUG_TRACEMALLOC=S (see switch/memdebug.py):
   the worker then logs, every S seconds, the source lines whose allocations grew most.
 """
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -82,6 +85,42 @@ def idle_cpu(proc: psutil.Process, seconds: float) -> float:
     return (cpu_seconds(proc) - before) / seconds
 
 
+def thread_names(pid: int) -> dict[int, str]:
+    """Native thread id -> Python thread name (py-spy dump), else the kernel's name."""
+    out: dict[int, str] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):
+            out[int(tid)] = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+    spy = Path(sys.executable).with_name("py-spy")
+    if spy.exists():
+        dump = subprocess.run(
+            [str(spy), "dump", "-p", str(pid)], capture_output=True, text=True, check=False
+        ).stdout
+        for m in re.finditer(r"^Thread (\d+) \(\w+\): \"([^\"]+)\"", dump, re.M):
+            out[int(m.group(1))] = m.group(2)
+    return out
+
+
+def thread_cpu(proc: psutil.Process) -> dict[int, float]:
+    return {t.id: t.user_time + t.system_time for t in proc.threads()}
+
+
+def by_thread(
+    before: dict[int, float], after: dict[int, float], names: dict[int, str], calls: int
+) -> str:
+    """CPU ms per call by thread kind (dialog_3 and dialog_0 count as "dialog")."""
+    kinds: dict[str, float] = collections.defaultdict(float)
+    for tid, t in after.items():
+        name = re.sub(r"_\d+$", "", names.get(tid, "?"))
+        kinds[name] += t - before.get(tid, 0.0)
+    total = sum(kinds.values()) or 1.0
+    return "\n".join(
+        f"  {name:<14} {1000 * t / calls:6.1f} ms/call ({100 * t / total:4.1f}%)"
+        for name, t in sorted(kinds.items(), key=lambda kv: -kv[1])
+        if t > 0
+    )
+
+
 def heaviest(collapsed: Path, top: int = 25) -> str:
     """Self and inclusive sample shares of the heaviest frames of a collapsed-stacks file."""
     own: collections.Counter[str] = collections.Counter()
@@ -118,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=1.0, help="calls per second")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle measurement")
     parser.add_argument("--py-spy", type=Path, default=None, help="record a profile into DIR")
+    parser.add_argument(
+        "--native", action="store_true", help="py-spy: native frames, GIL-holding samples only"
+    )
     parser.add_argument("--tracemalloc", type=float, default=0, help="seconds between reports")
     parser.add_argument("--keep", type=Path, default=None, help="copy the worker log to FILE")
     args = parser.parse_args(argv)
@@ -146,9 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                         [
                             str(Path(sys.executable).with_name("py-spy")),
                             "record",
-                            "--native",
+                            *(["--native", "--gil"] if args.native else []),
                             "--threads",
-                            "--gil",
                             "-r",
                             "100",
                             "-f",
@@ -163,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     time.sleep(1.0)
                 cpu0, t0 = cpu_seconds(proc), time.monotonic()
+                if i == 1:
+                    threads0 = thread_cpu(proc)
                 sipp = batch(sut, tmp / "sipp", line, pcap, calls, args.rate, f"b{i}")
                 expected += calls
                 stored = settle(sut, line, expected)
@@ -184,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
+            threads = by_thread(
+                threads0, thread_cpu(proc), thread_names(proc.pid), sum(r[1] for r in rows[1:])
+            )
             if spy is not None:
                 spy.send_signal(2)
                 spy.wait(30)
@@ -207,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"RSS growth per call after warm-up: {growth / 1000:.1f} KB")
         print(f"idle CPU: {idle_before:.4f} cores before, {idle_after:.4f} after")
+        print("CPU by thread (measured batches):")
+        print(threads)
         if args.py_spy is not None and (args.py_spy / "profile.txt").exists():
             print(heaviest(args.py_spy / "profile.txt"))
     return 0 if ok else 1
