@@ -28,11 +28,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, cast
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from events.events import MailboxAccessed, MessageChanged, MessageDeposited, SettingsChanged
@@ -55,6 +55,8 @@ RATE = 8000
 WAV_HEADER = 44
 ALMOST_FULL = 0.9
 """Share of the quota from which the owner hears "your mailbox is almost full"."""
+_MESSAGE: Final = cast(Table, Message.__table__)
+_INSERT_MESSAGE: Final = insert(_MESSAGE).returning(_MESSAGE.c.id)
 TRAILING_DTMF_S = 1.5
 """How far from the end a DTMF tone that stopped a recording is looked for."""
 
@@ -196,15 +198,23 @@ class Voicemail:
         *,
         urgent: bool = False,
         private: bool = False,
+        min_seconds: float | None = None,
     ) -> int | None:
-        """Store a deposit as a message; None when it holds too little voice (logged missed)."""
+        """Store a deposit as a message; None when it holds too little voice (logged missed).
+
+        `min_seconds` is the mailbox's minimum (read from the mailbox when not given). The
+        message, its call-log entry, their events and the new counts are one short transaction
+        of Core statements."""
         raw = cut_trailing_dtmf(read_recording(record_path))
         seconds = analysis.voice_duration(raw)
         voice = analysis.trim(raw)
-        with self.store.read() as s:
-            mailbox = s.get(Mailbox, ctx.mailbox)
-            min_seconds = mailbox.min_message_seconds if mailbox else 1.0
-        if mailbox is None or seconds < min_seconds or len(voice) == 0:
+        exists = True
+        if min_seconds is None:
+            with self.store.read() as s:
+                mailbox = s.get(Mailbox, ctx.mailbox)
+                exists = mailbox is not None
+                min_seconds = mailbox.min_message_seconds if mailbox else 1.0
+        if not exists or seconds < min_seconds or len(voice) == 0:
             logger.info(
                 "%s: message with %.2f s of voice for %s discarded (minimum %.1f s)",
                 ctx.call_id,
@@ -218,29 +228,43 @@ class Voicemail:
         data = write_wav(voice)
         relpath = FileStore.new_name(f"messages/{ctx.mailbox}", ".wav")
         now = datetime.now(UTC)
+        duration = round(len(voice) / RATE, 3)
+        row = {
+            "line_number": ctx.mailbox,
+            "kind": "voice",
+            "folder": "inbox",
+            "caller_number": ctx.caller_number,
+            "caller_name": ctx.caller_name,
+            "received_at": now,
+            "duration_seconds": duration,
+            "size_bytes": len(data),
+            "file_path": relpath,
+            "origin": "call",
+            "urgent": urgent,
+            "private": private,
+            "call_id": ctx.call_id[:255],
+        }
 
         def commit() -> tuple[int, repository.Counts]:
             with self.store.transaction() as s:
-                message = Message(
-                    line_number=ctx.mailbox,
-                    kind="voice",
-                    folder="inbox",
-                    caller_number=ctx.caller_number,
-                    caller_name=ctx.caller_name,
-                    received_at=now,
-                    duration_seconds=round(len(voice) / RATE, 3),
-                    size_bytes=len(data),
-                    file_path=relpath,
-                    origin="call",
-                    urgent=urgent,
-                    private=private,
-                    call_id=ctx.call_id[:255],
-                )
-                s.add(message)
-                s.flush()
+                message_id: int = s.execute(_INSERT_MESSAGE, row).scalar_one()
                 self._log(s, ctx, "missed", "voicemail", now)
-                self._deposited(s, message)
-                return message.id, repository.mailbox_changed(s, ctx.mailbox, origin="switch")
+                enqueue(
+                    s,
+                    MessageDeposited(
+                        line=ctx.mailbox,
+                        message_id=message_id,
+                        kind="voice",
+                        urgent=urgent,
+                        private=private,
+                        caller_number=ctx.caller_number,
+                        caller_name=ctx.caller_name,
+                        received_at=now.isoformat(),
+                        duration_seconds=duration,
+                        origin="call",
+                    ),
+                )
+                return message_id, repository.mailbox_changed(s, ctx.mailbox, origin="switch")
 
         message_id, counts = self.files.store_file_then_row(relpath, data, commit)
         self.discard(record_path)
