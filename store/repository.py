@@ -12,11 +12,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, Select, bindparam, case, delete, func, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    Table,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from events.events import MailboxCounts
 from events.outbox import enqueue
@@ -223,6 +236,37 @@ def _check_timezone(tz: str) -> None:
 # Call settings <-> routing.model.LineSettings
 
 
+def _line_settings_statements() -> tuple[Executable, Executable, Executable]:
+    number: BindParameter[str] = bindparam("number")
+    calls = cast(Table, CallSettings.__table__)
+    line = (
+        select(
+            Line.number,
+            Account.allow_international,
+            exists().where(Mailbox.line_number == Line.number).label("has_mailbox"),
+            exists().where(Device.line_number == Line.number).label("has_devices"),
+            *(c for c in calls.c if c.name != "line_number"),
+        )
+        .select_from(Line)
+        .join(Account, Account.id == Line.account_id)
+        .outerjoin(calls, calls.c.line_number == Line.number)
+        .where(Line.number == number)
+    )
+    entries = (
+        select(RingEntryRow.number, RingEntryRow.cells, RingEntryRow.allow_remote_forwarding)
+        .where(RingEntryRow.line_number == number)
+        .order_by(RingEntryRow.position)
+    )
+    screening = select(ScreeningEntry.list, ScreeningEntry.number).where(
+        ScreeningEntry.line_number == number
+    )
+    return line, entries, screening
+
+
+_LINE, _RING_ENTRIES, _SCREENING = _line_settings_statements()
+"""Built once: line_settings runs for every call (three Core queries, no ORM objects)."""
+
+
 def line_settings(
     session: Session,
     number: str,
@@ -232,27 +276,16 @@ def line_settings(
     max_diversions: int = 5,
 ) -> LineSettings | None:
     """The routing engine's view of line `number`, or None when the line does not exist."""
-    line = session.get(Line, number)
-    if line is None:
+    params = {"number": number}
+    cs = session.execute(_LINE, params).one_or_none()
+    if cs is None:
         return None
-    cs = line.call_settings or CallSettings(line_number=number)
-    entries = session.scalars(
-        select(RingEntryRow)
-        .where(RingEntryRow.line_number == number)
-        .order_by(RingEntryRow.position)
-    ).all()
-    screening = session.execute(
-        select(ScreeningEntry.list, ScreeningEntry.number).where(
-            ScreeningEntry.line_number == number
-        )
-    ).all()
-    device_count = session.scalar(
-        select(func.count()).select_from(Device).where(Device.line_number == number)
-    )
+    entries = session.execute(_RING_ENTRIES, params).all()
+    screening = session.execute(_SCREENING, params).all()
     return LineSettings(
         line=number,
-        has_mailbox=line.mailbox is not None,
-        has_devices=bool(device_count),
+        has_mailbox=bool(cs.has_mailbox),
+        has_devices=bool(cs.has_devices),
         phone_state=PhoneState(cs.phone_state or "available"),
         incoming_mode=IncomingMode(cs.incoming_mode or "ring_account"),
         forward_all_to=cs.forward_all_to,
@@ -279,7 +312,7 @@ def line_settings(
         selective_rejection=bool(cs.selective_rejection),
         reject_list=frozenset(n for lst, n in screening if lst == "reject"),
         anonymous_rejection=bool(cs.anonymous_rejection),
-        allow_international=line.account.allow_international,
+        allow_international=cs.allow_international,
         dial_plan=dial_plan or DialPlan(),
         forward_timeout=forward_timeout,
         max_diversions=max_diversions,
