@@ -4,13 +4,14 @@ Rules of this file:
 - Off unless RELAIS_DEBUG_TRACEMALLOC is set to a number of seconds (e.g. 30): then tracemalloc
   starts (one frame per allocation: its source line) and a daemon thread logs, every that many
   seconds, the traced total and the source lines whose allocations grew most since the last
-  report.
+  report, and the project's classes whose live instances grew most.
 - A wrong value is refused at start with a ValueError that names the variable.
 - It costs CPU and memory (every allocation is traced): never for production or benchmarks.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -33,6 +34,30 @@ def interval(value: str | None) -> float | None:
     if not seconds > 0:
         raise ValueError(f"{ENV} must be a number of seconds above 0, not {value!r}")
     return seconds
+
+
+OWN = ("switch.", "ivr.", "routing.", "store.", "media.", "events.", "notify.")
+
+
+def live_types() -> dict[str, int]:
+    """Live (garbage-collector tracked) instances of the project's classes, by class."""
+    counts: dict[str, int] = {}
+    for obj in gc.get_objects():
+        cls = type(obj)
+        module = cls.__dict__.get("__module__")
+        if isinstance(module, str) and module.startswith(OWN):
+            name = f"{module}.{cls.__qualname__}"
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def type_growth(before: dict[str, int], after: dict[str, int], top: int = TOP) -> str:
+    """The classes whose live instances grew most."""
+    diff = sorted(
+        ((after.get(k, 0) - before.get(k, 0), k) for k in after.keys() | before.keys()),
+        reverse=True,
+    )
+    return "\n".join(f"  {d:+7d} {k} ({after.get(k, 0)} live)" for d, k in diff[:top] if d)
 
 
 def report(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top: int = TOP) -> str:
@@ -62,11 +87,13 @@ def start_from_env() -> threading.Thread | None:
     stop = threading.Event()
 
     def run() -> None:
-        before = tracemalloc.take_snapshot()
+        before, types = tracemalloc.take_snapshot(), live_types()
         while not stop.wait(seconds):
-            after = tracemalloc.take_snapshot()
-            logger.warning("memory: %s", report(before, after))
-            before = after
+            after, now = tracemalloc.take_snapshot(), live_types()
+            logger.warning(
+                "memory: %s\nlive instances:\n%s", report(before, after), type_growth(types, now)
+            )
+            before, types = after, now
 
     thread = threading.Thread(target=run, name="memdebug", daemon=True)
     thread.start()

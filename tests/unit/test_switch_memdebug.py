@@ -6,7 +6,7 @@ import tracemalloc
 
 import pytest
 
-from switch.memdebug import ENV, interval, report
+from switch.memdebug import ENV, interval, live_types, report, type_growth
 
 
 def test_the_variable_gives_the_seconds_between_reports() -> None:
@@ -35,3 +35,15 @@ def test_the_report_names_the_line_that_grew() -> None:
     )
     assert 490 <= float(first.split()[0]) <= 600  # KiB
     assert text.startswith("traced ")
+
+
+def test_live_instances_of_the_project_classes_are_counted() -> None:
+    from ivr.dialog import Started
+
+    before = live_types()
+    kept = [Started() for _ in range(7)]
+    after = live_types()
+    assert after.get("ivr.dialog.Started", 0) - before.get("ivr.dialog.Started", 0) == 7
+    assert len(kept) == 7
+    text = type_growth({"a.B": 3, "c.D": 5}, {"a.B": 10, "c.D": 5, "e.F": 1})
+    assert text.splitlines() == ["       +7 a.B (10 live)", "       +1 e.F (1 live)"]
