@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import tracemalloc
+from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +79,15 @@ def report(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top: int =
     return "\n".join(lines)
 
 
-def start_from_env() -> threading.Thread | None:
-    """Start tracing and the reporting thread when the variable asks for it."""
+def start_from_env(
+    run_on: Callable[[Callable[[], dict[str, int]]], dict[str, int]] | None = None,
+) -> threading.Thread | None:
+    """Start tracing and the reporting thread when the variable asks for it.
+
+    `run_on(fn)` runs fn where the objects are counted: the worker passes its pump, because the
+    list of every object that gc.get_objects() returns may hold the last reference to a pjsua2
+    object for a moment, and such an object must be freed on the pump thread."""
+    count = live_types if run_on is None else (lambda: run_on(live_types))
     seconds = interval(os.environ.get(ENV))
     if seconds is None:
         return None
@@ -87,12 +95,17 @@ def start_from_env() -> threading.Thread | None:
     stop = threading.Event()
 
     def run() -> None:
-        before, types = tracemalloc.take_snapshot(), live_types()
+        before = tracemalloc.take_snapshot()
+        types: dict[str, int] | None = None
         while not stop.wait(seconds):
-            after, now = tracemalloc.take_snapshot(), live_types()
-            logger.warning(
-                "memory: %s\nlive instances:\n%s", report(before, after), type_growth(types, now)
-            )
+            after = tracemalloc.take_snapshot()
+            try:
+                now: dict[str, int] | None = count()
+            except Exception as exc:  # e.g. the pump stopping
+                logger.warning("memory: live instances not counted (%s)", exc)
+                now = None
+            growth = type_growth(types, now) if types is not None and now is not None else ""
+            logger.warning("memory: %s\nlive instances:\n%s", report(before, after), growth)
             before, types = after, now
 
     thread = threading.Thread(target=run, name="memdebug", daemon=True)

@@ -478,7 +478,6 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(asctime)s %(levelname)s switch[{args.index}] %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    start_memory_debug()
     worker = Worker(
         cfg,
         index=args.index,
@@ -496,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     worker.start()
+    start_memory_debug(worker.pump.call)
     print(f"ready: switch worker {args.index} sip:{worker.host}:{worker.port}", flush=True)
     worker.wait()
     worker._stop.clear()
