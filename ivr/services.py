@@ -32,7 +32,7 @@ from typing import Any, Final, cast
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from events.events import MailboxAccessed, MessageChanged, MessageDeposited, SettingsChanged
@@ -57,6 +57,19 @@ ALMOST_FULL = 0.9
 """Share of the quota from which the owner hears "your mailbox is almost full"."""
 _MESSAGE: Final = cast(Table, Message.__table__)
 _INSERT_MESSAGE: Final = insert(_MESSAGE).returning(_MESSAGE.c.id)
+_GREETINGS: Final = select(Greeting.kind, Greeting.file_path).where(
+    Greeting.line_number == bindparam("line")
+)
+_DEPOSIT_MAILBOX: Final = select(
+    Mailbox.greeting,
+    Mailbox.busy_greeting_enabled,
+    Mailbox.no_answer_greeting_enabled,
+    Mailbox.extended_absence_enabled,
+    Mailbox.language,
+    Mailbox.max_message_seconds,
+    Mailbox.min_message_seconds,
+).where(Mailbox.line_number == bindparam("line"))
+"""What a deposit reads of its mailbox: built once, run for every call (Core, no ORM object)."""
 TRAILING_DTMF_S = 1.5
 """How far from the end a DTMF tone that stopped a recording is looked for."""
 
@@ -154,8 +167,8 @@ class Voicemail:
 
     def _greetings(self, s: Session, line: str) -> dict[str, str]:
         return {
-            g.kind: str(self.files.path(g.file_path))
-            for g in s.scalars(select(Greeting).where(Greeting.line_number == line))
+            kind: str(self.files.path(path))
+            for kind, path in s.execute(_GREETINGS, {"line": line}).all()
         }
 
     # -- deposit ---------------------------------------------------------------------------------
@@ -163,7 +176,7 @@ class Voicemail:
     def prepare_deposit(self, ctx: DepositContext) -> tuple[DepositSetup, Path]:
         """Read the mailbox, choose the greeting and write the recording's sidecar."""
         with self.store.read() as s:
-            mailbox = s.get(Mailbox, ctx.mailbox)
+            mailbox = s.execute(_DEPOSIT_MAILBOX, {"line": ctx.mailbox}).one_or_none()
             if mailbox is None:
                 raise repository.NotFound(f"line {ctx.mailbox} has no mailbox")
             counts = repository.mailbox_counts(s, ctx.mailbox)
