@@ -121,8 +121,17 @@ def by_thread(
     )
 
 
+WAITS = re.compile(
+    r"^(wait|get|_worker|acquire|select|sleep|libHandleEvents|_wait_for_tstate_lock)"
+    r" \("
+)
+"""Leaf frames of a thread that waits (py-spy's sampling mode may count them as active);
+libHandleEvents mixes pjsip's work with its wait and is left out too."""
+
+
 def heaviest(collapsed: Path, top: int = 25) -> str:
-    """Self and inclusive sample shares of the heaviest frames of a collapsed-stacks file."""
+    """Self and inclusive sample shares of the heaviest frames of a collapsed-stacks file
+    (stacks that end in a wait are left out)."""
     own: collections.Counter[str] = collections.Counter()
     incl: collections.Counter[str] = collections.Counter()
     total = 0
@@ -131,8 +140,10 @@ def heaviest(collapsed: Path, top: int = 25) -> str:
         if not count.isdigit():
             continue
         n = int(count)
-        total += n
         frames = stack.split(";")
+        if WAITS.match(frames[-1]):
+            continue
+        total += n
         own[frames[-1]] += n
         for f in set(frames):
             incl[f] += n
@@ -188,10 +199,10 @@ def main(argv: list[str] | None = None) -> int:
                         [
                             str(Path(sys.executable).with_name("py-spy")),
                             "record",
-                            *(["--native", "--gil"] if args.native else []),
+                            *(["--native", "--gil"] if args.native else ["--nonblocking"]),
                             "--threads",
                             "-r",
-                            "100",
+                            "100" if args.native else "500",
                             "-f",
                             "raw",
                             "-p",
