@@ -12,21 +12,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Final, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from events.events import Event
 from store.models import OutboxEvent
 
+_OUTBOX: Final = cast(Table, OutboxEvent.__table__)
+_INSERT: Final = insert(_OUTBOX)
 
-def enqueue(session: Session, event: Event) -> OutboxEvent:
-    """Add `event` to the outbox inside the caller's transaction (no commit here)."""
-    row = OutboxEvent(
-        event_id=event.event_id, topic=event.topic, payload=event.payload(), created_at=event.at
+
+def enqueue(session: Session, event: Event) -> None:
+    """Add `event` to the outbox inside the caller's transaction (no commit here).
+
+    A Core insert, run at once (after the session's pending changes are flushed, so the order
+    of rows is the order of the changes): the ORM's unit of work costs several times more."""
+    session.execute(
+        _INSERT,
+        {
+            "event_id": event.event_id,
+            "topic": event.topic,
+            "payload": event.payload(),
+            "created_at": event.at,
+            "attempts": 0,
+        },
     )
-    session.add(row)
-    return row
 
 
 def backlog(session: Session) -> int:

@@ -196,7 +196,11 @@ class IvrRunner:
                 return voice_seconds(args["path"])
             if name == "deliver":
                 return service.deliver(
-                    ctx, record_path, urgent=bool(args["urgent"]), private=bool(args["private"])
+                    ctx,
+                    record_path,
+                    urgent=bool(args["urgent"]),
+                    private=bool(args["private"]),
+                    min_seconds=setup.min_voice_seconds,
                 )
             if name == "abandon":
                 service.discard(record_path)

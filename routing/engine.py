@@ -18,9 +18,11 @@ Rules of this file:
   fails; forward_all never does.
 - A line without a mailbox cannot take voicemail: where voicemail would be the answer the plan
   rejects instead, 486 (Busy Here) after busy and 480 (Temporarily Unavailable) otherwise.
-- Fast path: everything that depends on the settings alone is built once per LineSettings object
-  (cached by identity) and shared by every call without diversions; a call only costs set lookups
-  in the forward and reject lists, whatever their size.
+- Fast path: everything that depends on the settings alone is built once per distinct
+  LineSettings value (frozen, so equal settings give equal plans) and shared by every call
+  without diversions; a call only costs set lookups in the forward and reject lists, whatever
+  their size. Keyed by value, not identity: the switch reads a new but equal LineSettings for
+  every call, and an identity key grew the cache by one entry per call.
 """
 
 from __future__ import annotations
@@ -251,20 +253,19 @@ class _Plans:
 
 
 _CACHE_LIMIT = 4096
-_cache: dict[int, tuple[LineSettings, _Plans]] = {}
-"""id(settings) -> (settings, plans for calls without diversions). The entry keeps the settings
-alive, so no other object can have their id while the entry exists; settings are frozen, so the
-plans never go stale. Full: emptied at once (atomic, safe if several threads decide)."""
+_cache: dict[LineSettings, _Plans] = {}
+"""settings -> plans for calls without diversions; settings are frozen, so the plans never go
+stale. Full: emptied at once (atomic, safe if several threads decide)."""
 
 
 def _cached(settings: LineSettings) -> _Plans:
-    entry = _cache.get(id(settings))
-    if entry is not None:
-        return entry[1]
+    plans = _cache.get(settings)
+    if plans is not None:
+        return plans
     plans = _Plans(_Builder(settings, ()))
     if len(_cache) >= _CACHE_LIMIT:
         _cache.clear()
-    _cache[id(settings)] = (settings, plans)
+    _cache[settings] = plans
     return plans
 
 

@@ -12,10 +12,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, Final, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    Table,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from events.events import MailboxCounts
 from events.outbox import enqueue
@@ -240,6 +254,44 @@ def _check_timezone(tz: str) -> None:
 # Call settings <-> routing.model.LineSettings
 
 
+def _line_settings_statements() -> tuple[Executable, Executable, Executable]:
+    number: BindParameter[str] = bindparam("number")
+    calls = cast(Table, CallSettings.__table__)
+    line = (
+        select(
+            Line.number,
+            Account.allow_international,
+            exists().where(Mailbox.line_number == Line.number).label("has_mailbox"),
+            exists().where(Device.line_number == Line.number).label("has_devices"),
+            *(c for c in calls.c if c.name != "line_number"),
+        )
+        .select_from(Line)
+        .join(Account, Account.id == Line.account_id)
+        .outerjoin(calls, calls.c.line_number == Line.number)
+        .where(Line.number == number)
+    )
+    entries = (
+        select(
+            RingEntryRow.number,
+            RingEntryRow.cells,
+            RingEntryRow.allow_remote_forwarding,
+            RingEntryRow.confirm_answer,
+        )
+        .where(RingEntryRow.line_number == number)
+        .order_by(RingEntryRow.position)
+    )
+    screening = select(ScreeningEntry.list, ScreeningEntry.number).where(
+        ScreeningEntry.line_number == number
+    )
+    return line, entries, screening
+
+
+_LINE, _RING_ENTRIES, _SCREENING = _line_settings_statements()
+"""Built once: line_settings runs for every call (three Core queries, no ORM objects)."""
+_LOCAL_NUMBERS = select(Line.number).where(Line.number.in_(bindparam("numbers", expanding=True)))
+"""Which numbers of a ring table are lines of the installation (only when it has any)."""
+
+
 def line_settings(
     session: Session,
     number: str,
@@ -249,33 +301,22 @@ def line_settings(
     max_diversions: int = 5,
 ) -> LineSettings | None:
     """The routing engine's view of line `number`, or None when the line does not exist."""
-    line = session.get(Line, number)
-    if line is None:
+    params = {"number": number}
+    cs = session.execute(_LINE, params).one_or_none()
+    if cs is None:
         return None
-    cs = line.call_settings or CallSettings(line_number=number)
-    entries = session.scalars(
-        select(RingEntryRow)
-        .where(RingEntryRow.line_number == number)
-        .order_by(RingEntryRow.position)
-    ).all()
-    screening = session.execute(
-        select(ScreeningEntry.list, ScreeningEntry.number).where(
-            ScreeningEntry.line_number == number
-        )
-    ).all()
-    device_count = session.scalar(
-        select(func.count()).select_from(Device).where(Device.line_number == number)
-    )
+    entries = session.execute(_RING_ENTRIES, params).all()
+    screening = session.execute(_SCREENING, params).all()
     outside = [e.number for e in entries if e.number != ACCOUNT_PHONE]
     local_numbers = (
-        frozenset(session.scalars(select(Line.number).where(Line.number.in_(outside))).all())
+        frozenset(session.scalars(_LOCAL_NUMBERS, {"numbers": outside}).all())
         if outside
         else frozenset()
     )
     return LineSettings(
         line=number,
-        has_mailbox=line.mailbox is not None,
-        has_devices=bool(device_count),
+        has_mailbox=bool(cs.has_mailbox),
+        has_devices=bool(cs.has_devices),
         phone_state=PhoneState(cs.phone_state or "available"),
         incoming_mode=IncomingMode(cs.incoming_mode or "ring_account"),
         forward_all_to=cs.forward_all_to,
@@ -303,7 +344,7 @@ def line_settings(
         selective_rejection=bool(cs.selective_rejection),
         reject_list=frozenset(n for lst, n in screening if lst == "reject"),
         anonymous_rejection=bool(cs.anonymous_rejection),
-        allow_international=line.account.allow_international,
+        allow_international=cs.allow_international,
         dial_plan=dial_plan or DialPlan(),
         local_numbers=local_numbers,
         forward_timeout=forward_timeout,
@@ -382,19 +423,15 @@ class Counts:
         return self.used_seconds >= self.quota_seconds
 
 
-def mailbox_counts(session: Session, number: str) -> Counts:
-    """Inbox counts by kind/heard/urgent, and the audio held (deleted messages included)."""
-    mailbox = session.get(Mailbox, number)
-    if mailbox is None:
-        raise NotFound(f"line {number} has no mailbox")
+def _counts_statement() -> Select[tuple[Any, ...]]:
     inbox = Message.folder == "inbox"
     voice = Message.kind == "voice"
     fax = Message.kind == "fax"
 
-    def n(cond: object) -> object:
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)  # type: ignore[arg-type]
+    def n(cond: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
-    row = session.execute(
+    sums = (
         select(
             n(inbox & voice & ~Message.heard),
             n(inbox & voice & Message.heard),
@@ -403,17 +440,37 @@ def mailbox_counts(session: Session, number: str) -> Counts:
             n(inbox & fax & ~Message.heard),
             n(inbox & fax & Message.heard),
             func.coalesce(func.sum(Message.duration_seconds), 0.0),
-        ).where(Message.line_number == number)  # type: ignore[call-overload]
-    ).one()
+        )
+        .where(Message.line_number == bindparam("number"))
+        .subquery()
+    )
+    return (
+        select(Mailbox.quota_seconds, sums)
+        .select_from(Mailbox)
+        .join(sums, true())  # one row with one row
+        .where(Mailbox.line_number == bindparam("number"))
+    )
+
+
+_COUNTS: Final = _counts_statement()
+"""Built once (a statement's construction costs more than its run): the mailbox's quota and
+its message sums, one Core query."""
+
+
+def mailbox_counts(session: Session, number: str) -> Counts:
+    """Inbox counts by kind/heard/urgent, and the audio held (deleted messages included)."""
+    row = session.execute(_COUNTS, {"number": number}).one_or_none()
+    if row is None:
+        raise NotFound(f"line {number} has no mailbox")
     return Counts(
-        voice_new=int(row[0]),
-        voice_old=int(row[1]),
-        voice_urgent_new=int(row[2]),
-        voice_urgent_old=int(row[3]),
-        fax_new=int(row[4]),
-        fax_old=int(row[5]),
-        used_seconds=float(row[6]),
-        quota_seconds=mailbox.quota_seconds,
+        voice_new=int(row[1]),
+        voice_old=int(row[2]),
+        voice_urgent_new=int(row[3]),
+        voice_urgent_old=int(row[4]),
+        fax_new=int(row[5]),
+        fax_old=int(row[6]),
+        used_seconds=float(row[7]),
+        quota_seconds=int(row[0]),
     )
 
 

@@ -6,10 +6,12 @@ Rules of this file:
   caller sends to a "listen" WAV file (pjmedia writes it in 4000-byte blocks: a quarter of a
   second), and one Listener thread per worker reads the new audio of every call each POLL
   seconds. No pjsua2 here.
-- The listener runs the media.analysis detectors (Goertzel DTMF, voice activity) and posts what
-  it finds to the pump; the callbacks it is given run there.
+- The listener runs spandsp's DTMF receiver (C, media.spandsp; the numpy detector of
+  media.analysis only where libspandsp is missing) and, while a recording waits for silence,
+  the voice-activity detector; it posts what it finds to the pump, where the callbacks run.
 - In-band detection stops for the rest of a call at the call's first RFC 4733 or SIP INFO digit,
-  so a gateway that sends both does not produce every key twice.
+  so a gateway that sends both does not produce every key twice. Audio that nothing looks for
+  (in-band off, no silence armed, no fax tone awaited) is skipped unread.
 - A calling fax's CNG (1100 Hz bursts, media.analysis.FaxToneDetector) is reported once per
   call to `on_fax`, when the watch has one (SPEC S11).
 - Silence: while armed, `on_silence` fires once when no voice has been heard for `seconds`
@@ -24,9 +26,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
+from media import spandsp
 from media.analysis import DtmfDetector, FaxToneDetector, VoiceActivity
 
 logger = logging.getLogger(__name__)
@@ -59,10 +63,20 @@ class Watch:
         self.on_silence = on_silence
         self.inband = inband
         self.offset = WAV_HEADER
-        self.dtmf = DtmfDetector()
+        self.dtmf: _Keys | None = None
+        """Created at the first audio looked at for keys, freed when in-band detection ends."""
         self.silence: _Silence | None = None
         self.on_fax = on_fax
         self.fax: FaxToneDetector | None = FaxToneDetector() if on_fax is not None else None
+        self.lock = threading.Lock()
+        """Held while the watch is polled: its receiver is never freed in the middle of a feed."""
+        self.closed = False
+
+    def keys(self, samples: np.ndarray) -> str:
+        """The in-band keys completed by these samples."""
+        if self.dtmf is None:
+            self.dtmf = _receiver()
+        return self.dtmf.feed(samples)
 
     def arm_silence(self, seconds: float) -> None:
         """Fire on_silence once after `seconds` without voice from now on."""
@@ -73,6 +87,37 @@ class Watch:
 
     def stop_inband(self) -> None:
         self.inband = False
+
+    def close(self) -> None:
+        """Free the DTMF receiver (any thread; waits for a poll under way)."""
+        with self.lock:
+            self.closed = True
+            self._free()
+
+    def _free(self) -> None:
+        dtmf, self.dtmf = self.dtmf, None
+        if isinstance(dtmf, spandsp.DtmfReceiver):
+            dtmf.close()
+
+
+class _Keys(Protocol):
+    """What a DTMF detector offers the listener (spandsp's receiver, or the numpy one)."""
+
+    def feed(self, samples: np.ndarray) -> str: ...
+
+
+_fallback_logged = False
+
+
+def _receiver() -> _Keys:
+    global _fallback_logged
+    try:
+        return spandsp.DtmfReceiver()
+    except spandsp.SpandspUnavailable as exc:
+        if not _fallback_logged:
+            _fallback_logged = True
+            logger.warning("%s; in-band DTMF falls back to the slower numpy detector", exc)
+        return DtmfDetector()
 
 
 class Listener:
@@ -104,6 +149,7 @@ class Listener:
     def unwatch(self, w: Watch) -> None:
         with self._lock:
             self._watches.pop(id(w), None)
+        w.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self._poll):
@@ -117,10 +163,16 @@ class Listener:
 
     def poll(self, w: Watch, now: float | None = None) -> None:
         """Read what `w`'s file gained since the last poll and act on it."""
-        samples = _read_new(w)
-        now = time.monotonic() if now is None else now
+        with w.lock:
+            if not w.closed:
+                self._poll_locked(w, time.monotonic() if now is None else now)
+
+    def _poll_locked(self, w: Watch, now: float) -> None:
+        if not w.inband and w.dtmf is not None:
+            w._free()
+        samples = _read_new(w, skip=not w.inband and w.silence is None and w.fax is None)
         if w.inband and len(samples):
-            for key in w.dtmf.feed(samples):
+            for key in w.keys(samples):
                 if w.inband:
                     self._post(lambda key=key: w.on_digit(key))  # type: ignore[misc]
         fax, on_fax = w.fax, w.on_fax
@@ -136,14 +188,21 @@ class Listener:
                 self._post(w.on_silence)
 
 
-def _read_new(w: Watch) -> np.ndarray:
+_NOTHING = np.zeros(0, dtype=np.int16)
+
+
+def _read_new(w: Watch, skip: bool = False) -> np.ndarray:
+    """The samples `w`'s file gained since the last read (with `skip`: passed over unread)."""
     try:
         size = os.path.getsize(w.path)
     except OSError:
-        return np.zeros(0, dtype=np.int16)
+        return _NOTHING
     end = size - (size - w.offset) % 2
     if end <= w.offset:
-        return np.zeros(0, dtype=np.int16)
+        return _NOTHING
+    if skip:
+        w.offset = end
+        return _NOTHING
     with open(w.path, "rb") as fh:
         fh.seek(w.offset)
         data = fh.read(end - w.offset)

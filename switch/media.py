@@ -7,6 +7,9 @@ Rules of this file:
 - `CallMedia` is the thread-safe face a dialog uses (ivr.dialog.Media): every method posts a
   command to the pump and returns at once; outcomes arrive as events on the call's queue.
 - Callbacks from the media clock thread (end of a playlist) only post to the pump.
+- The pump's timers keep their function until they are due, even when cancelled (a recording's
+  maximum length is minutes away): a timer set here holds its session only weakly, so an ended
+  call's session, queue and dialog state are freed when the call ends.
 - Recordings are WAV files written by pjmedia as frames arrive (8 kHz mono 16-bit; at most a
   quarter of a second sits in its buffer), so a crash loses at most the last second.
 - When the worker has a Listener (switch.listen), each answered call also records what the
@@ -60,6 +63,18 @@ def wav_seconds(path: str | Path) -> float:
     except OSError:
         return 0.0
     return max(0, size - WAV_HEADER) / BYTES_PER_SECOND
+
+
+def _weakly(method: Callable[..., None], *args: Any) -> Callable[[], None]:
+    """`method(*args)` for a timer, holding the method's object only weakly."""
+    ref = weakref.WeakMethod(method)
+
+    def run() -> None:
+        bound = ref()
+        if bound is not None:
+            bound(*args)
+
+    return run
 
 
 class _Player(pj.AudioMediaPlayer):  # type: ignore[misc]
@@ -243,7 +258,7 @@ class MediaSession:
         # of it is still buffered. The playback ends when its audio has been sent.
         left = ends_at - time.monotonic()
         if left > 0.005:
-            self.pump.call_later(left, lambda: self._play_done(token, False))
+            self.pump.call_later(left, _weakly(self._play_done, token, False))
         else:
             self._play_done(token, False)
 
@@ -291,7 +306,7 @@ class MediaSession:
         self._recorder = recorder
         self._record_path = path
         self._record_timer = self.pump.call_later(
-            max_seconds, lambda: self._finish_recording("max_length")
+            max_seconds, _weakly(self._finish_recording, "max_length")
         )
         if silence_seconds > 0 and self._watch is not None:
             self._watch.arm_silence(silence_seconds)
@@ -323,12 +338,11 @@ class MediaSession:
         if self.closed:
             return
         self.cancel_timer(name)
+        self._timers[name] = self.pump.call_later(seconds, _weakly(self._timer_fired, name))
 
-        def fire() -> None:
-            if self._timers.pop(name, None) is not None:
-                self.events.put(TimerFired(name))
-
-        self._timers[name] = self.pump.call_later(seconds, fire)
+    def _timer_fired(self, name: str) -> None:
+        if self._timers.pop(name, None) is not None:
+            self.events.put(TimerFired(name))
 
     def _silence_reached(self) -> None:
         if self._recorder is not None:

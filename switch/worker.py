@@ -53,6 +53,7 @@ from switch.endpoint import LIMITS, EndpointConfig, Pump, raise_fd_limit
 from switch.legs import EdgeResolver, NoEdgeResolver, Resolver
 from switch.listen import Listener
 from switch.media import MediaSession
+from switch.memdebug import start_from_env as start_memory_debug
 from switch.mwi import EdgeNotifyRouter, MwiSender, NoEdgeNotifyRouter, Notify, NotifyRouter
 from switch.mwi import send_notify as pjsua_send_notify
 from switch.outdial import Outdial
@@ -522,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     worker.start()
+    start_memory_debug(worker.pump.call)
     print(f"ready: switch worker {args.index} sip:{worker.host}:{worker.port}", flush=True)
     worker.wait()
     worker._stop.clear()

@@ -302,3 +302,14 @@ def test_times_come_back_timezone_aware_utc(store: Store) -> None:
     with store.read() as s:
         got = s.scalars(sa.select(Message.received_at)).one()
     assert got == t and got.tzinfo is not None
+
+
+def test_counts_of_an_empty_mailbox_and_of_no_mailbox(store: Store) -> None:
+    with store.transaction() as s:
+        make_account(s)
+    with store.read() as s:
+        empty = repo.mailbox_counts(s, NUMBER)
+        assert empty == repo.Counts(0, 0, 0, 0, 0, 0, 0.0, 3600)
+        with pytest.raises(repo.NotFound) as err:
+            repo.mailbox_counts(s, "6135550199")
+    assert str(err.value) == "line 6135550199 has no mailbox"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from media.spandsp import DtmfReceiver
 from switch.listen import WAV_HEADER, Listener, Watch
 from tests.integration.test_ivr_services import silence, speechlike
 from tests.support.faxes import document
@@ -98,3 +99,27 @@ def test_a_calling_fax_cng_is_reported_once_and_a_steady_tone_never(tmp_path: Pa
     t = np.arange(8000 * 9) / 8000
     assert listen((8000 * np.sin(2 * np.pi * 1100 * t)).astype(np.int16)) == 0
     assert listen(np.concatenate([speechlike(4.0), silence(1.0), speechlike(4.0)])) == 0
+
+
+def test_keys_come_from_spandsp_and_its_receiver_is_freed_when_nothing_listens(
+    tmp_path: Path,
+) -> None:
+    posted: list[Callable[[], None]] = []
+    listener = Listener(posted.append)
+    path = tmp_path / "listen.wav"
+    path.write_bytes(b"\0" * WAV_HEADER)
+    w = listener.watch(Watch(str(path), lambda k: None, lambda: None))
+    assert w.dtmf is None  # nothing is allocated before audio arrives
+    grow(path, dtmf_samples("7"))
+    listener.poll(w)
+    assert isinstance(w.dtmf, DtmfReceiver) and len(posted) == 1
+    w.stop_inband()
+    grow(path, np.concatenate([dtmf_samples("8"), silence(0.5)]))
+    listener.poll(w)
+    # in-band off and no silence armed: the receiver is gone and the audio is passed over
+    assert w.dtmf is None and len(posted) == 1 and w.offset == path.stat().st_size
+    listener.unwatch(w)
+    assert w.closed
+    grow(path, dtmf_samples("9"))
+    listener.poll(w)  # a poll already under way when the call ended does nothing
+    assert w.dtmf is None and w.offset < path.stat().st_size

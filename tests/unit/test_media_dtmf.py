@@ -215,3 +215,29 @@ def test_ced_with_phase_reversals_is_detected() -> None:
     # V.25 answer tone: 2100 Hz with its phase reversed every 450 ms.
     parts = [sine(2100.0, 0.45, -15.0, phase=np.pi * (i % 2)) for i in range(6)]
     assert detect_fax_tone(np.concatenate(parts)) == "CED"
+
+
+# --- DTMF over a whole recording at once -----------------------------------------------------
+
+
+def test_the_first_key_of_a_recording_is_found_where_it_starts() -> None:
+    x = np.concatenate([speech(1.0, seed=3), dtmf("#", seconds=0.2), silence(0.3)])
+    at = analysis.first_dtmf(to_int16(x))
+    assert at is not None and RATE - analysis.DTMF_WINDOW <= at <= RATE + analysis.DTMF_HOP
+    assert analysis.first_dtmf(to_int16(speech(2.0, seed=5))) is None
+    assert analysis.first_dtmf(np.zeros(50, dtype=np.int16)) is None
+
+
+def test_all_windows_at_once_agree_with_one_window_at_a_time() -> None:
+    x = np.concatenate([speech(0.3, seed=8), keys("5*9"), noise(0.2, dbfs=-30.0)])
+    windows = analysis.sliding_windows(x)
+    assert len(windows) == (len(x) - analysis.DTMF_WINDOW) // analysis.DTMF_HOP + 1
+    whole = analysis.dtmf_windows(windows)
+    assert whole == [analysis.dtmf_window(np.array(w)) for w in windows]
+    assert {k for k in whole if k} == {"5", "*", "9"}
+
+
+def test_windows_of_the_wrong_shape_are_refused() -> None:
+    with pytest.raises(ValueError) as err:
+        analysis.dtmf_windows(np.zeros((3, 100)))
+    assert str(err.value) == "windows must be an n x 102 array"

@@ -1116,3 +1116,12 @@ def test_plans_are_shared_only_between_calls_without_diversions() -> None:
     assert shape(plain.first) == forward(OTHER, R.UNCONDITIONAL, Rule.FORWARD_ALL, None, None)
     assert shape(diverted.first) == vm(G.DEFAULT, Rule.LOOP_GUARD)
     assert decide(line, call()) is plain
+
+
+def test_equal_settings_read_again_for_each_call_share_one_cache_entry() -> None:
+    # The switch reads a new LineSettings object for every call: equal values, new identity.
+    engine._cache.clear()
+    first = decide(settings(ring_table=TABLE), call())
+    for _ in range(50):
+        assert decide(settings(ring_table=TABLE), call()) is first
+    assert len(engine._cache) == 1
