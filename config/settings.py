@@ -91,6 +91,11 @@ class DialPlanSettings(_Section):
         return v
 
 
+class DemoSettings(_Section):
+    create: bool
+    allow_public: bool
+
+
 class EdgeSettings(_Section):
     enabled: bool
     kamailio_bin: str
@@ -192,6 +197,7 @@ class Settings(BaseSettings):
     dialplan: DialPlanSettings
     edge: EdgeSettings
     bus: BusSettings
+    demo: DemoSettings
     notify: NotifySettings
 
     @field_validator("sip_port", "switch_base_port", "portal_port", "mqtt_embedded_port")

@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from config.settings import Settings, SettingsError, load_settings
 from store import repository
 from store.migrate import upgrade
-from store.models import Line
 from store.session import Store
 
 app = typer.Typer(
@@ -34,14 +33,6 @@ app.add_typer(device_app, name="device")
 
 logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
-
-DEMO_NUMBER = "6135550100"
-DEMO_SECOND_LINE = "6135550101"
-DEMO_NAME = "Demo Subscriber"
-DEMO_PASSWORD = "relais-demo"
-DEMO_PIN = "4826"
-DEMO_DEVICE_USER = "6135550100"
-DEMO_DEVICE_PASSWORD = "demo-phone-2026"
 
 
 class CliError(Exception):
@@ -177,56 +168,24 @@ def device_add(
     typer.echo(f"device added: sip:{username}@{cfg.sip_domain} on line {number}")
 
 
-def ensure_demo(store: Store, cfg: Settings) -> bool:
-    """Create the demo account if it does not exist; True when it was created."""
-    with store.transaction() as s:
-        if s.get(Line, DEMO_NUMBER) is not None:
-            return False
-        repository.create_account(
-            s,
-            number=DEMO_NUMBER,
-            name=DEMO_NAME,
-            password=DEMO_PASSWORD,
-            pin=DEMO_PIN,
-            language=cfg.language,
-            timezone=cfg.timezone,
-            mailbox=mailbox_defaults(cfg),
-        )
-        repository.add_line(
-            s, account_number=DEMO_NUMBER, number=DEMO_SECOND_LINE, mailbox=mailbox_defaults(cfg)
-        )
-        repository.add_device(
-            s,
-            number=DEMO_NUMBER,
-            username=DEMO_DEVICE_USER,
-            password=DEMO_DEVICE_PASSWORD,
-            domain=cfg.sip_domain,
-        )
-    return True
-
-
-def demo_text(cfg: Settings, created: bool) -> str:
-    state = "created" if created else "already exists (credentials as created)"
-    return "\n".join(
-        [
-            f"demo account {state}:",
-            f"  mailbox number : {DEMO_NUMBER} (second line {DEMO_SECOND_LINE})",
-            f"  portal password: {DEMO_PASSWORD}",
-            f"  voicemail PIN  : {DEMO_PIN}",
-            f"  SIP device     : sip:{DEMO_DEVICE_USER}@{cfg.sip_domain}"
-            f" password {DEMO_DEVICE_PASSWORD}",
-        ]
-    )
-
-
 @app.command()
 @one_line_errors
-def demo() -> None:
-    """Create the demo account (prints its number, password and PIN)."""
+def demo(
+    allow_public: Annotated[
+        bool,
+        typer.Option(
+            "--allow-public",
+            help="make it even when the portal or the SIP edge listens beyond loopback",
+        ),
+    ] = False,
+) -> None:
+    """Make the demo account on an empty store (its secrets are generated and shown once)."""
+    from relais import demo as demo_
+
     cfg = settings()
     store = open_store(cfg)
-    created = ensure_demo(store, cfg)
-    typer.echo(demo_text(cfg, created))
+    outcome = demo_.ensure(store, cfg, allow_public=allow_public)
+    typer.echo(outcome.text)
 
 
 @app.command()

@@ -119,12 +119,13 @@ def components(cfg: Settings, *, no_edge: bool, workers: int | None) -> list[Chi
 
 
 def run_all(cfg: Settings, *, no_edge: bool, workers: int | None) -> int:
-    from relais.cli import demo_text, ensure_demo, open_store
+    from relais import demo
+    from relais.cli import open_store
 
     store = open_store(cfg)
     print(f"store ready: {store.engine.url.render_as_string(hide_password=True)}", flush=True)
-    created = ensure_demo(store, cfg)
-    print(demo_text(cfg, created), flush=True)
+    if cfg.demo.create:
+        print(demo.ensure(store, cfg).text, flush=True)
     store.dispose()
 
     children = components(cfg, no_edge=no_edge, workers=workers)

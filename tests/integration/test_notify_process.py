@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from events.events import MessageDeposited
 from events.mqtt import MqttAddress, subscribe
-from relais.cli import DEMO_NUMBER
+from relais.demo import NUMBER as DEMO_NUMBER
 from store.files import FileStore
 from store.migrate import upgrade
 from store.models import NotificationJob

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from relais.cli import DEMO_NUMBER
+from relais.demo import NUMBER as DEMO_NUMBER
 from tests.support.sip import (
     SwitchUnderTest,
     base_env,
