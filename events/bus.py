@@ -10,6 +10,7 @@ import signal
 from datetime import timedelta
 
 from config.settings import Settings
+from events.access import bus_credentials
 from events.broker import EmbeddedBroker
 from events.mqtt import Relay, bus_address
 from store.session import Store
@@ -29,7 +30,8 @@ async def serve_bus(cfg: Settings, store: Store, stop: asyncio.Event) -> None:
     )
     async with contextlib.AsyncExitStack() as stack:
         if not cfg.mqtt_url:
-            await stack.enter_async_context(EmbeddedBroker(cfg.mqtt_embedded_port))
+            creds = bus_credentials(cfg.storage_root)
+            await stack.enter_async_context(EmbeddedBroker(cfg.mqtt_embedded_port, creds))
         print(f"bus ready: {address} (relay publishing the outbox)", flush=True)
         await relay.run(stop)
 

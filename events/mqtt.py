@@ -28,6 +28,7 @@ import aiomqtt
 
 from config.settings import Settings
 from events import outbox
+from events.access import RELAIS_USER, bus_credentials
 from events.events import Event, parse_event
 from store.session import Store
 
@@ -76,12 +77,22 @@ def parse_mqtt_url(url: str) -> MqttAddress:
 
 
 def embedded_address(cfg: Settings) -> MqttAddress:
-    return MqttAddress("127.0.0.1", cfg.mqtt_embedded_port)
+    """The embedded broker, with the installation's generated `relais` credentials."""
+    creds = bus_credentials(cfg.storage_root)
+    return MqttAddress("127.0.0.1", cfg.mqtt_embedded_port, RELAIS_USER, creds.relais)
 
 
 def bus_address(cfg: Settings) -> MqttAddress:
-    """The configured broker (`mqtt_url`), or the embedded one on loopback."""
-    return parse_mqtt_url(cfg.mqtt_url) if cfg.mqtt_url else embedded_address(cfg)
+    """The configured broker (`mqtt_url`, which must carry a user and password), or the
+    embedded one on loopback."""
+    if not cfg.mqtt_url:
+        return embedded_address(cfg)
+    address = parse_mqtt_url(cfg.mqtt_url)
+    if not (address.username and address.password):
+        raise ValueError(
+            "mqtt_url: give the broker's user and password (mqtt://user:password@host:1883)"
+        )
+    return address
 
 
 def make_client(
