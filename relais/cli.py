@@ -6,13 +6,14 @@ import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from config.settings import Settings, SettingsError, load_settings
-from store import repository
+from store import permissions, repository
 from store.migrate import upgrade
 from store.session import Store
 
@@ -74,10 +75,12 @@ def configure_logging(level: str) -> None:
 
 
 def open_store(cfg: Settings, migrate: bool = True) -> Store:
-    cfg.storage_root.mkdir(parents=True, exist_ok=True)
+    cfg.storage_root.mkdir(parents=True, exist_ok=True, mode=permissions.FOLDER_MODE)
     store = Store(cfg.effective_database_url)
     if migrate:
         upgrade(store.engine)
+    if cfg.is_sqlite:  # made before umask 077, or by an older relais
+        permissions.tighten_database(Path(store.engine.url.database or ""))
     return store
 
 
@@ -99,6 +102,7 @@ def db_upgrade() -> None:
     cfg = settings()
     store = open_store(cfg, migrate=False)
     upgrade(store.engine)
+    permissions.tighten_tree(cfg.storage_root)
     typer.echo(f"store ready: {store.engine.url.render_as_string(hide_password=True)}")
 
 
@@ -331,6 +335,7 @@ def status() -> None:
 
 
 def main() -> None:
+    permissions.private_process()
     app()
 
 

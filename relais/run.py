@@ -23,6 +23,7 @@ from typing import Any
 
 from config.settings import Settings
 from events.outbox import backlog
+from store import permissions
 from store.migrate import current_revision, head_revision
 
 logger = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ def run_all(cfg: Settings, *, no_edge: bool, workers: int | None) -> int:
     from relais.cli import open_store
 
     store = open_store(cfg)
+    permissions.tighten_tree(cfg.storage_root)
     print(f"store ready: {store.engine.url.render_as_string(hide_password=True)}", flush=True)
     if cfg.demo.create:
         print(demo.ensure(store, cfg).text, flush=True)

@@ -44,6 +44,7 @@ from routing import engine
 from routing.model import CallFacts, DialPlan
 from store import repository
 from store.files import FileStore
+from store.permissions import private_process
 from store.repository import Counts
 from store.session import Store
 from switch.b2bua import Decision, Inbound, SwitchCall, op, plan_targets
@@ -471,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--public-host", default=None)
     parser.add_argument("--public-port", type=int, default=None)
     args = parser.parse_args(argv)
+    private_process()  # recordings and the store are the service's own (store/permissions.py)
     cfg = load_settings()
     logging.basicConfig(
         level=getattr(logging, cfg.log_level),
