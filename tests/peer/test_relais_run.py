@@ -3,8 +3,8 @@ a voicemail left by SIPp becomes a WAV and a row."""
 
 from __future__ import annotations
 
-import subprocess
 import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
