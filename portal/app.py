@@ -24,7 +24,14 @@ from config.settings import Settings
 from portal.auth import routes as auth_routes
 from portal.auth.services import warm_up
 from portal.contacts import routes as contacts_routes
-from portal.deps import CsrfRejected, LoginRequired, Portal, get_lang, session_policy
+from portal.deps import (
+    CsrfRejected,
+    LoginRequired,
+    PasswordChangeRequired,
+    Portal,
+    get_lang,
+    session_policy,
+)
 from portal.errors import Invalid, Refused
 from portal.home import routes as home_routes
 from portal.i18n import Msg
@@ -194,6 +201,10 @@ def _install_error_handlers(app: FastAPI, portal: Portal) -> None:
             else ("/login?next=" + quote(exc.next_path, safe=""))
         )
         return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def password_change_required(request: Request, exc: PasswordChangeRequired) -> Response:
+        return RedirectResponse("/security/password", status_code=303)
 
     @app.exception_handler(CsrfRejected)
     async def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:

@@ -134,9 +134,22 @@ def optional_api_auth(request: Request, portal: PortalDep) -> Auth | None:
     return auth
 
 
-def api_auth(auth: Annotated[Auth | None, Depends(optional_api_auth)]) -> Auth:
+PASSWORD_CHANGE_REQUIRED = Msg(
+    "Your password does not meet the password rule any more: change it before anything else."
+)
+API_WHILE_PASSWORD_CHANGE = frozenset(
+    {("PUT", "/api/v1/account/password"), ("GET", "/api/v1/account"), ("DELETE", "/api/v1/session")}
+)
+"""What a session whose password must change may still do through the API."""
+
+
+def api_auth(request: Request, auth: Annotated[Auth | None, Depends(optional_api_auth)]) -> Auth:
     if auth is None:
         raise Refused(401, "not-signed-in", NOT_SIGNED_IN, headers={"WWW-Authenticate": "Bearer"})
+    if auth.password_change_required and (
+        (request.method, request.url.path) not in API_WHILE_PASSWORD_CHANGE
+    ):
+        raise Refused(403, "password-change-required", PASSWORD_CHANGE_REQUIRED)
     return auth
 
 
@@ -165,6 +178,13 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
+class PasswordChangeRequired(Exception):
+    """A page of a session whose password must change: the app redirects to the change form."""
+
+
+PAGES_WHILE_PASSWORD_CHANGE = frozenset({"/security/password", "/logout"})
+
+
 class CsrfRejected(Exception):
     """A page form came without the session's CSRF token (403 page)."""
 
@@ -181,6 +201,8 @@ def page_auth(request: Request, auth: Annotated[Auth | None, Depends(optional_pa
         if request.url.query:
             path += "?" + request.url.query
         raise LoginRequired(path if request.method == "GET" else "/home")
+    if auth.password_change_required and request.url.path not in PAGES_WHILE_PASSWORD_CHANGE:
+        raise PasswordChangeRequired()
     return auth
 
 

@@ -111,7 +111,9 @@ def db_upgrade() -> None:
 def account_add(
     number: Annotated[str, typer.Option(help="10-digit primary line / mailbox number")],
     name: Annotated[str, typer.Option(help="display name")],
-    password: Annotated[str, typer.Option(help="portal password (8+ characters)")],
+    password: Annotated[
+        str, typer.Option(help="portal password (10+ characters, not a common one)")
+    ],
     pin: Annotated[str, typer.Option(help="voicemail and call-services PIN (4-10 digits)")],
     language: Annotated[str, typer.Option(help="fr or en")] = "",
     timezone: Annotated[str, typer.Option(help="IANA time zone")] = "",

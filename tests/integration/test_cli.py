@@ -136,7 +136,7 @@ def test_provisioning_commands(backend_env: dict[str, str], database_url: str) -
         ),
         (
             ["--number", "6135550102", "--pin", "4826", "--password", "short"],
-            "error: the password must have at least 8 characters",
+            "error: the password must have at least 10 characters",
         ),
         (
             ["--number", "6135550100", "--pin", "4826", "--password", "motdepasse1"],
