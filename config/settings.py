@@ -70,6 +70,7 @@ class RoutingSettings(_Section):
 
 class DialPlanSettings(_Section):
     allow_international: bool
+    allow_nanp_abroad: bool
     extension_digits: tuple[int, ...]
     blocked_area_codes: tuple[str, ...]
     blocked_exchanges: tuple[str, ...]

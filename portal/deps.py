@@ -60,6 +60,7 @@ class Portal:
             extension_digits=tuple(d.extension_digits),
             blocked_area_codes=frozenset(d.blocked_area_codes),
             blocked_exchanges=frozenset(d.blocked_exchanges),
+            allow_nanp_abroad=d.allow_nanp_abroad,
         )
 
     def now(self) -> datetime:

@@ -135,6 +135,39 @@ def account_add(
     typer.echo(f"account added: {number} ({name.strip()})")
 
 
+@account_app.command("dialing")
+@one_line_errors
+def account_dialing(
+    number: Annotated[str, typer.Option(help="a line number of the account")],
+    nanp_abroad: Annotated[
+        bool | None,
+        typer.Option(
+            "--nanp-abroad/--no-nanp-abroad",
+            help="allow one-plus NANP numbers outside Canada and the US (809, 876 ...)",
+        ),
+    ] = None,
+    international: Annotated[
+        bool | None,
+        typer.Option("--international/--no-international", help="allow 011 international numbers"),
+    ] = None,
+) -> None:
+    """Show or change where the account's forwarding, outdial and replies may call."""
+    cfg = settings()
+    store = open_store(cfg)
+    with store.transaction() as s:
+        account = repository.get_line(s, number).account
+        if nanp_abroad is not None:
+            account.allow_nanp_abroad = nanp_abroad
+        if international is not None:
+            account.allow_international = international
+        state = (
+            f"NANP numbers outside Canada and the US: "
+            f"{'allowed' if account.allow_nanp_abroad else 'refused'}; "
+            f"international numbers: {'allowed' if account.allow_international else 'refused'}"
+        )
+    typer.echo(f"account of {number}: {state}")
+
+
 @line_app.command("add")
 @one_line_errors
 def line_add(

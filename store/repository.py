@@ -28,6 +28,7 @@ from routing.model import (
     RingEntry,
     RingTable,
 )
+from routing.numbers import for_account
 from store import credentials
 from store.models import (
     MESSAGE_TYPES,
@@ -279,10 +280,26 @@ def line_settings(
         reject_list=frozenset(n for lst, n in screening if lst == "reject"),
         anonymous_rejection=bool(cs.anonymous_rejection),
         allow_international=line.account.allow_international,
-        dial_plan=dial_plan or DialPlan(),
+        dial_plan=for_account(dial_plan or DialPlan(), line.account.allow_nanp_abroad),
         forward_timeout=forward_timeout,
         max_diversions=max_diversions,
     )
+
+
+def forward_targets(session: Session, number: str) -> set[str]:
+    """The numbers line `number` forwards calls to with its saved settings (every condition:
+    all calls, no answer, busy, unavailable, selective); empty for a number that is no line."""
+    cs = session.get(CallSettings, number)
+    if cs is None:
+        return set()
+    active = [
+        cs.forward_all_to if cs.incoming_mode == "forward_all" else None,
+        cs.no_answer_to if cs.no_answer_action == "number" else None,
+        cs.busy_to if cs.busy_action == "number" else None,
+        cs.unavailable_to if cs.unavailable_forwarding else None,
+        cs.selective_forward_to if cs.selective_forwarding else None,
+    ]
+    return {n for n in active if n}
 
 
 def save_line_settings(session: Session, settings: LineSettings) -> None:

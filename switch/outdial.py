@@ -49,7 +49,7 @@ from events.outbox import enqueue
 from ivr.identity import CallerIdentity
 from ivr.runner import CallInfo
 from routing.model import DialPlan
-from routing.numbers import normalize, refusal
+from routing.numbers import for_account, normalize, refusal
 from store.models import Line, NotificationJob
 from switch.b2bua import BUSY_CODES, SwitchCall, op
 from switch.legs import Destination, Resolution
@@ -115,7 +115,9 @@ def vet(session: Session, request: OutdialRequest, plan: DialPlan) -> None:
     if mode == "page" and request.dtmf != str(job.data.get("dtmf", "")):
         raise Refused(f"job {job.id} asks for other digits")
     line = session.get(Line, request.line)
-    allow_international = bool(line is not None and line.account.allow_international)
+    account = line.account if line is not None else None
+    allow_international = bool(account and account.allow_international)
+    plan = for_account(plan, bool(account and account.allow_nanp_abroad))
     reason = refusal(request.number, plan, allow_international)
     if reason is not None:
         raise Refused(f"refused by the dial plan: {reason}", job_known=True)

@@ -121,6 +121,7 @@ class Worker:
             self.edge = (pub_host, pub_port)
         self.dial_plan = DialPlan(
             allow_international=cfg.dialplan.allow_international,
+            allow_nanp_abroad=cfg.dialplan.allow_nanp_abroad,
             extension_digits=cfg.dialplan.extension_digits,
             blocked_area_codes=frozenset(cfg.dialplan.blocked_area_codes),
             blocked_exchanges=frozenset(cfg.dialplan.blocked_exchanges),

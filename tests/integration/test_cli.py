@@ -345,3 +345,27 @@ def test_status_reports_store_and_outbox(env: dict[str, str]) -> None:
     ok(env, "db", "upgrade")
     out = ok(env, "status")
     assert "(up to date)" in out and "outbox  : 0 event(s)" in out
+
+
+def test_account_dialing_permissions(env: dict[str, str], tmp_path: Path) -> None:
+    ok(env, "account", "add", "--number", "6135550177", "--name", "A", "--password",
+       "Tr0ub4dor&3x", "--pin", "9081")  # fmt: skip
+    assert ok(env, "account", "dialing", "--number", "6135550177").strip() == (
+        "account of 6135550177: NANP numbers outside Canada and the US: refused; "
+        "international numbers: refused"
+    )
+    assert ok(env, "account", "dialing", "--number", "6135550177", "--nanp-abroad").strip() == (
+        "account of 6135550177: NANP numbers outside Canada and the US: allowed; "
+        "international numbers: refused"
+    )
+    store = Store(f"sqlite:///{tmp_path / 'var' / 'relais.db'}")
+    try:
+        with store.read() as s:
+            account = s.scalar(sa.select(Account))
+            assert account is not None and account.allow_nanp_abroad
+            assert not account.allow_international
+    finally:
+        store.dispose()
+    assert refused(env, "account", "dialing", "--number", "6135550199") == (
+        "error: line 6135550199 does not exist"
+    )

@@ -342,6 +342,7 @@ def test_forged_requests_are_not_dialed(bus_switch: Setup, work: Path) -> None:
     other = sut.account()
     renumbered, abroad, stolen, replayed, paged = (new_job(sut, line) for _ in range(5))
     premium = new_job(sut, line, target="9005550123")  # in the store, but a 1-900 number
+    caribbean = new_job(sut, line, target="8095550123")  # one-plus, but abroad
     last = new_job(sut, line)
     callee = sut.sipp(
         "callee",
@@ -362,6 +363,7 @@ def test_forged_requests_are_not_dialed(bus_switch: Setup, work: Path) -> None:
         request(line, replayed, attempt=2),  # not the attempt the job waits for
         request(line, paged, mode="page", dtmf="5551234"),
         request(line, premium, number="9005550123"),
+        request(line, caribbean, number="8095550123"),
         request(line, last),
     )
     assert result_of(sut, line, last)["result"] == "busy"
@@ -378,9 +380,13 @@ def test_forged_requests_are_not_dialed(bus_switch: Setup, work: Path) -> None:
         f"outdial job {premium} attempt 1: not dialed: refused by the dial plan: "
         "area code 900 is blocked"
     ) in log
+    assert (
+        f"outdial job {caribbean} attempt 1: not dialed: refused by the dial plan: area code 809 "
+        "is in the Dominican Republic, outside Canada and the United States"
+    ) in log
     # A real job refused by the dial plan is reported failed (its notifier settles it);
     # forged requests get no result at all.
     found = {r["job_id"]: r for r in results(sut, line)}
-    assert found[premium]["result"] == "failed"
-    assert set(found) == {premium, last}
+    assert found[premium]["result"] == found[caribbean]["result"] == "failed"
+    assert set(found) == {premium, caribbean, last}
     assert not results(sut, other)
