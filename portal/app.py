@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 API_PREFIX = "/api/v1"
+HSTS = "max-age=31536000"
+"""Under TLS, browsers keep to HTTPS for a year (Strict-Transport-Security)."""
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; style-src 'self'; "
@@ -147,6 +149,8 @@ def create_app(
         response.headers.setdefault("Content-Security-Policy", CSP)
         if request.url.path.startswith(API_PREFIX):
             response.headers.setdefault("Cache-Control", "no-store")
+        if request.url.scheme == "https":
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
     return app

@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 from config.settings import Settings
 from portal.auth.services import Auth, LineRef, SessionPolicy, resolve
 from portal.errors import Refused
-from portal.i18n import LANG_COOKIE, Msg, negotiate
+from portal.i18n import LANG_COOKIE, LANGUAGES, Msg, negotiate
 from portal.security import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -86,11 +86,17 @@ PortalDep = Annotated[Portal, Depends(get_portal)]
 
 
 def get_lang(request: Request, portal: PortalDep) -> str:
-    return negotiate(
-        request.cookies.get(LANG_COOKIE),
-        request.headers.get("accept-language"),
-        portal.settings.language,
-    )
+    """The language the request asks for (cookie, Accept-Language); for the API without one,
+    the signed-in account's language; else the installation's."""
+    asked = negotiate(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"), "")
+    if asked:
+        return asked
+    if request.url.path.startswith("/api/"):
+        token = bearer_token(request) or request.cookies.get(SESSION_COOKIE)
+        auth = resolve(portal.store, portal.policy, token or "", "bearer", portal.now())
+        if auth is not None and auth.language in LANGUAGES:
+            return auth.language
+    return portal.settings.language
 
 
 Lang = Annotated[str, Depends(get_lang)]

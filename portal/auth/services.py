@@ -56,6 +56,8 @@ class Auth:
     timezone: str
     password_change_required: bool = False
     """The password fails the current rule: the portal asks for a new one before anything."""
+    language: str = ""
+    """The account's language (the API answers in it when the request names none)."""
 
     @property
     def primary(self) -> LineRef:
@@ -258,6 +260,7 @@ def resolve(
                 ucn_enabled=account.ucn_enabled,
                 timezone=account.timezone,
                 password_change_required=account.password_change_required,
+                language=account.language,
             )
     if expired:
         with store.transaction() as s:
