@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -293,8 +294,10 @@ def status_lines(cfg: Settings) -> list[str]:
                 lines.append(edge.status_line(s))
     finally:
         store.dispose()
+    from events.mqtt import heartbeat_line, heartbeat_path
     from switch.supervisor import worker_status_lines
 
+    lines.append(heartbeat_line(heartbeat_path(cfg), datetime.now(UTC)))
     lines += worker_status_lines(cfg)
     path = state_path(cfg)
     if not path.is_file():

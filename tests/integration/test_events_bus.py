@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiomqtt
@@ -21,7 +22,7 @@ from events.access import BusCredentials, bus_credentials
 from events.broker import EmbeddedBroker
 from events.consumer import DurableConsumer
 from events.events import Event, MessageChanged, OutdialRequest, SettingsChanged
-from events.mqtt import MqttAddress, Relay, parse_mqtt_url, subscribe
+from events.mqtt import MqttAddress, Relay, heartbeat_line, parse_mqtt_url, subscribe
 from store.session import Store
 from tests.support.mqtt import Mosquitto, wait_port
 from tests.support.postgres import free_port
@@ -308,3 +309,39 @@ async def wait_until(predicate: object, timeout: float = 10.0) -> None:
             return
         await asyncio.sleep(0.02)
     raise TimeoutError("condition not met in time")
+
+
+async def test_the_bus_status_comes_from_a_heartbeat_the_broker_acknowledged(
+    store: Store, tmp_path: Path
+) -> None:
+    """A frozen broker (its process alive but not answering) shows as such in `relais status`."""
+    beat = tmp_path / "run" / "bus.heartbeat"
+    broker = Mosquitto(tmp_path / "m").start()
+    try:
+        assert broker.process is not None
+        relay = Relay(
+            store, parse_mqtt_url(broker.url), poll_seconds=0.02, heartbeat=beat,
+            heartbeat_seconds=0.2,
+        )  # fmt: skip
+        async with running(relay):
+            await wait_until(beat.exists)
+            assert heartbeat_line(beat, datetime.now(UTC), stale_after=2.0).startswith(
+                "bus     : up (the broker acknowledged a heartbeat"
+            )
+            broker.process.send_signal(signal.SIGSTOP)  # frozen: the process is still there
+            try:
+                first = beat.read_text()
+                await asyncio.sleep(1.0)
+                assert beat.read_text() == first  # no acknowledgement, no new heartbeat
+                later = datetime.fromisoformat(first.strip()) + timedelta(seconds=10)
+                assert heartbeat_line(beat, later, stale_after=2.0).startswith(
+                    "bus     : no broker answer for 10 s (last heartbeat "
+                )
+            finally:
+                broker.process.send_signal(signal.SIGCONT)
+            await wait_until(lambda: beat.read_text() != first, timeout=20)
+    finally:
+        broker.stop()
+    assert heartbeat_line(tmp_path / "none", datetime.now(UTC)) == (
+        "bus     : no heartbeat yet (relais bus not running, or no broker answer so far)"
+    )
