@@ -41,6 +41,7 @@ class MailboxSettings(_Section):
     silence_seconds: float = Field(gt=0, le=60)
     pin_lockout_failures: int = Field(ge=1, le=100)
     pin_lockout_minutes: int = Field(ge=1)
+    min_free_mb: int = Field(ge=0)
 
 
 class PortalSecuritySettings(_Section):

@@ -24,8 +24,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ class DepositSetup:
     full: bool
     max_seconds: float
     min_voice_seconds: float
+    no_space: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -135,8 +137,11 @@ class Voicemail:
         silence_seconds: float = 5.0,
         on_counts: CountsHook | None = None,
         default_language: str = "fr",
+        min_free_bytes: int = 0,
     ) -> None:
         self.store = store
+        self.min_free_bytes = min_free_bytes
+        """Below this much free space under the spool, new deposits are refused (told so)."""
         self.files = files
         self.spool = spool
         self.lockout = lockout or LockoutPolicy()
@@ -189,7 +194,21 @@ class Voicemail:
             )
         token = os.urandom(12).hex()
         record_path = self.spool / f"{token}.wav"
-        record_path.with_suffix(".json").write_text(json.dumps(asdict(ctx)))
+        free = self.free_bytes()
+        if free < self.min_free_bytes:
+            logger.warning(
+                "%s: low disk space (%s MB free): no voicemail for %s",
+                ctx.call_id,
+                free // 1_000_000,
+                ctx.mailbox,
+            )
+            return replace(setup, no_space=True), record_path
+        try:
+            record_path.with_suffix(".json").write_text(json.dumps(asdict(ctx)))
+        except OSError as exc:
+            logger.error("%s: cannot write the deposit sidecar (%s)", ctx.call_id, exc)
+            self.discard(record_path)
+            return replace(setup, no_space=True), record_path
         logger.info("%s: deposit into %s, greeting %s", ctx.call_id, ctx.mailbox, selection.rule)
         return setup, record_path
 
@@ -300,6 +319,13 @@ class Voicemail:
                 call_id=ctx.call_id,
             ),
         )
+
+    def free_bytes(self) -> int:
+        """Free space of the file system that holds recordings in progress."""
+        try:
+            return shutil.disk_usage(self.spool).free
+        except OSError:
+            return 0
 
     @staticmethod
     def discard(record_path: Path) -> None:

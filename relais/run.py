@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -272,6 +273,19 @@ def queue_lines(session: Any) -> list[str]:
     return lines
 
 
+def storage_line(cfg: Settings) -> str:
+    """Free space under the storage root, and whether new messages are refused for want of it."""
+    try:
+        free_mb = shutil.disk_usage(cfg.storage_root).free // 1_000_000
+    except OSError as exc:
+        return f"storage : cannot read the free space of {cfg.storage_root} ({exc.strerror})"
+    line = f"storage : {free_mb} MB free under {cfg.storage_root}"
+    if free_mb < cfg.mailbox.min_free_mb:
+        line += f" - LOW: below mailbox.min_free_mb ({cfg.mailbox.min_free_mb}), callers cannot"
+        line += " leave messages"
+    return line
+
+
 def status_lines(cfg: Settings) -> list[str]:
     """What `relais status` prints."""
     from store.session import Store
@@ -298,6 +312,7 @@ def status_lines(cfg: Settings) -> list[str]:
     from switch.supervisor import worker_status_lines
 
     lines.append(heartbeat_line(heartbeat_path(cfg), datetime.now(UTC)))
+    lines.append(storage_line(cfg))
     lines += worker_status_lines(cfg)
     path = state_path(cfg)
     if not path.is_file():

@@ -195,6 +195,7 @@ class Worker:
             silence_seconds=cfg.mailbox.silence_seconds,
             on_counts=self._counts_changed,
             default_language=cfg.language,
+            min_free_bytes=cfg.mailbox.min_free_mb * 1_000_000,
         )
         self.ivr = IvrRunner(
             self.voicemail_service,

@@ -345,6 +345,9 @@ def test_status_reports_store_and_outbox(env: dict[str, str]) -> None:
     ok(env, "db", "upgrade")
     out = ok(env, "status")
     assert "(up to date)" in out and "outbox  : 0 event(s)" in out
+    assert "storage : " in out and "LOW" not in out
+    low = ok({**env, "RELAIS_MAILBOX__MIN_FREE_MB": str(10**12)}, "status")
+    assert f"below mailbox.min_free_mb ({10**12}), callers cannot leave messages" in low
 
 
 def test_account_dialing_permissions(env: dict[str, str], tmp_path: Path) -> None:

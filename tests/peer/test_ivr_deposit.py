@@ -12,8 +12,8 @@ from media import analysis, say
 from media.convert import load_wav
 from store.models import Message
 from tests.support.ivr import speech, subscriber, together
-from tests.support.phone import Phones, contains, ids, read_wav
-from tests.support.sip import SwitchUnderTest
+from tests.support.phone import PROMPTS, Phones, contains, ids, read_wav
+from tests.support.sip import SwitchUnderTest, run_worker
 
 pytestmark = pytest.mark.peer
 
@@ -219,3 +219,22 @@ def test_review_menu_too_short_hang_up_and_inband_keys(
         lambda: too_short_is_discarded_and_hanging_up_after_recording_sends(ivr, phones),
         lambda: inband_dtmf_and_the_tone_is_not_kept(ivr, phones),
     )
+
+
+def test_low_disk_space_tells_the_caller_and_logs_a_missed_call(
+    tmp_path_factory: pytest.TempPathFactory, phones: Phones
+) -> None:
+    """Below mailbox.min_free_mb of free space (here: more than any disk has), a caller hears
+    that no message can be taken now, nothing is recorded, and the call is logged missed."""
+    tmp = tmp_path_factory.mktemp("low-space")
+    env = {"RELAIS_PROMPTS_DIR": str(PROMPTS), "RELAIS_MAILBOX__MIN_FREE_MB": str(10**12)}
+    with run_worker(tmp, env) as sut:
+        line = subscriber(sut, "en")
+        call = phones.caller("6135554321").call(line.uri)
+        call.wait_answered()
+        call.hear(*ids("en", "cannot_take_message", "goodbye"))
+        call.wait_ended()
+        sut.wait_for(lambda: line.call_log() == [("missed", "voicemail")])
+        assert line.messages() == []
+        assert sut.log is not None
+        assert "low disk space" in sut.log.read_text()
