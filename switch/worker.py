@@ -459,9 +459,16 @@ class Worker:
         path = status_path(self.cfg.storage_root, self.index)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        failing = False
         while not self._stop.is_set() and not self.shutting_down:
-            tmp.write_text(json.dumps(self.status()))
-            os.replace(tmp, path)
+            try:
+                tmp.write_text(json.dumps(self.status()))
+                os.replace(tmp, path)
+                failing = False
+            except OSError as exc:  # a full disk must not end the status channel
+                if not failing:
+                    logger.error("status of worker %s not written: %s", self.index, exc)
+                failing = True
             self._stop.wait(1.0)
 
 
