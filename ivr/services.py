@@ -36,7 +36,13 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from events.events import MailboxAccessed, MessageChanged, MessageDeposited, SettingsChanged
+from events.events import (
+    DepositRefused,
+    MailboxAccessed,
+    MessageChanged,
+    MessageDeposited,
+    SettingsChanged,
+)
 from events.outbox import enqueue
 from ivr.envelope import MessageInfo
 from ivr.greeting import GreetingFacts, Selection, select_greeting
@@ -202,12 +208,14 @@ class Voicemail:
                 free // 1_000_000,
                 ctx.mailbox,
             )
+            self._refused(ctx, free)
             return replace(setup, no_space=True), record_path
         try:
             record_path.with_suffix(".json").write_text(json.dumps(asdict(ctx)))
         except OSError as exc:
             logger.error("%s: cannot write the deposit sidecar (%s)", ctx.call_id, exc)
             self.discard(record_path)
+            self._refused(ctx, self.free_bytes())
             return replace(setup, no_space=True), record_path
         logger.info("%s: deposit into %s, greeting %s", ctx.call_id, ctx.mailbox, selection.rule)
         return setup, record_path
@@ -319,6 +327,17 @@ class Voicemail:
                 call_id=ctx.call_id,
             ),
         )
+
+    def _refused(self, ctx: DepositContext, free: int) -> None:
+        """Report a deposit refused for want of space (best effort: the store may be full too)."""
+        event = DepositRefused(
+            line=ctx.mailbox, reason="low-space", free_mb=free // 1_000_000, call_id=ctx.call_id
+        )
+        try:
+            with self.store.transaction() as s:
+                enqueue(s, event)
+        except Exception as exc:
+            logger.error("%s: low-space event not written: %s", ctx.call_id, exc)
 
     def free_bytes(self) -> int:
         """Free space of the file system that holds recordings in progress."""

@@ -361,3 +361,23 @@ def test_mwi_targets_of_a_change(vm: Voicemail, store: Store) -> None:
         sent[0].body,
         (("X-Relais-Leg", "devices"),),
     )
+
+
+def test_low_disk_space_refuses_the_deposit_and_reports_it(
+    vm: Voicemail, store: Store, tmp_path: Path
+) -> None:
+    low = Voicemail(
+        store,
+        FileStore(tmp_path / "var"),
+        tmp_path / "var" / "spool" / "w1",
+        min_free_bytes=10**18,  # more than any disk: always "low"
+    )
+    setup, path = low.prepare_deposit(ctx())
+    assert setup.no_space
+    assert not path.with_suffix(".json").exists()  # nothing written into a full disk
+    assert topics(store, A) == ["message/refused"]
+    with store.read() as s:
+        (row,) = s.scalars(select(OutboxEvent)).all()
+        assert row.payload["reason"] == "low-space" and row.payload["call_id"] == "call-1"
+    setup, _ = vm.prepare_deposit(ctx())  # the same disk, no threshold
+    assert not setup.no_space
