@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from events.events import (
@@ -57,6 +59,9 @@ from store.session import Store
 from ivr.calllog import CallRecord, log_call
 
 logger = logging.getLogger(__name__)
+
+MAX_PENDING_LOGS = 1000
+"""Call-log rows a worker keeps while the store cannot take them (oldest dropped first)."""
 
 RATE = 8000
 WAV_HEADER = 44
@@ -147,6 +152,8 @@ class Voicemail:
     ) -> None:
         self.store = store
         self.min_free_bytes = min_free_bytes
+        self._pending_logs: list[tuple[DepositContext, str, str, datetime]] = []
+        self._pending_lock = threading.Lock()
         """Below this much free space under the spool, new deposits are refused (told so)."""
         self.files = files
         self.spool = spool
@@ -306,8 +313,24 @@ class Voicemail:
         )
 
     def log_call(self, ctx: DepositContext, direction: str, disposition: str) -> None:
-        with self.store.transaction() as s:
-            self._log(s, ctx, direction, disposition, datetime.now(UTC))
+        """Write a call-log row. A row the store cannot take now (a full disk, a lock held too
+        long) is kept and written with the next one, so that it survives the outage."""
+        with self._pending_lock:
+            pending = [*self._pending_logs, (ctx, direction, disposition, datetime.now(UTC))]
+            self._pending_logs = []
+        try:
+            with self.store.transaction() as s:
+                for c, d, disp, at in pending:
+                    self._log(s, c, d, disp, at)
+        except OperationalError as exc:
+            with self._pending_lock:
+                self._pending_logs[:0] = pending[-MAX_PENDING_LOGS:]
+            logger.error(
+                "%s: call log not written yet (%s); %s row(s) kept for the next write",
+                ctx.call_id,
+                exc.orig,
+                len(pending),
+            )
 
     @staticmethod
     def _log(
