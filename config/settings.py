@@ -47,6 +47,7 @@ class MailboxSettings(_Section):
     silence_seconds: float = Field(gt=0, le=60)
     pin_lockout_failures: int = Field(ge=1, le=100)
     pin_lockout_minutes: int = Field(ge=1)
+    min_free_mb: int = Field(ge=0)
 
 
 class PortalSecuritySettings(_Section):
@@ -77,6 +78,7 @@ class RoutingSettings(_Section):
 
 class DialPlanSettings(_Section):
     allow_international: bool
+    allow_nanp_abroad: bool
     extension_digits: tuple[int, ...]
     blocked_area_codes: tuple[str, ...]
     blocked_exchanges: tuple[str, ...]
@@ -96,6 +98,11 @@ class DialPlanSettings(_Section):
             if not re.fullmatch(r"\d{3}", code):
                 raise ValueError(f"{code!r} is not a 3-digit code")
         return v
+
+
+class DemoSettings(_Section):
+    create: bool
+    allow_public: bool
 
 
 class EdgeSettings(_Section):
@@ -200,6 +207,7 @@ class Settings(BaseSettings):
     dialplan: DialPlanSettings
     edge: EdgeSettings
     bus: BusSettings
+    demo: DemoSettings
     notify: NotifySettings
 
     @field_validator("workers")

@@ -10,8 +10,9 @@ import signal
 from datetime import timedelta
 
 from config.settings import Settings
+from events.access import bus_credentials
 from events.broker import EmbeddedBroker
-from events.mqtt import Relay, bus_address
+from events.mqtt import Relay, bus_address, heartbeat_path
 from store.session import Store
 
 logger = logging.getLogger(__name__)
@@ -26,10 +27,12 @@ async def serve_bus(cfg: Settings, store: Store, stop: asyncio.Event) -> None:
         poll_seconds=cfg.bus.relay_poll_seconds,
         batch=cfg.bus.relay_batch,
         retention=timedelta(hours=cfg.bus.outbox_retention_hours),
+        heartbeat=heartbeat_path(cfg),
     )
     async with contextlib.AsyncExitStack() as stack:
         if not cfg.mqtt_url:
-            await stack.enter_async_context(EmbeddedBroker(cfg.mqtt_embedded_port))
+            creds = bus_credentials(cfg.storage_root)
+            await stack.enter_async_context(EmbeddedBroker(cfg.mqtt_embedded_port, creds))
         print(f"bus ready: {address} (relay publishing the outbox)", flush=True)
         await relay.run(stop)
 

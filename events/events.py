@@ -105,6 +105,19 @@ class CallMissed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DepositRefused(Event):
+    """A caller could not leave a message in `line`'s mailbox for want of disk space (the
+    caller was told; the call is logged missed). Operators watch for it."""
+
+    type: ClassVar[str] = "message.refused"
+    topic_fmt: ClassVar[str] = "relais/{line}/message/refused"
+
+    reason: str  # low-space
+    free_mb: int
+    call_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class CallReceived(Event):
     type: ClassVar[str] = "call.received"
     topic_fmt: ClassVar[str] = "relais/{line}/call/received"
@@ -176,6 +189,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
         MessageDeposited,
+        DepositRefused,
         MessageChanged,
         MailboxCounts,
         CallMissed,

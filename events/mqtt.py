@@ -16,23 +16,30 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import ssl
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
 from config.settings import Settings
 from events import outbox
+from events.access import RELAIS_USER, bus_credentials
 from events.events import Event, parse_event
 from store.session import Store
 
 logger = logging.getLogger(__name__)
 
+HEARTBEAT_TOPIC = "relais/_bus/heartbeat"
+HEARTBEAT_SECONDS = 5.0
+"""The relay publishes a heartbeat this often; its PUBACK proves the broker answers, and the
+time of the last one is written to the heartbeat file (`relais status` reads it)."""
 RECONNECT_MIN_SECONDS = 0.2
 RECONNECT_MAX_SECONDS = 5.0
 COMMAND_TIMEOUT_SECONDS = 5.0
@@ -76,12 +83,22 @@ def parse_mqtt_url(url: str) -> MqttAddress:
 
 
 def embedded_address(cfg: Settings) -> MqttAddress:
-    return MqttAddress("127.0.0.1", cfg.mqtt_embedded_port)
+    """The embedded broker, with the installation's generated `relais` credentials."""
+    creds = bus_credentials(cfg.storage_root)
+    return MqttAddress("127.0.0.1", cfg.mqtt_embedded_port, RELAIS_USER, creds.relais)
 
 
 def bus_address(cfg: Settings) -> MqttAddress:
-    """The configured broker (`mqtt_url`), or the embedded one on loopback."""
-    return parse_mqtt_url(cfg.mqtt_url) if cfg.mqtt_url else embedded_address(cfg)
+    """The configured broker (`mqtt_url`, which must carry a user and password), or the
+    embedded one on loopback."""
+    if not cfg.mqtt_url:
+        return embedded_address(cfg)
+    address = parse_mqtt_url(cfg.mqtt_url)
+    if not (address.username and address.password):
+        raise ValueError(
+            "mqtt_url: give the broker's user and password (mqtt://user:password@host:1883)"
+        )
+    return address
 
 
 def make_client(
@@ -134,6 +151,30 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
 # The outbox relay
 
 
+def heartbeat_path(cfg: Settings) -> Path:
+    return cfg.storage_root / "run" / "bus.heartbeat"
+
+
+def write_heartbeat(path: Path, at: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(at + "\n")
+    os.replace(tmp, path)
+
+
+def heartbeat_line(path: Path, now: datetime, stale_after: float = 3 * HEARTBEAT_SECONDS) -> str:
+    """What `relais status` says of the bus: from the relay's last acknowledged heartbeat, not
+    from the bus process being alive."""
+    try:
+        last = datetime.fromisoformat(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return "bus     : no heartbeat yet (relais bus not running, or no broker answer so far)"
+    age = max(0.0, (now - last).total_seconds())
+    if age > stale_after:
+        return f"bus     : no broker answer for {age:.0f} s (last heartbeat {last:%H:%M:%S} UTC)"
+    return f"bus     : up (the broker acknowledged a heartbeat {age:.0f} s ago)"
+
+
 class Relay:
     """Publishes committed outbox events at QoS 1 and marks them sent, reconnecting forever."""
 
@@ -146,8 +187,13 @@ class Relay:
         batch: int = 100,
         retention: timedelta = timedelta(hours=168),
         identifier: str = "relais-relay",
+        heartbeat: Path | None = None,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.store = store
+        self.heartbeat = heartbeat
+        self.heartbeat_seconds = heartbeat_seconds
+        self._last_beat = float("-inf")
         self.address = address
         self.poll_seconds = poll_seconds
         self.batch = batch
@@ -202,8 +248,20 @@ class Relay:
             for w in waiters:
                 w.cancel()
 
+    async def _beat(self, client: aiomqtt.Client) -> None:
+        """Publish a heartbeat when one is due and record that the broker acknowledged it."""
+        loop = asyncio.get_running_loop()
+        if self.heartbeat is None or loop.time() - self._last_beat < self.heartbeat_seconds:
+            return
+        at = datetime.now(UTC).isoformat()
+        payload = json.dumps({"type": "bus.heartbeat", "at": at}).encode()
+        await client.publish(HEARTBEAT_TOPIC, payload, qos=1)  # raises when no PUBACK comes
+        self._last_beat = loop.time()
+        await asyncio.to_thread(write_heartbeat, self.heartbeat, at)
+
     async def _pump(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            await self._beat(client)
             rows = await asyncio.to_thread(self._fetch)
             if not rows:
                 await self._idle(stop)

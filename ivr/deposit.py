@@ -91,6 +91,8 @@ class DepositState:
     min_voice_seconds: float
     mailbox_full: bool
     io: Io = field(default_factory=Io)
+    no_space: bool = False
+    """The service is low on disk space: the caller is told, nothing is recorded."""
     urgent: bool = False
     private: bool = False
     misses: int = 0
@@ -118,6 +120,8 @@ def _menu(s: DepositState) -> tuple[str, ...]:
 
 
 def _started(s: DepositState, _e: Event) -> Result[DepositState]:
+    if s.no_space:
+        return play(s, _say(s, "cannot_take_message", "goodbye"), barge_in=False, phase="full")
     if s.mailbox_full:
         return play(s, _say(s, "mailbox_full", "goodbye"), barge_in=False, phase="full")
     return play(s, s.greeting, barge_in=False, phase="greeting")

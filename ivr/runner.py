@@ -189,6 +189,7 @@ class IvrRunner:
             silence_seconds=service.silence_seconds,
             min_voice_seconds=setup.min_voice_seconds,
             mailbox_full=setup.full,
+            no_space=setup.no_space,
         )
 
         def effects(name: str, args: Mapping[str, Any]) -> Any:

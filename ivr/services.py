@@ -24,8 +24,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, cast
@@ -33,9 +35,16 @@ from typing import Any, Final, cast
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from events.events import MailboxAccessed, MessageChanged, MessageDeposited, SettingsChanged
+from events.events import (
+    DepositRefused,
+    MailboxAccessed,
+    MessageChanged,
+    MessageDeposited,
+    SettingsChanged,
+)
 from events.outbox import enqueue
 from ivr.calllog import CallRecord, log_call
 from ivr.envelope import MessageInfo
@@ -50,6 +59,9 @@ from store.models import ContactGroup, Greeting, Line, Mailbox, Message
 from store.session import Store
 
 logger = logging.getLogger(__name__)
+
+MAX_PENDING_LOGS = 1000
+"""Call-log rows a worker keeps while the store cannot take them (oldest dropped first)."""
 
 RATE = 8000
 WAV_HEADER = 44
@@ -102,6 +114,7 @@ class DepositSetup:
     full: bool
     max_seconds: float
     min_voice_seconds: float
+    no_space: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -151,8 +164,13 @@ class Voicemail:
         silence_seconds: float = 5.0,
         on_counts: CountsHook | None = None,
         default_language: str = "fr",
+        min_free_bytes: int = 0,
     ) -> None:
         self.store = store
+        self.min_free_bytes = min_free_bytes
+        self._pending_logs: list[tuple[DepositContext, str, str, datetime]] = []
+        self._pending_lock = threading.Lock()
+        """Below this much free space under the spool, new deposits are refused (told so)."""
         self.files = files
         self.spool = spool
         self.lockout = lockout or LockoutPolicy()
@@ -215,7 +233,23 @@ class Voicemail:
             )
         token = os.urandom(12).hex()
         record_path = self.spool / f"{token}.wav"
-        record_path.with_suffix(".json").write_text(json.dumps(asdict(ctx)))
+        free = self.free_bytes()
+        if free < self.min_free_bytes:
+            logger.warning(
+                "%s: low disk space (%s MB free): no voicemail for %s",
+                ctx.call_id,
+                free // 1_000_000,
+                ctx.mailbox,
+            )
+            self._refused(ctx, free)
+            return replace(setup, no_space=True), record_path
+        try:
+            record_path.with_suffix(".json").write_text(json.dumps(asdict(ctx)))
+        except OSError as exc:
+            logger.error("%s: cannot write the deposit sidecar (%s)", ctx.call_id, exc)
+            self.discard(record_path)
+            self._refused(ctx, self.free_bytes())
+            return replace(setup, no_space=True), record_path
         logger.info("%s: deposit into %s, greeting %s", ctx.call_id, ctx.mailbox, selection.rule)
         return setup, record_path
 
@@ -411,8 +445,24 @@ class Voicemail:
         )
 
     def log_call(self, ctx: DepositContext, direction: str, disposition: str) -> None:
-        with self.store.transaction() as s:
-            self._log(s, ctx, direction, disposition, datetime.now(UTC))
+        """Write a call-log row. A row the store cannot take now (a full disk, a lock held too
+        long) is kept and written with the next one, so that it survives the outage."""
+        with self._pending_lock:
+            pending = [*self._pending_logs, (ctx, direction, disposition, datetime.now(UTC))]
+            self._pending_logs = []
+        try:
+            with self.store.transaction() as s:
+                for c, d, disp, at in pending:
+                    self._log(s, c, d, disp, at)
+        except OperationalError as exc:
+            with self._pending_lock:
+                self._pending_logs[:0] = pending[-MAX_PENDING_LOGS:]
+            logger.error(
+                "%s: call log not written yet (%s); %s row(s) kept for the next write",
+                ctx.call_id,
+                exc.orig,
+                len(pending),
+            )
 
     @staticmethod
     def _log(
@@ -433,6 +483,24 @@ class Voicemail:
                 not_accepted=ctx.not_accepted,
             ),
         )
+
+    def _refused(self, ctx: DepositContext, free: int) -> None:
+        """Report a deposit refused for want of space (best effort: the store may be full too)."""
+        event = DepositRefused(
+            line=ctx.mailbox, reason="low-space", free_mb=free // 1_000_000, call_id=ctx.call_id
+        )
+        try:
+            with self.store.transaction() as s:
+                enqueue(s, event)
+        except Exception as exc:
+            logger.error("%s: low-space event not written: %s", ctx.call_id, exc)
+
+    def free_bytes(self) -> int:
+        """Free space of the file system that holds recordings in progress."""
+        try:
+            return shutil.disk_usage(self.spool).free
+        except OSError:
+            return 0
 
     @staticmethod
     def discard(record_path: Path) -> None:

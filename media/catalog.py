@@ -334,6 +334,10 @@ _PHRASES: Final[dict[str, Prompt]] = {
         "Cette boîte vocale est pleine et ne peut plus recevoir de messages.",
         "This mailbox is full and cannot take any more messages.",
     ),
+    "cannot_take_message": _s(
+        "Nous ne pouvons pas prendre votre message pour le moment. Veuillez rappeler plus tard.",
+        "We cannot take your message right now. Please call again later.",
+    ),
     "message_too_short": _s(
         "Votre message était trop court et n'a pas été envoyé.",
         "Your message was too short and was not sent.",

@@ -14,6 +14,7 @@ Rules of this file:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import html
 import logging
@@ -174,7 +175,9 @@ def _codes(errors: Sequence[aiosmtplib.SMTPRecipientRefused]) -> str:
 
 
 class SpoolMailer:
-    """Writes each mail as <root>/spool/<hash of Message-ID>.eml (atomic, idempotent)."""
+    """Writes each mail as <root>/spool/<hash of Message-ID>.eml (atomic, idempotent), without
+    its Bcc header (as SMTP sends it: blind copies stay blind to whoever reads the file); the
+    blind-copy recipients go to <same name>.bcc beside it, one address a line."""
 
     def __init__(self, root: Path) -> None:
         self.files = FileStore(root)
@@ -185,8 +188,17 @@ class SpoolMailer:
         return f"{SPOOL}/{hashlib.sha256(key.encode()).hexdigest()[:24]}.eml"
 
     async def send(self, message: EmailMessage) -> None:
+        relpath = self.relpath(message)
+        blind = [str(a) for a in message.get_all("Bcc", [])]
+        if blind:
+            message = copy.deepcopy(message)
+            del message["Bcc"]
         try:
-            self.files.write_atomic(self.relpath(message), message.as_bytes())
+            if blind:
+                addresses = [a.strip() for value in blind for a in value.split(",") if a.strip()]
+                bcc = relpath.removesuffix(".eml") + ".bcc"
+                self.files.write_atomic(bcc, "".join(f"{a}\n" for a in addresses).encode())
+            self.files.write_atomic(relpath, message.as_bytes())
         except OSError as exc:
             raise MailError(f"cannot write the mail spool ({exc})", temporary=True) from None
 

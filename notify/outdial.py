@@ -31,7 +31,7 @@ from events.outbox import enqueue
 from notify import queue
 from notify.rules import CALL_KINDS, OUTDIAL, PAGE, after_call
 from routing.model import DialPlan
-from routing.numbers import check_destination, normalize
+from routing.numbers import check_destination, for_account, normalize
 from store.models import (
     Account,
     Line,
@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 def dial_plan(cfg: DialPlanSettings) -> DialPlan:
     return DialPlan(
         allow_international=cfg.allow_international,
+        allow_nanp_abroad=cfg.allow_nanp_abroad,
         extension_digits=tuple(cfg.extension_digits),
         blocked_area_codes=frozenset(cfg.blocked_area_codes),
         blocked_exchanges=frozenset(cfg.blocked_exchanges),
@@ -125,7 +126,9 @@ def request(
         queue.settle(session, job, "cancelled", now=now, error=reason)
         return reason
     try:
-        number = checked_number(job.target, plan, account.allow_international)
+        number = checked_number(
+            job.target, for_account(plan, account.allow_nanp_abroad), account.allow_international
+        )
     except ValueError as exc:
         error = f"refused by the dial plan: {exc}"
         queue.settle(session, job, "failed", now=now, error=error)

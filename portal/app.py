@@ -24,7 +24,14 @@ from config.settings import Settings
 from portal.auth import routes as auth_routes
 from portal.auth.services import warm_up
 from portal.contacts import routes as contacts_routes
-from portal.deps import CsrfRejected, LoginRequired, Portal, get_lang, session_policy
+from portal.deps import (
+    CsrfRejected,
+    LoginRequired,
+    PasswordChangeRequired,
+    Portal,
+    get_lang,
+    session_policy,
+)
 from portal.errors import Invalid, Refused
 from portal.home import routes as home_routes
 from portal.i18n import Msg
@@ -41,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 API_PREFIX = "/api/v1"
+HSTS = "max-age=31536000"
+"""Under TLS, browsers keep to HTTPS for a year (Strict-Transport-Security)."""
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; style-src 'self'; "
@@ -140,6 +149,8 @@ def create_app(
         response.headers.setdefault("Content-Security-Policy", CSP)
         if request.url.path.startswith(API_PREFIX):
             response.headers.setdefault("Cache-Control", "no-store")
+        if request.url.scheme == "https":
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
     return app
@@ -194,6 +205,10 @@ def _install_error_handlers(app: FastAPI, portal: Portal) -> None:
             else ("/login?next=" + quote(exc.next_path, safe=""))
         )
         return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def password_change_required(request: Request, exc: PasswordChangeRequired) -> Response:
+        return RedirectResponse("/security/password", status_code=303)
 
     @app.exception_handler(CsrfRejected)
     async def csrf_rejected(request: Request, exc: CsrfRejected) -> Response:

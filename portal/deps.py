@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 from config.settings import Settings
 from portal.auth.services import Auth, LineRef, SessionPolicy, resolve
 from portal.errors import Refused
-from portal.i18n import LANG_COOKIE, Msg, negotiate
+from portal.i18n import LANG_COOKIE, LANGUAGES, Msg, negotiate
 from portal.security import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -60,6 +60,7 @@ class Portal:
             extension_digits=tuple(d.extension_digits),
             blocked_area_codes=frozenset(d.blocked_area_codes),
             blocked_exchanges=frozenset(d.blocked_exchanges),
+            allow_nanp_abroad=d.allow_nanp_abroad,
         )
 
     def now(self) -> datetime:
@@ -85,11 +86,17 @@ PortalDep = Annotated[Portal, Depends(get_portal)]
 
 
 def get_lang(request: Request, portal: PortalDep) -> str:
-    return negotiate(
-        request.cookies.get(LANG_COOKIE),
-        request.headers.get("accept-language"),
-        portal.settings.language,
-    )
+    """The language the request asks for (cookie, Accept-Language); for the API without one,
+    the signed-in account's language; else the installation's."""
+    asked = negotiate(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"), "")
+    if asked:
+        return asked
+    if request.url.path.startswith("/api/"):
+        token = bearer_token(request) or request.cookies.get(SESSION_COOKIE)
+        auth = resolve(portal.store, portal.policy, token or "", "bearer", portal.now())
+        if auth is not None and auth.language in LANGUAGES:
+            return auth.language
+    return portal.settings.language
 
 
 Lang = Annotated[str, Depends(get_lang)]
@@ -134,9 +141,22 @@ def optional_api_auth(request: Request, portal: PortalDep) -> Auth | None:
     return auth
 
 
-def api_auth(auth: Annotated[Auth | None, Depends(optional_api_auth)]) -> Auth:
+PASSWORD_CHANGE_REQUIRED = Msg(
+    "Your password does not meet the password rule any more: change it before anything else."
+)
+API_WHILE_PASSWORD_CHANGE = frozenset(
+    {("PUT", "/api/v1/account/password"), ("GET", "/api/v1/account"), ("DELETE", "/api/v1/session")}
+)
+"""What a session whose password must change may still do through the API."""
+
+
+def api_auth(request: Request, auth: Annotated[Auth | None, Depends(optional_api_auth)]) -> Auth:
     if auth is None:
         raise Refused(401, "not-signed-in", NOT_SIGNED_IN, headers={"WWW-Authenticate": "Bearer"})
+    if auth.password_change_required and (
+        (request.method, request.url.path) not in API_WHILE_PASSWORD_CHANGE
+    ):
+        raise Refused(403, "password-change-required", PASSWORD_CHANGE_REQUIRED)
     return auth
 
 
@@ -165,6 +185,13 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
+class PasswordChangeRequired(Exception):
+    """A page of a session whose password must change: the app redirects to the change form."""
+
+
+PAGES_WHILE_PASSWORD_CHANGE = frozenset({"/security/password", "/logout"})
+
+
 class CsrfRejected(Exception):
     """A page form came without the session's CSRF token (403 page)."""
 
@@ -181,6 +208,8 @@ def page_auth(request: Request, auth: Annotated[Auth | None, Depends(optional_pa
         if request.url.query:
             path += "?" + request.url.query
         raise LoginRequired(path if request.method == "GET" else "/home")
+    if auth.password_change_required and request.url.path not in PAGES_WHILE_PASSWORD_CHANGE:
+        raise PasswordChangeRequired()
     return auth
 
 

@@ -66,6 +66,13 @@ def destination(
 def refusal_message(value: str, plan: DialPlan, allow_international: bool) -> Msg:
     """Why the dial plan refuses `value`, in words a subscriber understands."""
     reason = numbers.refusal(value, plan, allow_international) or ""
+    if "outside Canada" in reason:
+        return Msg(
+            "%(number)s: calls cannot be sent to numbers outside Canada and the United States "
+            "(%(country)s) on your account.",
+            number=value,
+            country=numbers.nanp_country(value) or "",
+        )
     if "international" in reason:
         return Msg(
             "%(number)s: international numbers are not allowed on your account.", number=value

@@ -6,15 +6,15 @@ import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from config.settings import Settings, SettingsError, load_settings
-from store import repository
+from store import permissions, repository
 from store.migrate import upgrade
-from store.models import Line
 from store.session import Store
 
 app = typer.Typer(
@@ -34,14 +34,6 @@ app.add_typer(device_app, name="device")
 
 logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
-
-DEMO_NUMBER = "6135550100"
-DEMO_SECOND_LINE = "6135550101"
-DEMO_NAME = "Demo Subscriber"
-DEMO_PASSWORD = "relais-demo"
-DEMO_PIN = "4826"
-DEMO_DEVICE_USER = "6135550100"
-DEMO_DEVICE_PASSWORD = "demo-phone-2026"
 
 
 class CliError(Exception):
@@ -83,10 +75,12 @@ def configure_logging(level: str) -> None:
 
 
 def open_store(cfg: Settings, migrate: bool = True) -> Store:
-    cfg.storage_root.mkdir(parents=True, exist_ok=True)
+    cfg.storage_root.mkdir(parents=True, exist_ok=True, mode=permissions.FOLDER_MODE)
     store = Store(cfg.effective_database_url)
     if migrate:
         upgrade(store.engine)
+    if cfg.is_sqlite:  # made before umask 077, or by an older relais
+        permissions.tighten_database(Path(store.engine.url.database or ""))
     return store
 
 
@@ -108,6 +102,7 @@ def db_upgrade() -> None:
     cfg = settings()
     store = open_store(cfg, migrate=False)
     upgrade(store.engine)
+    permissions.tighten_tree(cfg.storage_root)
     typer.echo(f"store ready: {store.engine.url.render_as_string(hide_password=True)}")
 
 
@@ -116,7 +111,9 @@ def db_upgrade() -> None:
 def account_add(
     number: Annotated[str, typer.Option(help="10-digit primary line / mailbox number")],
     name: Annotated[str, typer.Option(help="display name")],
-    password: Annotated[str, typer.Option(help="portal password (8+ characters)")],
+    password: Annotated[
+        str, typer.Option(help="portal password (10+ characters, not a common one)")
+    ],
     pin: Annotated[str, typer.Option(help="voicemail and call-services PIN (4-10 digits)")],
     language: Annotated[str, typer.Option(help="fr or en")] = "",
     timezone: Annotated[str, typer.Option(help="IANA time zone")] = "",
@@ -136,6 +133,39 @@ def account_add(
             mailbox=mailbox_defaults(cfg),
         )
     typer.echo(f"account added: {number} ({name.strip()})")
+
+
+@account_app.command("dialing")
+@one_line_errors
+def account_dialing(
+    number: Annotated[str, typer.Option(help="a line number of the account")],
+    nanp_abroad: Annotated[
+        bool | None,
+        typer.Option(
+            "--nanp-abroad/--no-nanp-abroad",
+            help="allow one-plus NANP numbers outside Canada and the US (809, 876 ...)",
+        ),
+    ] = None,
+    international: Annotated[
+        bool | None,
+        typer.Option("--international/--no-international", help="allow 011 international numbers"),
+    ] = None,
+) -> None:
+    """Show or change where the account's forwarding, outdial and replies may call."""
+    cfg = settings()
+    store = open_store(cfg)
+    with store.transaction() as s:
+        account = repository.get_line(s, number).account
+        if nanp_abroad is not None:
+            account.allow_nanp_abroad = nanp_abroad
+        if international is not None:
+            account.allow_international = international
+        state = (
+            f"NANP numbers outside Canada and the US: "
+            f"{'allowed' if account.allow_nanp_abroad else 'refused'}; "
+            f"international numbers: {'allowed' if account.allow_international else 'refused'}"
+        )
+    typer.echo(f"account of {number}: {state}")
 
 
 @line_app.command("add")
@@ -192,56 +222,24 @@ def device_add(
     typer.echo(f"device added: sip:{username}@{cfg.sip_domain} on line {number}")
 
 
-def ensure_demo(store: Store, cfg: Settings) -> bool:
-    """Create the demo account if it does not exist; True when it was created."""
-    with store.transaction() as s:
-        if s.get(Line, DEMO_NUMBER) is not None:
-            return False
-        repository.create_account(
-            s,
-            number=DEMO_NUMBER,
-            name=DEMO_NAME,
-            password=DEMO_PASSWORD,
-            pin=DEMO_PIN,
-            language=cfg.language,
-            timezone=cfg.timezone,
-            mailbox=mailbox_defaults(cfg),
-        )
-        repository.add_line(
-            s, account_number=DEMO_NUMBER, number=DEMO_SECOND_LINE, mailbox=mailbox_defaults(cfg)
-        )
-        repository.add_device(
-            s,
-            number=DEMO_NUMBER,
-            username=DEMO_DEVICE_USER,
-            password=DEMO_DEVICE_PASSWORD,
-            domain=cfg.sip_domain,
-        )
-    return True
-
-
-def demo_text(cfg: Settings, created: bool) -> str:
-    state = "created" if created else "already exists (credentials as created)"
-    return "\n".join(
-        [
-            f"demo account {state}:",
-            f"  mailbox number : {DEMO_NUMBER} (second line {DEMO_SECOND_LINE})",
-            f"  portal password: {DEMO_PASSWORD}",
-            f"  voicemail PIN  : {DEMO_PIN}",
-            f"  SIP device     : sip:{DEMO_DEVICE_USER}@{cfg.sip_domain}"
-            f" password {DEMO_DEVICE_PASSWORD}",
-        ]
-    )
-
-
 @app.command()
 @one_line_errors
-def demo() -> None:
-    """Create the demo account (prints its number, password and PIN)."""
+def demo(
+    allow_public: Annotated[
+        bool,
+        typer.Option(
+            "--allow-public",
+            help="make it even when the portal or the SIP edge listens beyond loopback",
+        ),
+    ] = False,
+) -> None:
+    """Make the demo account on an empty store (its secrets are generated and shown once)."""
+    from relais import demo as demo_
+
     cfg = settings()
     store = open_store(cfg)
-    created = ensure_demo(store, cfg)
-    typer.echo(demo_text(cfg, created))
+    outcome = demo_.ensure(store, cfg, allow_public=allow_public)
+    typer.echo(outcome.text)
 
 
 @app.command()
@@ -387,6 +385,7 @@ def status() -> None:
 
 
 def main() -> None:
+    permissions.private_process()
     app()
 
 

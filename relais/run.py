@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,11 +19,13 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from config.settings import Settings
 from events.outbox import backlog
+from store import permissions
 from store.migrate import current_revision, head_revision
 
 logger = logging.getLogger(__name__)
@@ -119,12 +122,14 @@ def components(cfg: Settings, *, no_edge: bool, workers: int | None) -> list[Chi
 
 
 def run_all(cfg: Settings, *, no_edge: bool, workers: int | None) -> int:
-    from relais.cli import demo_text, ensure_demo, open_store
+    from relais import demo
+    from relais.cli import open_store
 
     store = open_store(cfg)
+    permissions.tighten_tree(cfg.storage_root)
     print(f"store ready: {store.engine.url.render_as_string(hide_password=True)}", flush=True)
-    created = ensure_demo(store, cfg)
-    print(demo_text(cfg, created), flush=True)
+    if cfg.demo.create:
+        print(demo.ensure(store, cfg).text, flush=True)
     store.dispose()
 
     children = components(cfg, no_edge=no_edge, workers=workers)
@@ -268,6 +273,19 @@ def queue_lines(session: Any) -> list[str]:
     return lines
 
 
+def storage_line(cfg: Settings) -> str:
+    """Free space under the storage root, and whether new messages are refused for want of it."""
+    try:
+        free_mb = shutil.disk_usage(cfg.storage_root).free // 1_000_000
+    except OSError as exc:
+        return f"storage : cannot read the free space of {cfg.storage_root} ({exc.strerror})"
+    line = f"storage : {free_mb} MB free under {cfg.storage_root}"
+    if free_mb < cfg.mailbox.min_free_mb:
+        line += f" - LOW: below mailbox.min_free_mb ({cfg.mailbox.min_free_mb}), callers cannot"
+        line += " leave messages"
+    return line
+
+
 def status_lines(cfg: Settings) -> list[str]:
     """What `relais status` prints."""
     from store.session import Store
@@ -290,8 +308,11 @@ def status_lines(cfg: Settings) -> list[str]:
                 lines.append(edge.status_line(s))
     finally:
         store.dispose()
+    from events.mqtt import heartbeat_line, heartbeat_path
     from switch.supervisor import worker_status_lines
 
+    lines.append(heartbeat_line(heartbeat_path(cfg), datetime.now(UTC)))
+    lines.append(storage_line(cfg))
     lines += worker_status_lines(cfg)
     path = state_path(cfg)
     if not path.is_file():

@@ -102,6 +102,10 @@ class DialPlan:
     extension_digits: tuple[int, ...] = (4,)
     blocked_area_codes: frozenset[str] = frozenset({"900", "976"})
     blocked_exchanges: frozenset[str] = frozenset({"976"})
+    allow_nanp_abroad: bool = False
+    """One-plus NANP numbers outside Canada and the United States (numbers.NANP_ABROAD) may be
+    called: for every line (the dialplan setting), or for one account (its own permission,
+    numbers.for_account)."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ Rules of this file:
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from urllib.parse import unquote
 
 from routing.model import DialPlan
@@ -20,6 +21,34 @@ MAX_EXTENSION_DIGITS = 7
 INTERNATIONAL_PREFIX = "011"
 MIN_INTERNATIONAL_DIGITS = 7  # after the prefix: country code and national number (E.164)
 MAX_INTERNATIONAL_DIGITS = 15
+
+NANP_ABROAD: dict[str, str] = {
+    "242": "the Bahamas",
+    "246": "Barbados",
+    "264": "Anguilla",
+    "268": "Antigua and Barbuda",
+    "284": "the British Virgin Islands",
+    "345": "the Cayman Islands",
+    "441": "Bermuda",
+    "473": "Grenada",
+    "649": "the Turks and Caicos Islands",
+    "658": "Jamaica",
+    "664": "Montserrat",
+    "721": "Sint Maarten",
+    "758": "Saint Lucia",
+    "767": "Dominica",
+    "784": "Saint Vincent and the Grenadines",
+    "809": "the Dominican Republic",
+    "829": "the Dominican Republic",
+    "849": "the Dominican Republic",
+    "868": "Trinidad and Tobago",
+    "869": "Saint Kitts and Nevis",
+    "876": "Jamaica",
+}
+"""NANP area codes of countries other than Canada and the United States (NANPA assignments;
+US territories such as Puerto Rico 787/939, Guam 671 and the US Virgin Islands 340 are the
+United States). Dialled as 1 + 10 digits like a domestic call but billed as international:
+the classic toll-fraud route, refused unless allowed (DialPlan.allow_nanp_abroad)."""
 
 ANONYMOUS_USERS = frozenset({"", "anonymous", "unknown", "restricted", "private", "unavailable"})
 """User parts that callers and carriers send instead of a number (compared in lower case)."""
@@ -156,6 +185,16 @@ def is_valid_line_number(s: str) -> bool:
     )
 
 
+def nanp_country(number: str) -> str | None:
+    """The country of a 10-digit NANP number outside Canada and the United States, else None."""
+    return NANP_ABROAD.get(number[:3]) if len(number) == NANP_DIGITS else None
+
+
+def for_account(plan: DialPlan, allow_nanp_abroad: bool) -> DialPlan:
+    """`plan` as it applies to an account with (or without) its own NANP-abroad permission."""
+    return replace(plan, allow_nanp_abroad=True) if allow_nanp_abroad else plan
+
+
 def refusal(number: str, plan: DialPlan, allow_international: bool) -> str | None:
     """Why the dial plan refuses `number` as a destination, or None when it may be called.
 
@@ -178,6 +217,10 @@ def refusal(number: str, plan: DialPlan, allow_international: bool) -> str | Non
             return f"area code {area} is a service code (N11)"
         if area in plan.blocked_area_codes:
             return f"area code {area} is blocked"
+        if area in NANP_ABROAD and not plan.allow_nanp_abroad:
+            return (
+                f"area code {area} is in {NANP_ABROAD[area]}, outside Canada and the United States"
+            )
         if exchange[0] not in _LEADING:
             return f"exchange {exchange} does not start with 2-9"
         if exchange[1:] == "11":

@@ -10,6 +10,7 @@ import hashlib
 import itertools
 import re
 from collections.abc import Sequence
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -17,8 +18,18 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 _HASHER = PasswordHasher()  # argon2id with the library's recommended parameters
 
 PIN_MIN, PIN_MAX = 4, 10
-PASSWORD_MIN = 8
+PASSWORD_MIN = 10
 PASSWORD_MAX = 128
+DEVICE_PASSWORD_MIN = 8
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords of zxcvbn's frequency lists (the password-strength
+    estimator; Python port `zxcvbn` on PyPI), lower case."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(p.lower() for p in FREQUENCY_LISTS["passwords"])
 
 
 def validate_number(number: str) -> str:
@@ -34,14 +45,22 @@ def validate_number(number: str) -> str:
     return number
 
 
-def validate_password(password: str, number: str) -> str:
+def validate_password(password: str, number: str | Sequence[str]) -> str:
+    """Portal password rule (the portal, the API and the CLI all use it): 10 to 128
+    characters, not the mailbox number (nor any of `number` when several are given), not one
+    character repeated nor digits only, not one of the common passwords."""
+    numbers = [number] if isinstance(number, str) else list(number)
     if len(password) < PASSWORD_MIN:
         raise ValueError(f"the password must have at least {PASSWORD_MIN} characters")
     if len(password) > PASSWORD_MAX:
         raise ValueError(f"the password must have at most {PASSWORD_MAX} characters")
     bare = re.sub(r"[\s().+-]", "", password)
-    if number and bare in (number, "1" + number):
+    if any(n and bare in (n, "1" + n) for n in numbers):
         raise ValueError("the password cannot be the mailbox number")
+    if len(set(password)) == 1 or password.isdigit():
+        raise ValueError("the password cannot be one character repeated or digits only")
+    if password.strip().lower() in common_passwords():
+        raise ValueError("the password is one of the most common passwords")
     return password
 
 
@@ -97,8 +116,8 @@ def validate_username(username: str) -> str:
 
 
 def validate_device_password(password: str) -> str:
-    if len(password) < PASSWORD_MIN:
-        raise ValueError(f"the SIP password must have at least {PASSWORD_MIN} characters")
+    if len(password) < DEVICE_PASSWORD_MIN:
+        raise ValueError(f"the SIP password must have at least {DEVICE_PASSWORD_MIN} characters")
     if len(password) > PASSWORD_MAX or any(ord(c) < 32 for c in password):
         raise ValueError("the SIP password is too long or contains control characters")
     return password

@@ -89,10 +89,14 @@ class Account(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="America/Toronto")
     language: Mapped[str] = mapped_column(String(2), default="fr")
     allow_international: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_nanp_abroad: Mapped[bool] = mapped_column(Boolean, default=False)
+    """One-plus NANP destinations outside Canada and the US (809, 876, ...) are allowed."""
     ucn_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    password_change_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The portal asks for a new password before anything else (a weak one was found)."""
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     lines: Mapped[list[Line]] = relationship(

@@ -43,6 +43,7 @@ from routing.model import (
     RingEntry,
     RingTable,
 )
+from routing.numbers import for_account
 from store import credentials
 from store.models import (
     MESSAGE_TYPES,
@@ -261,6 +262,7 @@ def _line_settings_statements() -> tuple[Executable, Executable, Executable]:
         select(
             Line.number,
             Account.allow_international,
+            Account.allow_nanp_abroad,
             exists().where(Mailbox.line_number == Line.number).label("has_mailbox"),
             exists().where(Device.line_number == Line.number).label("has_devices"),
             *(c for c in calls.c if c.name != "line_number"),
@@ -345,11 +347,27 @@ def line_settings(
         reject_list=frozenset(n for lst, n in screening if lst == "reject"),
         anonymous_rejection=bool(cs.anonymous_rejection),
         allow_international=cs.allow_international,
-        dial_plan=dial_plan or DialPlan(),
+        dial_plan=for_account(dial_plan or DialPlan(), bool(cs.allow_nanp_abroad)),
         local_numbers=local_numbers,
         forward_timeout=forward_timeout,
         max_diversions=max_diversions,
     )
+
+
+def forward_targets(session: Session, number: str) -> set[str]:
+    """The numbers line `number` forwards calls to with its saved settings (every condition:
+    all calls, no answer, busy, unavailable, selective); empty for a number that is no line."""
+    cs = session.get(CallSettings, number)
+    if cs is None:
+        return set()
+    active = [
+        cs.forward_all_to if cs.incoming_mode == "forward_all" else None,
+        cs.no_answer_to if cs.no_answer_action == "number" else None,
+        cs.busy_to if cs.busy_action == "number" else None,
+        cs.unavailable_to if cs.unavailable_forwarding else None,
+        cs.selective_forward_to if cs.selective_forwarding else None,
+    ]
+    return {n for n in active if n}
 
 
 def save_line_settings(session: Session, settings: LineSettings) -> None:

@@ -5,6 +5,12 @@ Rules of this file:
 - Requests come from the worker's bus consumer (switch/bus.py). `accept` (any thread) drops a
   request after its `expires_at` and a (job_id, attempt) this worker already took; the rest are
   started on the pump thread with `start`.
+- The bus is not trusted to say what to dial: before dialing, `vet` (database thread) checks the
+  request against its notification job in the store (it exists, is a page/outdial job of that
+  line waiting for this very attempt, with the same number, mode and digits) and the number
+  against the dial plan (with the account's own permission for international numbers). A
+  refused request is logged and never dialed; only a real job refused by the dial plan gets a
+  `failed` result (its notifier settles it), a forged one gets nothing.
 - A call goes where any outbound leg goes (the worker's switch.legs resolver, read on a database
   thread): the trunk, or the edge. It counts against the worker's call cap like a leg: at the
   cap the attempt is answered at once with result `failed`, detail "busy switch" (the notifier
@@ -36,11 +42,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pjsua2 as pj
+from sqlalchemy.orm import Session
 
 from events.events import OutdialRequest, OutdialResult
 from events.outbox import enqueue
 from ivr.identity import CallerIdentity
 from ivr.runner import CallInfo
+from routing.model import DialPlan
+from routing.numbers import for_account, normalize, refusal
+from store.models import Line, NotificationJob
 from switch.b2bua import BUSY_CODES, SwitchCall, op
 from switch.legs import Destination, Resolution
 from switch.media import CallMedia, MediaSession
@@ -68,6 +78,49 @@ def _expired(request: OutdialRequest, now: datetime) -> bool:
     if expires.tzinfo is None:
         expires = expires.replace(tzinfo=UTC)
     return expires <= now
+
+
+CALL_JOB_MODES = {"outdial": "notify", "page": "page"}
+"""Notification job kinds the switch performs, and the request mode of each."""
+
+
+class Refused(Exception):
+    """A request the switch will not dial; `job_known` when it names a real waiting job."""
+
+    def __init__(self, reason: str, *, job_known: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.job_known = job_known
+
+
+def vet(session: Session, request: OutdialRequest, plan: DialPlan) -> None:
+    """Raise Refused unless `request` is what its notification job in the store asks for and
+    the dial plan lets the account call its number."""
+    job = session.get(NotificationJob, request.job_id)
+    if job is None:
+        raise Refused(f"no notification job {request.job_id}")
+    mode = CALL_JOB_MODES.get(job.kind)
+    if mode is None:
+        raise Refused(f"job {job.id} is a {job.kind} job, not a call")
+    if job.line_number != request.line:
+        raise Refused(f"job {job.id} belongs to another line")
+    if job.state != "sending" or job.attempts != request.attempt:
+        raise Refused(f"job {job.id} is not waiting for attempt {request.attempt}")
+    try:
+        target = normalize(job.target)
+    except ValueError:
+        target = ""
+    if request.mode != mode or request.number != target:
+        raise Refused(f"job {job.id} asks for another call")
+    if mode == "page" and request.dtmf != str(job.data.get("dtmf", "")):
+        raise Refused(f"job {job.id} asks for other digits")
+    line = session.get(Line, request.line)
+    account = line.account if line is not None else None
+    allow_international = bool(account and account.allow_international)
+    plan = for_account(plan, bool(account and account.allow_nanp_abroad))
+    reason = refusal(request.number, plan, allow_international)
+    if reason is not None:
+        raise Refused(f"refused by the dial plan: {reason}", job_known=True)
 
 
 class Outdial:
@@ -105,20 +158,23 @@ class Outdial:
         if w.shutting_down or w.account is None:
             self.report(request, "failed", detail="switch stopping")
             return
-        logger.info(
-            "outdial job %s attempt %s (%s) for %s: calling %s",
-            request.job_id,
-            request.attempt,
-            request.mode,
-            request.line,
-            request.number,
-        )
 
         def resolve() -> Resolution:
             with w.store.read() as s:
+                vet(s, request, w.dial_plan)
                 return w.resolver.resolve(s, request.line, request.number)
 
         def resolved(resolution: Resolution | None, error: BaseException | None) -> None:
+            if isinstance(error, Refused):
+                logger.warning(
+                    "outdial job %s attempt %s: not dialed: %s",
+                    request.job_id,
+                    request.attempt,
+                    error.reason,
+                )
+                if error.job_known:
+                    self.report(request, "failed", detail=error.reason)
+                return
             if error is not None or resolution is None:
                 logger.error("outdial job %s: no route: %s", request.job_id, error)
                 self.report(request, "failed", detail="no route")
@@ -127,6 +183,14 @@ class Outdial:
                 code = resolution.failure_code or 404
                 self.report(request, "failed", detail=f"cannot be called ({code})")
                 return
+            logger.info(
+                "outdial job %s attempt %s (%s) for %s: calling %s",
+                request.job_id,
+                request.attempt,
+                request.mode,
+                request.line,
+                request.number,
+            )
             self.dial(request, resolution.destinations[0])
 
         w.db_submit(resolve, resolved)

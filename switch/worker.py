@@ -45,6 +45,7 @@ from routing import engine
 from routing.model import CallFacts, DialPlan
 from store import repository
 from store.files import FileStore
+from store.permissions import private_process
 from store.repository import Counts
 from store.session import Store
 from switch.b2bua import Decision, Inbound, SwitchCall, op, plan_targets
@@ -131,6 +132,7 @@ class Worker:
             self.edge = (pub_host, pub_port)
         self.dial_plan = DialPlan(
             allow_international=cfg.dialplan.allow_international,
+            allow_nanp_abroad=cfg.dialplan.allow_nanp_abroad,
             extension_digits=cfg.dialplan.extension_digits,
             blocked_area_codes=frozenset(cfg.dialplan.blocked_area_codes),
             blocked_exchanges=frozenset(cfg.dialplan.blocked_exchanges),
@@ -221,6 +223,7 @@ class Worker:
             silence_seconds=cfg.mailbox.silence_seconds,
             on_counts=self._counts_changed,
             default_language=cfg.language,
+            min_free_bytes=cfg.mailbox.min_free_mb * 1_000_000,
         )
         self.ivr = IvrRunner(
             self.voicemail_service,
@@ -485,9 +488,16 @@ class Worker:
         path = status_path(self.cfg.storage_root, self.index)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        failing = False
         while not self._stop.is_set() and not self.shutting_down:
-            tmp.write_text(json.dumps(self.status()))
-            os.replace(tmp, path)
+            try:
+                tmp.write_text(json.dumps(self.status()))
+                os.replace(tmp, path)
+                failing = False
+            except OSError as exc:  # a full disk must not end the status channel
+                if not failing:
+                    logger.error("status of worker %s not written: %s", self.index, exc)
+                failing = True
             self._stop.wait(1.0)
 
 
@@ -500,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--public-host", default=None)
     parser.add_argument("--public-port", type=int, default=None)
     args = parser.parse_args(argv)
+    private_process()  # recordings and the store are the service's own (store/permissions.py)
     cfg = load_settings()
     logging.basicConfig(
         level=getattr(logging, cfg.log_level),

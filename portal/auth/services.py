@@ -54,6 +54,10 @@ class Auth:
     lines: tuple[LineRef, ...]
     ucn_enabled: bool
     timezone: str
+    password_change_required: bool = False
+    """The password fails the current rule: the portal asks for a new one before anything."""
+    language: str = ""
+    """The account's language (the API answers in it when the request names none)."""
 
     @property
     def primary(self) -> LineRef:
@@ -181,6 +185,9 @@ def sign_in(
             account.locked_until = None
             if credentials.needs_rehash(account.password_hash):
                 account.password_hash = credentials.hash_secret(password)
+            if not meets_password_rule(password, [ln.number for ln in account.lines]):
+                # Chosen under an older rule: a new one is asked for before anything else.
+                account.password_change_required = True
             if replaces:
                 s.execute(delete(PortalSession).where(PortalSession.token_hash == replaces))
             s.execute(delete(PortalSession).where(PortalSession.expires_at <= now))
@@ -197,6 +204,14 @@ def sign_in(
         raise Refused(401, "bad-credentials", BAD_CREDENTIALS)
     logger.info("account %s signed in (client %s)", account_id, client)
     return signed
+
+
+def meets_password_rule(password: str, numbers: list[str]) -> bool:
+    try:
+        credentials.validate_password(password, numbers)
+    except ValueError:
+        return False
+    return True
 
 
 def _open_session(
@@ -244,6 +259,8 @@ def resolve(
                 lines=tuple(LineRef(ln.number, ln.is_primary) for ln in account.lines),
                 ucn_enabled=account.ucn_enabled,
                 timezone=account.timezone,
+                password_change_required=account.password_change_required,
+                language=account.language,
             )
     if expired:
         with store.transaction() as s:
@@ -275,6 +292,12 @@ _RULES: dict[str, Msg] = {
         "The password must have at most %(n)s characters.", n=credentials.PASSWORD_MAX
     ),
     "the password cannot be the mailbox number": Msg("The password cannot be a mailbox number."),
+    "the password cannot be one character repeated or digits only": Msg(
+        "The password cannot be one character repeated or digits only."
+    ),
+    "the password is one of the most common passwords": Msg(
+        "This password is one of the most common passwords: choose another."
+    ),
     "the PIN must contain digits only": Msg("The PIN must contain digits only."),
     f"the PIN must have {credentials.PIN_MIN} to {credentials.PIN_MAX} digits": Msg(
         "The PIN must have %(min)s to %(max)s digits.",
@@ -304,8 +327,7 @@ def _check_secret(
         if pin:
             credentials.validate_account_pin(value, numbers)
         else:
-            for number in numbers:
-                credentials.validate_password(value, number)
+            credentials.validate_password(value, numbers)
     except ValueError as exc:
         problems.add(field, "pin-rule" if pin else "password-rule", rule_message(exc))
 
@@ -352,6 +374,7 @@ def change_password(
         assert account is not None
         account.password_hash = new_hash
         account.password_changed_at = now
+        account.password_change_required = False
         s.execute(delete(PortalSession).where(PortalSession.account_id == auth.account_id))
         signed = _open_session(s, auth.account_id, client, now, policy)
         enqueue(s, SettingsChanged(line=auth.primary.number, section="password"))

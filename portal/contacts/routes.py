@@ -110,18 +110,18 @@ def create_contact(body: ContactIn, auth: ApiAuth, portal: PortalDep) -> Contact
     return services.create_contact(portal.store, auth.account_id, body)
 
 
-@api.get("/contacts/{contact_id}", response_model=ContactOut)
+@api.get("/contacts/{contact_id:id}", response_model=ContactOut)
 def get_contact(contact_id: int, auth: ApiAuth, portal: PortalDep) -> ContactOut:
     return services.get_contact(portal.store, auth.account_id, contact_id)
 
 
-@api.put("/contacts/{contact_id}", response_model=ContactOut)
+@api.put("/contacts/{contact_id:id}", response_model=ContactOut)
 def put_contact(contact_id: int, body: ContactIn, auth: ApiAuth, portal: PortalDep) -> ContactOut:
     """Replace a contact's details (its id and groups stay)."""
     return services.update_contact(portal.store, auth.account_id, contact_id, body)
 
 
-@api.delete("/contacts/{contact_id}", status_code=204, response_class=Response)
+@api.delete("/contacts/{contact_id:id}", status_code=204, response_class=Response)
 def delete_contact(contact_id: int, auth: ApiAuth, portal: PortalDep) -> Response:
     services.delete_contacts(portal.store, auth.account_id, [contact_id])
     return Response(status_code=204)
@@ -146,17 +146,17 @@ def create_group(body: GroupIn, auth: ApiAuth, portal: PortalDep) -> GroupOut:
     return services.create_group(portal.store, auth.account_id, body)
 
 
-@api.get("/groups/{group_id}", response_model=GroupOut)
+@api.get("/groups/{group_id:id}", response_model=GroupOut)
 def get_group(group_id: int, auth: ApiAuth, portal: PortalDep) -> GroupOut:
     return services.get_group(portal.store, auth.account_id, group_id)
 
 
-@api.put("/groups/{group_id}", response_model=GroupOut)
+@api.put("/groups/{group_id:id}", response_model=GroupOut)
 def put_group(group_id: int, body: GroupIn, auth: ApiAuth, portal: PortalDep) -> GroupOut:
     return services.update_group(portal.store, auth.account_id, group_id, body)
 
 
-@api.delete("/groups/{group_id}", status_code=204, response_class=Response)
+@api.delete("/groups/{group_id:id}", status_code=204, response_class=Response)
 def delete_group(group_id: int, auth: ApiAuth, portal: PortalDep) -> Response:
     services.delete_groups(portal.store, auth.account_id, [group_id])
     return Response(status_code=204)

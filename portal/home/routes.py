@@ -28,6 +28,7 @@ from portal.home.schemas import CallSettingsIn, CallSettingsOut, PreviewOut
 from portal.i18n import Msg
 from portal.pages import frame, redirect, render, safe_next, usage
 from routing.model import MAX_ROWS, MAX_STAGES
+from routing.numbers import for_account
 from store import repository
 
 api = APIRouter(tags=["call settings"])
@@ -283,11 +284,12 @@ def _check_only(portal: PortalDep, auth: Any, line: Any, update: CallSettingsIn)
     current = services.load(portal.store, auth, line, stored=True)
     merged = services.merge(current, update)
     with portal.store.read() as s:
-        intl = repository.get_line(s, line.number).account.allow_international
+        account = repository.get_line(s, line.number).account
+        intl, abroad = account.allow_international, account.allow_nanp_abroad
     services.check(
         merged,
         ucn_enabled=auth.ucn_enabled,
-        plan=portal.dial_plan,
+        plan=for_account(portal.dial_plan, abroad),
         allow_international=intl,
         forward_timeout=cfg.routing.forward_timeout,
         max_diversions=cfg.routing.max_diversions,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from events.events import SettingsChanged
 from events.outbox import enqueue
@@ -39,6 +40,7 @@ from routing.model import (
     RingEntry,
     RingTable,
 )
+from routing.numbers import for_account
 from store import repository
 from store.models import ForwardingNumber
 from store.session import Store
@@ -273,6 +275,19 @@ def check(
             "too-many-numbers",
             Msg("You can save at most %(max)s forwarding numbers.", max=MAX_SAVED_NUMBERS),
         )
+    for field, target in (
+        ("forward_all_to", forward_all_to),
+        ("no_answer_to", no_answer_to),
+        ("busy_to", busy_to),
+        ("unavailable_to", unavailable_to),
+        ("selective_forward_to", selective_to),
+    ):
+        if target is not None and target == merged.line:
+            problems.add(
+                field,
+                "forward-loop",
+                Msg("%(number)s is this line: calls cannot be forwarded to it.", number=target),
+            )
     problems.check()
 
     in_use = [forward_all_to, no_answer_to, busy_to, unavailable_to, selective_to]
@@ -326,6 +341,29 @@ def merge(current: CallSettingsOut, update: CallSettingsIn) -> CallSettingsOut:
     )
 
 
+def _refuse_two_line_loops(s: Session, settings: LineSettings) -> None:
+    """Invalid when a line this one forwards to forwards its calls back here (A -> B -> A)."""
+    problems = Problems()
+    for field, target, active in (
+        ("forward_all_to", settings.forward_all_to, settings.incoming_mode.value == "forward_all"),
+        ("no_answer_to", settings.no_answer_to, settings.no_answer_action.value == "number"),
+        ("busy_to", settings.busy_to, settings.busy_action.value == "number"),
+        ("unavailable_to", settings.unavailable_to, settings.unavailable_forwarding),
+        ("selective_forward_to", settings.selective_forward_to, settings.selective_forwarding),
+    ):
+        if active and target and settings.line in repository.forward_targets(s, target):
+            problems.add(
+                field,
+                "forward-loop",
+                Msg(
+                    "%(number)s forwards its calls back to this line: the calls would go round "
+                    "in a loop.",
+                    number=target,
+                ),
+            )
+    problems.check()
+
+
 def save(
     store: Store,
     auth: Auth,
@@ -341,6 +379,7 @@ def save(
     with store.read() as s:
         line_row = repository.get_line(s, line.number)
         allow_international = line_row.account.allow_international
+        plan = for_account(plan, line_row.account.allow_nanp_abroad)
         ls_now = repository.line_settings(s, line.number)
         assert ls_now is not None
     settings, forwarding = check(
@@ -353,6 +392,7 @@ def save(
         has_devices=ls_now.has_devices,
     )
     with store.transaction() as s:
+        _refuse_two_line_loops(s, settings)
         repository.save_line_settings(s, settings)
         s.execute(delete(ForwardingNumber).where(ForwardingNumber.line_number == line.number))
         s.flush()

@@ -34,6 +34,7 @@ from portal.contacts.services import number_key
 from portal.errors import Problems, Refused
 from portal.i18n import Msg, format_number
 from routing.model import DialPlan
+from routing.numbers import for_account
 from store import repository
 from store.files import FileStore
 from store.models import Contact, ContactGroup, GroupMember, Line, Mailbox, Message
@@ -107,7 +108,13 @@ def resolve(
         if group is not None:
             _group(s, group, sender, targets, problems, name)
             continue
-        number = validate.destination(entry, name, problems, plan, account.allow_international)
+        number = validate.destination(
+            entry,
+            name,
+            problems,
+            for_account(plan, account.allow_nanp_abroad),
+            account.allow_international,
+        )
         if number is None:
             continue
         box = _mailbox_of(s, number)

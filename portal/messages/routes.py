@@ -133,14 +133,14 @@ def purge_all_messages(line: ApiLine, portal: PortalDep) -> BulkOut:
     return BulkOut(count=services.purge_all(portal.store, portal.files, line))
 
 
-@api.get("/lines/{n}/messages/{message_id}", response_model=MessageOut)
+@api.get("/lines/{n}/messages/{message_id:id}", response_model=MessageOut)
 def get_message(
     message_id: int, line: ApiLine, auth: ApiAuth, portal: PortalDep, lang: Lang
 ) -> MessageOut:
     return services.get_message(portal.store, auth, line, message_id, lang, portal.now())
 
 
-@api.patch("/lines/{n}/messages/{message_id}", response_model=MessageOut)
+@api.patch("/lines/{n}/messages/{message_id:id}", response_model=MessageOut)
 def patch_message(
     message_id: int, body: MessagePatch, line: ApiLine, auth: ApiAuth, portal: PortalDep, lang: Lang
 ) -> MessageOut:
@@ -151,14 +151,14 @@ def patch_message(
     return services.get_message(portal.store, auth, line, message_id, lang, portal.now())
 
 
-@api.delete("/lines/{n}/messages/{message_id}", status_code=204, response_class=Response)
+@api.delete("/lines/{n}/messages/{message_id:id}", status_code=204, response_class=Response)
 def purge_message(message_id: int, line: ApiLine, portal: PortalDep) -> Response:
     """Delete a message of Deleted for good (409 when it is still in the inbox)."""
     services.purge(portal.store, portal.files, line, message_id)
     return Response(status_code=204)
 
 
-@api.get("/lines/{n}/messages/{message_id}/audio", response_class=Response)
+@api.get("/lines/{n}/messages/{message_id:id}/audio", response_class=Response)
 def message_audio(
     message_id: int,
     request: Request,
@@ -172,7 +172,7 @@ def message_audio(
     return file_response(request, f.path, f.media_type, filename=f.filename, download=download)
 
 
-@api.get("/lines/{n}/messages/{message_id}/pdf", response_class=Response)
+@api.get("/lines/{n}/messages/{message_id:id}/pdf", response_class=Response)
 def message_pdf(
     message_id: int,
     request: Request,
@@ -192,13 +192,13 @@ def message_pdf(
 
 
 for _path, _view in (
-    ("/lines/{n}/messages/{message_id}/audio", message_audio),
-    ("/lines/{n}/messages/{message_id}/pdf", message_pdf),
+    ("/lines/{n}/messages/{message_id:id}/audio", message_audio),
+    ("/lines/{n}/messages/{message_id:id}/pdf", message_pdf),
 ):
     api.add_api_route(_path, _view, methods=["HEAD"], include_in_schema=False)
 
 
-@api.get("/lines/{n}/messages/{message_id}/waveform", response_class=Response)
+@api.get("/lines/{n}/messages/{message_id:id}/waveform", response_class=Response)
 def message_waveform(message_id: int, line: ApiLine, auth: ApiAuth, portal: PortalDep) -> Response:
     """The message's waveform picture (SVG)."""
     svg = services.waveform_svg(portal.store, portal.files, auth, line, message_id)
@@ -218,7 +218,7 @@ def _forward_problems(exc: ValidationError) -> Invalid:
 
 
 @api.post(
-    "/lines/{n}/messages/{message_id}/forward",
+    "/lines/{n}/messages/{message_id:id}/forward",
     response_model=DeliveryOut | EmailForwardOut,
     openapi_extra={
         "requestBody": {
@@ -298,7 +298,7 @@ async def forward_message(
 
 
 @api.post(
-    "/lines/{n}/messages/{message_id}/reply",
+    "/lines/{n}/messages/{message_id:id}/reply",
     response_model=DeliveryOut,
     status_code=201,
     openapi_extra={"requestBody": {"content": MULTIPART, "required": True}},
@@ -460,7 +460,7 @@ def _message_id(raw: str) -> int:
     return int(raw)
 
 
-@pages.post("/messages/{message_id}/heard")
+@pages.post("/messages/{message_id:id}/heard")
 def heard_submit(message_id: str, form: Form, portal: PortalDep, line: FormLine) -> Response:
     heard = _flag(form, "heard")
     services.update(
@@ -469,7 +469,7 @@ def heard_submit(message_id: str, form: Form, portal: PortalDep, line: FormLine)
     return redirect(_back(form), "marked-heard" if heard else "marked-new")
 
 
-@pages.post("/messages/{message_id}/delete")
+@pages.post("/messages/{message_id:id}/delete")
 def delete_submit(message_id: str, form: Form, portal: PortalDep, line: FormLine) -> Response:
     services.update(
         portal.store, line, _message_id(message_id), heard=None, folder="deleted", now=portal.now()
@@ -477,7 +477,7 @@ def delete_submit(message_id: str, form: Form, portal: PortalDep, line: FormLine
     return redirect(_back(form), "message-deleted")
 
 
-@pages.post("/messages/{message_id}/restore")
+@pages.post("/messages/{message_id:id}/restore")
 def restore_submit(message_id: str, form: Form, portal: PortalDep, line: FormLine) -> Response:
     services.update(
         portal.store, line, _message_id(message_id), heard=None, folder="inbox", now=portal.now()
@@ -485,7 +485,7 @@ def restore_submit(message_id: str, form: Form, portal: PortalDep, line: FormLin
     return redirect(_back(form, "/messages/deleted"), "message-restored")
 
 
-@pages.post("/messages/{message_id}/purge")
+@pages.post("/messages/{message_id:id}/purge")
 def purge_submit(message_id: str, form: Form, portal: PortalDep, line: FormLine) -> Response:
     services.purge(portal.store, portal.files, line, _message_id(message_id))
     return redirect("/messages/deleted", "message-purged")
@@ -550,7 +550,7 @@ def new_page(
     return _send_page(request, portal, lang, auth, line, "new", None)
 
 
-@pages.get("/messages/{message_id}/{kind}")
+@pages.get("/messages/{message_id:id}/{kind}")
 def send_page(
     message_id: str,
     kind: str,
@@ -681,7 +681,7 @@ async def new_submit(
     return await _send("new", "", request, form, portal, lang, auth, line)
 
 
-@pages.post("/messages/{message_id}/{kind}")
+@pages.post("/messages/{message_id:id}/{kind}")
 async def send_submit(
     message_id: str,
     kind: str,

@@ -17,6 +17,7 @@ from portal.i18n import Msg
 from portal.notifications import services
 from portal.notifications.schemas import NotificationsIn, NotificationsOut
 from portal.pages import frame, redirect, render
+from routing.numbers import for_account
 from store import repository
 
 api = APIRouter(tags=["notifications"])
@@ -25,9 +26,11 @@ pages = APIRouter(include_in_schema=False)
 
 def _context(portal: PortalDep, auth: Any, line: Any) -> dict[str, Any]:
     with portal.store.read() as s:
-        intl = repository.get_line(s, line.number).account.allow_international
+        account = repository.get_line(s, line.number).account
+        intl, abroad = account.allow_international, account.allow_nanp_abroad
     today = portal.now().astimezone(ZoneInfo(auth.timezone)).date()
-    return {"plan": portal.dial_plan, "allow_international": intl, "today": today}
+    plan = for_account(portal.dial_plan, abroad)
+    return {"plan": plan, "allow_international": intl, "today": today}
 
 
 def _save(portal: PortalDep, auth: Any, line: Any, update: NotificationsIn) -> NotificationsOut:

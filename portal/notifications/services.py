@@ -258,6 +258,14 @@ def check(
                 Msg("Message waiting lamps light on 10-digit numbers only."),
             )
             value = None
+        if value is not None and numbers.refusal(value, plan, allow_international):
+            # Lamps go through the same dial plan as calls (a NOTIFY reaches the number too).
+            problems.add(
+                f"mwi.targets.{i}.number",
+                "destination-refused",
+                validate.refusal_message(value, plan, allow_international),
+            )
+            value = None
         if value is not None:
             mwi.setdefault(value, [])
             mwi[value] = _types(mwi[value] + list(t.types))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, UploadFile
 from pydantic import ValidationError
@@ -155,9 +156,14 @@ def _page(
     status_code: int = 200,
 ) -> Response:
     ctx = frame(request, portal, lang, auth, line, nav="home")
+    ms = ms or services.load(portal.store, line)
+    locked = ms.pin_locked_until
     ctx.update(
         {
-            "ms": ms or services.load(portal.store, line),
+            "ms": ms,
+            "pin_locked_at": (
+                locked.astimezone(ZoneInfo(auth.timezone)).strftime("%H:%M") if locked else ""
+            ),
             "errors": errors or {},
             "max_seconds": portal.settings.portal_security.greeting_max_seconds,
             "max_mb": max(1, portal.settings.portal_security.greeting_max_bytes // 1_000_000),

@@ -36,6 +36,10 @@ class MessageSettingsOut(BaseModel):
     no_answer_greeting_enabled: bool
     extended_absence_enabled: bool
     greetings: list[GreetingOut]
+    pin_locked_until: datetime | None = Field(
+        default=None,
+        description="set while the voicemail PIN is locked after wrong PINs by phone (read only)",
+    )
 
 
 class MessageSettingsIn(BaseModel):

@@ -93,6 +93,11 @@ def load(store: Store, line: LineRef) -> MessageSettingsOut:
             no_answer_greeting_enabled=m.no_answer_greeting_enabled,
             extended_absence_enabled=m.extended_absence_enabled,
             greetings=[],
+            pin_locked_until=(
+                m.pin_locked_until
+                if m.pin_locked_until is not None and m.pin_locked_until > utcnow()
+                else None
+            ),
         )
     out.greetings = greetings(store, line)
     return out

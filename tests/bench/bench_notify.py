@@ -24,6 +24,7 @@ from pathlib import Path
 import aiomqtt
 import aiosmtplib
 
+from events.access import bus_credentials
 from events.events import MessageDeposited
 from events.mqtt import MqttAddress, subscribe
 from store.files import FileStore
@@ -57,7 +58,8 @@ def ms(values: list[float]) -> str:
 async def _measure(
     store: Store, files: FileStore, port: int, smtp: SmtpServer
 ) -> dict[str, list[float]]:
-    address = MqttAddress("127.0.0.1", port)
+    observer = bus_credentials(files.root).observer  # what `relais bus` generated
+    address = MqttAddress("127.0.0.1", port, "observer", observer)
     committed: dict[int, float] = {}
     heard: dict[int, float] = {}
     ready = asyncio.Event()

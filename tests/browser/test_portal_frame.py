@@ -13,7 +13,6 @@ from store import credentials
 from store.models import Account, Contact, Feedback, Mailbox, Message
 from tests.browser.conftest import (
     DEMO_NUMBER,
-    DEMO_PASSWORD,
     DEMO_SECOND,
     Server,
     shoot,
@@ -36,7 +35,7 @@ def test_sign_in(context: BrowserContext, server: Server) -> None:
     )
     expect(page.get_by_label("Numéro")).to_have_value("613 555 0100")
     shoot(page, "login-error")
-    page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
+    page.get_by_label("Mot de passe").fill(server.password)
     page.get_by_role("button", name="Connexion").click()
     page.wait_for_url("**/home")
     nav = page.get_by_role("navigation", name="Principal")
@@ -154,7 +153,7 @@ def test_pin_and_password_dialogs(page: Page, server: Server) -> None:
 
     footer.get_by_role("link", name="Changer de mot de passe").click()
     dialog = page.locator("#dlg-password")
-    dialog.get_by_label("Mot de passe actuel :", exact=True).fill(DEMO_PASSWORD)
+    dialog.get_by_label("Mot de passe actuel :", exact=True).fill(server.password)
     dialog.get_by_label("Nouveau mot de passe :", exact=True).fill("un-autre-mdp-2026")
     dialog.get_by_label("Confirmer le nouveau mot de passe :", exact=True).fill("un-autre-mdp-2026")
     dialog.get_by_role("button", name="Confirmer").click()
@@ -164,14 +163,14 @@ def test_pin_and_password_dialogs(page: Page, server: Server) -> None:
     # Put the demo password back for the other tests (through the same dialog).
     footer.get_by_role("link", name="Changer de mot de passe").click()
     dialog.get_by_label("Mot de passe actuel :", exact=True).fill("un-autre-mdp-2026")
-    dialog.get_by_label("Nouveau mot de passe :", exact=True).fill(DEMO_PASSWORD)
-    dialog.get_by_label("Confirmer le nouveau mot de passe :", exact=True).fill(DEMO_PASSWORD)
+    dialog.get_by_label("Nouveau mot de passe :", exact=True).fill(server.password)
+    dialog.get_by_label("Confirmer le nouveau mot de passe :", exact=True).fill(server.password)
     dialog.get_by_role("button", name="Confirmer").click()
     expect(page.get_by_test_id("flash")).to_be_visible()
     with server.store.read() as s:
         account = s.scalar(select(Account))
         assert account is not None
-        assert credentials.verify_secret(account.password_hash, DEMO_PASSWORD)
+        assert credentials.verify_secret(account.password_hash, server.password)
         assert credentials.verify_secret(account.services_pin_hash, "7305")
 
 
@@ -227,7 +226,7 @@ def test_api_sessions_and_pages_are_separate(server: Server) -> None:
     api.close()
 
 
-def test_sign_in_again_after_sign_out(context: BrowserContext) -> None:
+def test_sign_in_again_after_sign_out(context: BrowserContext, server: Server) -> None:
     page = context.new_page()
-    sign_in(page)
+    sign_in(page, server.password)
     expect(page.get_by_test_id("current-line")).to_have_text("(613) 555-0100")

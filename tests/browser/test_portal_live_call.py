@@ -72,7 +72,7 @@ def test_a_message_left_by_a_sipp_call_appears_without_a_reload(
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        sign_in(page, number, "motdepasse1")
+        sign_in(page, "motdepasse1", number)
         page.goto("/messages")
         expect(page.get_by_test_id("empty")).to_be_visible()
         page.evaluate("window.__stayed = true")
@@ -120,7 +120,7 @@ def test_the_switch_uses_the_settings_saved_in_the_page_on_the_next_call(
     context.set_default_timeout(10_000)
     try:
         page = context.new_page()
-        sign_in(page, number, "motdepasse1")
+        sign_in(page, "motdepasse1", number)
         page.goto("/")
         page.locator("#advanced > summary").click()
         page.get_by_label("Selective rejection").check()

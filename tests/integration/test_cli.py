@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from relais.cli import app
-from store.models import Device, Line, Mailbox
+from store import credentials
+from store.models import Account, Device, Line, Mailbox
+from store.session import Store
 
 RELAIS = str(Path(sys.executable).with_name("relais"))
 
@@ -133,7 +136,7 @@ def test_provisioning_commands(backend_env: dict[str, str], database_url: str) -
         ),
         (
             ["--number", "6135550102", "--pin", "4826", "--password", "short"],
-            "error: the password must have at least 8 characters",
+            "error: the password must have at least 10 characters",
         ),
         (
             ["--number", "6135550100", "--pin", "4826", "--password", "motdepasse1"],
@@ -220,12 +223,85 @@ def test_line_and_device_bad_input(env: dict[str, str]) -> None:
     ) == ("error: 'http://x' is not a SIP URI such as sip:alice@192.0.2.10:5060")
 
 
-def test_demo_is_idempotent_and_prints_credentials(env: dict[str, str]) -> None:
+def demo_file(env: dict[str, str]) -> Path:
+    return Path(env["RELAIS_STORAGE_ROOT"]) / "demo-credentials.toml"
+
+
+def test_demo_is_made_once_with_secrets_of_its_own(env: dict[str, str], tmp_path: Path) -> None:
     first = ok(env, "demo")
-    assert "demo account created" in first
-    assert "6135550100" in first and "relais-demo" in first and "4826" in first
+    assert first.startswith("demo account created (these secrets are shown once):")
+    path = demo_file(env)
+    assert (path.stat().st_mode & 0o777) == 0o600
+    creds = tomllib.loads(path.read_text())
+    for key in ("portal_password", "voicemail_pin", "sip_password"):
+        assert creds[key] in first  # printed once, for the operator
+    assert "relais-demo" not in first and "demo-phone-2026" not in first
+    store = Store(f"sqlite:///{tmp_path / 'var' / 'relais.db'}")
+    try:
+        with store.read() as s:
+            account = s.scalar(sa.select(Account))
+            mailbox = s.get(Mailbox, "6135550100")
+            device = s.scalar(sa.select(Device))
+            assert account is not None and mailbox is not None and device is not None
+            assert credentials.verify_secret(account.password_hash, creds["portal_password"])
+            assert credentials.verify_secret(mailbox.pin_hash, creds["voicemail_pin"])
+            assert device.ha1 == credentials.digest_ha1(
+                "6135550100", "relais.local", creds["sip_password"]
+            )
+    finally:
+        store.dispose()
     second = ok(env, "demo")
-    assert "already exists" in second
+    assert second.strip() == f"demo account: made before; its credentials are in {path}"
+    assert creds["portal_password"] not in second  # shown once only
+
+    # Another installation gets other secrets.
+    other = {**env, "RELAIS_STORAGE_ROOT": str(tmp_path / "other")}
+    ok(other, "demo")
+    theirs = tomllib.loads(demo_file(other).read_text())
+    assert all(theirs[k] != creds[k] for k in ("portal_password", "sip_password"))
+
+
+def test_a_removed_demo_is_not_made_again(env: dict[str, str], tmp_path: Path) -> None:
+    ok(env, "demo")
+    for suffix in ("", "-wal", "-shm"):  # the whole store goes: only the record stays
+        (tmp_path / "var" / f"relais.db{suffix}").unlink(missing_ok=True)
+    assert ok(env, "demo").startswith("demo account: made before")
+    store = Store(f"sqlite:///{tmp_path / 'var' / 'relais.db'}")
+    try:
+        with store.read() as s:
+            assert s.scalar(sa.select(sa.func.count()).select_from(Account)) == 0
+    finally:
+        store.dispose()
+
+
+def test_the_demo_is_made_only_on_an_empty_store(env: dict[str, str]) -> None:
+    ok(
+        env,
+        "account",
+        "add",
+        "--number",
+        "6135550177",
+        "--name",
+        "A",
+        "--password",
+        "Tr0ub4dor&3x",
+        "--pin",
+        "9081",
+    )
+    assert ok(env, "demo").strip() == "demo account: not made (the store already has accounts)"
+    assert not demo_file(env).exists()
+
+
+def test_the_demo_is_refused_beyond_loopback_unless_asked(env: dict[str, str]) -> None:
+    public = {**env, "RELAIS_PORTAL_HOST": "0.0.0.0", "RELAIS_SIP_HOST": "192.0.2.7"}
+    assert ok(public, "demo").strip() == (
+        "demo account: not made because the portal listens on 0.0.0.0 (portal_host) and the SIP "
+        "edge listens on 192.0.2.7 (sip_host); set demo.allow_public = true (or run relais demo "
+        "--allow-public) to make it anyway"
+    )
+    assert not demo_file(env).exists()
+    assert ok(public, "demo", "--allow-public").startswith("demo account created")
+    assert demo_file(env).exists()
 
 
 def test_bad_settings_stop_the_command(env: dict[str, str]) -> None:
@@ -269,6 +345,33 @@ def test_status_reports_store_and_outbox(env: dict[str, str]) -> None:
     ok(env, "db", "upgrade")
     out = ok(env, "status")
     assert "(up to date)" in out and "outbox  : 0 event(s)" in out
+    assert "storage : " in out and "LOW" not in out
+    low = ok({**env, "RELAIS_MAILBOX__MIN_FREE_MB": str(10**12)}, "status")
+    assert f"below mailbox.min_free_mb ({10**12}), callers cannot leave messages" in low
+
+
+def test_account_dialing_permissions(env: dict[str, str], tmp_path: Path) -> None:
+    ok(env, "account", "add", "--number", "6135550177", "--name", "A", "--password",
+       "Tr0ub4dor&3x", "--pin", "9081")  # fmt: skip
+    assert ok(env, "account", "dialing", "--number", "6135550177").strip() == (
+        "account of 6135550177: NANP numbers outside Canada and the US: refused; "
+        "international numbers: refused"
+    )
+    assert ok(env, "account", "dialing", "--number", "6135550177", "--nanp-abroad").strip() == (
+        "account of 6135550177: NANP numbers outside Canada and the US: allowed; "
+        "international numbers: refused"
+    )
+    store = Store(f"sqlite:///{tmp_path / 'var' / 'relais.db'}")
+    try:
+        with store.read() as s:
+            account = s.scalar(sa.select(Account))
+            assert account is not None and account.allow_nanp_abroad
+            assert not account.allow_international
+    finally:
+        store.dispose()
+    assert refused(env, "account", "dialing", "--number", "6135550199") == (
+        "error: line 6135550199 does not exist"
+    )
 
 
 def test_a_line_fax_number_is_set_checked_and_removed(env: dict[str, str]) -> None:

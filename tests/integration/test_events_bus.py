@@ -11,22 +11,25 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiomqtt
 import pytest
 
 from events import outbox
+from events.access import BusCredentials, bus_credentials
 from events.broker import EmbeddedBroker
 from events.consumer import DurableConsumer
-from events.events import Event, MessageChanged, SettingsChanged
-from events.mqtt import MqttAddress, Relay, parse_mqtt_url, subscribe
+from events.events import Event, MessageChanged, OutdialRequest, SettingsChanged
+from events.mqtt import MqttAddress, Relay, heartbeat_line, parse_mqtt_url, subscribe
 from store.session import Store
 from tests.support.mqtt import Mosquitto, wait_port
 from tests.support.postgres import free_port
 from tests.support.text import starts
 
 LINE = "6135550100"
+CREDS = BusCredentials(relais="relais-pass-1", observer="observer-pass-1")
 
 
 @pytest.fixture
@@ -160,8 +163,8 @@ async def test_embedded_broker_carries_events_and_is_loopback_only(
 ) -> None:
     port = free_port()
     with pytest.raises(ValueError, match=starts("the embedded broker listens on the loopback")):
-        EmbeddedBroker(port, host="0.0.0.0")
-    async with EmbeddedBroker(port) as broker:
+        EmbeddedBroker(port, CREDS, host="0.0.0.0")
+    async with EmbeddedBroker(port, CREDS):
         # A readiness probe (connect, close) is not logged as an error.
         _, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.close()
@@ -169,7 +172,7 @@ async def test_embedded_broker_carries_events_and_is_loopback_only(
         assert not [
             r for r in caplog.records if r.name.startswith("amqtt") and r.levelno >= logging.ERROR
         ]
-        address = parse_mqtt_url(broker.url)
+        address = MqttAddress("127.0.0.1", port, "relais", CREDS.relais)
         ready = asyncio.Event()
         listener = asyncio.create_task(collect(address, "relais/+/message/changed", 3, ready))
         await asyncio.wait_for(ready.wait(), 10)
@@ -177,6 +180,48 @@ async def test_embedded_broker_carries_events_and_is_loopback_only(
         async with running(Relay(sqlite_store, address, poll_seconds=0.02)):
             got = await asyncio.wait_for(listener, 10)
         assert [e.message_id for e in got] == [0, 1, 2]  # type: ignore[attr-defined]
+
+
+async def test_the_embedded_broker_admits_its_users_only_and_observers_cannot_command() -> None:
+    port = free_port()
+    async with EmbeddedBroker(port, CREDS):
+        for user, password in ((None, None), ("relais", "wrong"), ("intruder", "relais-pass-1")):
+            with pytest.raises(aiomqtt.MqttError):
+                async with aiomqtt.Client("127.0.0.1", port, username=user, password=password):
+                    pass
+        # An observer reads events but cannot subscribe outside relais/ nor publish at all.
+        relais = MqttAddress("127.0.0.1", port, "relais", CREDS.relais)
+        observer = MqttAddress("127.0.0.1", port, "observer", CREDS.observer)
+        ready = asyncio.Event()
+        watched = asyncio.create_task(collect(observer, f"relais/{LINE}/#", 1, ready))
+        await asyncio.wait_for(ready.wait(), 10)
+        ready = asyncio.Event()
+        commands = asyncio.create_task(collect(relais, "relais/+/outdial/request", 1, ready))
+        await asyncio.wait_for(ready.wait(), 10)
+        forged = OutdialRequest(
+            line=LINE,
+            job_id=1,
+            attempt=1,
+            number="8095550123",
+            mode="notify",
+            message_id=None,
+            language="en",
+            dtmf="",
+            ring_seconds=30,
+            expires_at="2099-01-01T00:00:00+00:00",
+        )
+        real = OutdialRequest(**{**forged.__dict__, "number": "6135550123", "job_id": 2})
+        async with aiomqtt.Client(
+            "127.0.0.1", port, username="observer", password=CREDS.observer
+        ) as spy:
+            await spy.publish(forged.topic, forged.to_json(), qos=1)
+        async with aiomqtt.Client(
+            "127.0.0.1", port, username="relais", password=CREDS.relais
+        ) as ours:
+            await ours.publish(real.topic, real.to_json(), qos=1)
+        # Delivered in order: the observer's command never reached the switch's subscription.
+        assert await asyncio.wait_for(commands, 10) == [real]
+        assert await asyncio.wait_for(watched, 10) == [real]
 
 
 async def test_subscriber_yields_each_event_id_once_and_skips_foreign_payloads(
@@ -222,6 +267,8 @@ def test_relais_bus_runs_the_embedded_broker_and_the_relay(tmp_path: Path) -> No
     )
     relais = str(Path(sys.executable).with_name("relais"))
     subprocess.run([relais, "db", "upgrade"], env=env, check=True, capture_output=True)
+    creds = bus_credentials(tmp_path / "var")  # what `relais bus` reads (or makes: mode 0600)
+    assert (tmp_path / "var" / "bus-credentials.toml").stat().st_mode & 0o777 == 0o600
     store = Store(f"sqlite:///{tmp_path / 'var' / 'relais.db'}")
     proc = subprocess.Popen([relais, "bus"], env=env, stdout=subprocess.PIPE, text=True)
     try:
@@ -230,7 +277,12 @@ def test_relais_bus_runs_the_embedded_broker_and_the_relay(tmp_path: Path) -> No
         async def scenario() -> list[Event]:
             ready = asyncio.Event()
             listener = asyncio.create_task(
-                collect(MqttAddress("127.0.0.1", port), f"relais/{LINE}/#", 1, ready)
+                collect(
+                    MqttAddress("127.0.0.1", port, "observer", creds.observer),
+                    f"relais/{LINE}/#",
+                    1,
+                    ready,
+                )
             )
             await asyncio.wait_for(ready.wait(), 10)
             enqueue(store, changed(42))
@@ -241,7 +293,7 @@ def test_relais_bus_runs_the_embedded_broker_and_the_relay(tmp_path: Path) -> No
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=15)
         assert proc.returncode == 0
-        assert f"bus ready: mqtt://127.0.0.1:{port}" in out
+        assert f"bus ready: mqtt://relais@127.0.0.1:{port}" in out
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -257,3 +309,39 @@ async def wait_until(predicate: object, timeout: float = 10.0) -> None:
             return
         await asyncio.sleep(0.02)
     raise TimeoutError("condition not met in time")
+
+
+async def test_the_bus_status_comes_from_a_heartbeat_the_broker_acknowledged(
+    store: Store, tmp_path: Path
+) -> None:
+    """A frozen broker (its process alive but not answering) shows as such in `relais status`."""
+    beat = tmp_path / "run" / "bus.heartbeat"
+    broker = Mosquitto(tmp_path / "m").start()
+    try:
+        assert broker.process is not None
+        relay = Relay(
+            store, parse_mqtt_url(broker.url), poll_seconds=0.02, heartbeat=beat,
+            heartbeat_seconds=0.2,
+        )  # fmt: skip
+        async with running(relay):
+            await wait_until(beat.exists)
+            assert heartbeat_line(beat, datetime.now(UTC), stale_after=2.0).startswith(
+                "bus     : up (the broker acknowledged a heartbeat"
+            )
+            broker.process.send_signal(signal.SIGSTOP)  # frozen: the process is still there
+            try:
+                first = beat.read_text()
+                await asyncio.sleep(1.0)
+                assert beat.read_text() == first  # no acknowledgement, no new heartbeat
+                later = datetime.fromisoformat(first.strip()) + timedelta(seconds=10)
+                assert heartbeat_line(beat, later, stale_after=2.0).startswith(
+                    "bus     : no broker answer for 10 s (last heartbeat "
+                )
+            finally:
+                broker.process.send_signal(signal.SIGCONT)
+            await wait_until(lambda: beat.read_text() != first, timeout=20)
+    finally:
+        broker.stop()
+    assert heartbeat_line(tmp_path / "none", datetime.now(UTC)) == (
+        "bus     : no heartbeat yet (relais bus not running, or no broker answer so far)"
+    )

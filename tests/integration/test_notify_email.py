@@ -367,6 +367,34 @@ def test_smtp_urls_are_checked_without_echoing_them() -> None:
             parse_smtp_url(url)
 
 
+async def test_a_spooled_mail_keeps_no_bcc_header(
+    store: Store, files: FileStore, tmp_path: Path
+) -> None:
+    make_subscriber(store, language="en")
+    d = deposit(store, files)
+    mailer = SpoolMailer(tmp_path / "var")
+    await forward_by_email(
+        store,
+        files,
+        mailer,
+        line=NUMBER,
+        message_id=d.message_id,
+        to=["a@example.com"],
+        cc=["b@example.com"],
+        bcc=["c@example.com", "d@example.com"],
+        body="",
+        sender="relais <voicemail@relais.test>",
+    )
+    spool = tmp_path / "var" / "spool"
+    (eml,) = spool.glob("*.eml")
+    raw = eml.read_bytes()
+    assert b"Bcc" not in raw and b"c@example.com" not in raw and b"d@example.com" not in raw
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    assert mail["To"] == "a@example.com" and mail["Cc"] == "b@example.com"
+    # The blind copies are kept apart, for whoever relays the spool.
+    assert eml.with_suffix(".bcc").read_text() == "c@example.com\nd@example.com\n"
+
+
 async def test_portal_forward_as_email_to_cc_bcc_body(
     store: Store, files: FileStore, smtp: SmtpServer
 ) -> None:

@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from events.access import BusCredentials
 from events.broker import EmbeddedBroker
 from events.events import MailboxAccessed, MessageChanged
-from events.mqtt import parse_mqtt_url
+from events.mqtt import MqttAddress, parse_mqtt_url
 from events.outbox import enqueue
 from notify.email import SmtpMailer, parse_smtp_url
 from store.files import FileStore
@@ -271,8 +272,9 @@ async def test_override_replaces_pager_and_outdial_until_its_end_date(
     )
     port = free_port()
     mailer = SmtpMailer(parse_smtp_url(smtp.url))
-    async with EmbeddedBroker(port) as broker:
-        bus = parse_mqtt_url(broker.url)
+    creds = BusCredentials(relais="relais-pass-1", observer="observer-pass-1")
+    async with EmbeddedBroker(port, creds):
+        bus = MqttAddress("127.0.0.1", port, "relais", creds.relais)
         switch = SwitchDouble(store, bus, ["answered", "answered", "answered"])
         async with (
             relay(store, bus),

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from events.access import bus_credentials
 from events.events import MessageDeposited
 from events.mqtt import MqttAddress, subscribe
-from relais.cli import DEMO_NUMBER
+from relais.demo import NUMBER as DEMO_NUMBER
 from store.files import FileStore
 from store.migrate import upgrade
 from store.models import NotificationJob
@@ -183,7 +184,9 @@ def test_relais_run_carries_a_deposit_through_the_embedded_broker_to_smtp(
                 ready.set()
 
             events = subscribe(
-                MqttAddress("127.0.0.1", port),
+                MqttAddress(
+                    "127.0.0.1", port, "observer", bus_credentials(tmp_path / "var").observer
+                ),
                 [f"relais/{DEMO_NUMBER}/message/#"],
                 on_subscribed=subscribed,
             )

@@ -77,7 +77,7 @@ def test_password_change_ends_every_session_and_gives_a_new_one(env: PortalEnv) 
             {"current": A_PASSWORD, "new": "court", "confirm": "court"},
             "new",
             "password-rule",
-            "The password must have at least 8 characters.",
+            "The password must have at least 10 characters.",
         ),
         (
             {"current": A_PASSWORD, "new": A_SECOND, "confirm": A_SECOND},
@@ -114,6 +114,49 @@ def test_password_rules(
     assert {"field": field, "error": error, "detail": detail} in r.json()["fields"]
     assert _account(env).password_hash == before
     assert api.get("/api/v1/lines").status_code == 200  # the session is still valid
+
+
+def test_a_password_chosen_under_an_older_rule_must_change_at_next_sign_in(
+    env: PortalEnv,
+) -> None:
+    weak = "12345678"  # accepted by older versions of relais
+    with env.store.transaction() as s:
+        account = s.scalar(select(Account).where(Account.display_name == "Jeanne Tremblay"))
+        assert account is not None
+        account.password_hash = credentials.hash_secret(weak)
+    token = sign_in(env.client(), password=weak)
+    api = env.client(headers={**bearer(token), "Accept-Language": "en"})
+    r = api.get("/api/v1/lines")
+    assert r.status_code == 403
+    assert r.json()["error"] == "password-change-required"
+    assert r.json()["detail"] == (
+        "Your password does not meet the password rule any more: change it before anything else."
+    )
+    assert api.get("/api/v1/account").status_code == 200
+    # Pages lead to the password form, which says why.
+    page = env.client()
+    csrf = sign_in_page(page, password=weak)
+    r = page.get("/home", follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/security/password")
+    form = page.get("/security/password")
+    assert form.status_code == 200 and 'data-testid="password-change-required"' in form.text
+    assert csrf  # the password form carries the session's token
+    # The new password meets the rule: everything works again.
+    r = api.put(
+        "/api/v1/account/password",
+        json={"current": weak, "new": "un-nouveau-mdp", "confirm": "un-nouveau-mdp"},
+    )
+    assert r.status_code == 200, r.text
+    fresh = env.client(headers=bearer(r.json()["token"]))
+    assert fresh.get("/api/v1/lines").status_code == 200
+    assert _account(env).password_change_required is False
+    # A good password does not raise the flag again.
+    assert (
+        env.client(headers=bearer(sign_in(env.client(), password="un-nouveau-mdp")))
+        .get("/api/v1/lines")
+        .status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize(

@@ -300,6 +300,26 @@ def test_fields_left_out_keep_their_value(api: TestClient) -> None:
             "destination-refused",
             "9005550100: calls cannot be sent to premium-rate numbers (such as 900 and 976).",
         ),
+        (
+            {"no_answer_action": "number", "no_answer_to": "1 809 555 0123"},
+            "no_answer_to",
+            "destination-refused",
+            "8095550123: calls cannot be sent to numbers outside Canada and the United States "
+            "(the Dominican Republic) on your account.",
+        ),
+        (
+            {"incoming_mode": "forward_all", "forward_all_to": "(876) 555-0100"},
+            "forward_all_to",
+            "destination-refused",
+            "8765550100: calls cannot be sent to numbers outside Canada and the United States "
+            "(Jamaica) on your account.",
+        ),
+        (
+            {"busy_action": "number", "busy_to": A_NUMBER},
+            "busy_to",
+            "forward-loop",
+            f"{A_NUMBER} is this line: calls cannot be forwarded to it.",
+        ),
     ],
 )
 def test_bad_input_is_refused_and_nothing_changes(
@@ -369,6 +389,46 @@ def test_international_numbers_when_the_account_allows_them(
     r = api.put(PATH, json={"no_answer_action": "number", "no_answer_to": "+44 20 7946 0958"})
     assert r.status_code == 200, r.text
     assert r.json()["no_answer_to"] == "011442079460958"
+
+
+def test_nanp_numbers_abroad_when_the_account_allows_them(env: PortalEnv, api: TestClient) -> None:
+    with env.store.transaction() as s:
+        for account in s.scalars(select(Account)):
+            account.allow_nanp_abroad = True
+    r = api.put(PATH, json={"no_answer_action": "number", "no_answer_to": "1 284 555 0100"})
+    assert r.status_code == 200, r.text
+    assert r.json()["no_answer_to"] == "2845550100"
+    with env.store.read() as s:  # what the switch reads at call time
+        ls = repository.line_settings(s, A_NUMBER)
+        assert ls is not None and ls.dial_plan.allow_nanp_abroad
+
+
+def test_a_two_line_forwarding_loop_is_refused_at_save_time(
+    env: PortalEnv, api: TestClient
+) -> None:
+    second = f"/api/v1/lines/{A_SECOND}/call-settings"
+    r = api.put(second, json={"incoming_mode": "forward_all", "forward_all_to": A_NUMBER})
+    assert r.status_code == 200, r.text
+    before = api.get(PATH).json()
+    r = api.put(
+        PATH,
+        json={"unavailable_forwarding": True, "unavailable_to": A_SECOND},
+        headers={"Accept-Language": "en"},
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["fields"] == [
+        {
+            "field": "unavailable_to",
+            "error": "forward-loop",
+            "detail": f"{A_SECOND} forwards its calls back to this line: the calls would go "
+            "round in a loop.",
+        }
+    ]
+    assert api.get(PATH).json() == before
+    # Once the other line stops forwarding here, the same change is accepted.
+    api.put(second, json={"incoming_mode": "ring_account"})
+    r = api.put(PATH, json={"unavailable_forwarding": True, "unavailable_to": A_SECOND})
+    assert r.status_code == 200, r.text
 
 
 def test_each_line_has_its_own_settings(env: PortalEnv, api: TestClient) -> None:

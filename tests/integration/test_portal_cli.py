@@ -8,12 +8,21 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import httpx
 
 from config.settings import load_settings
 from relais.run import components
+
+
+def demo_password(tmp_path: Path) -> str:
+    """The portal password `relais demo` generated and kept under the storage root."""
+    return str(
+        tomllib.loads((tmp_path / "var" / "demo-credentials.toml").read_text())["portal_password"]
+    )
+
 
 RELAIS = str(Path(sys.executable).with_name("relais"))
 
@@ -46,7 +55,7 @@ def test_relais_portal_serves_pages_and_api(tmp_path: Path) -> None:
         assert "server" not in r.headers  # uvicorn's banner is off
         session = httpx.post(
             f"http://127.0.0.1:{port}/api/v1/session",
-            json={"number": "6135550100", "password": "relais-demo"},
+            json={"number": "6135550100", "password": demo_password(tmp_path)},
             timeout=10,
         )
         assert session.status_code == 200
@@ -61,7 +70,7 @@ def test_relais_portal_serves_pages_and_api(tmp_path: Path) -> None:
     assert proc.returncode in (0, -signal.SIGTERM)
     assert b"Application shutdown complete" in out
     assert f"portal http://127.0.0.1:{port}".encode() in out
-    assert b"relais-demo" not in out  # the password never reaches the log
+    assert demo_password(tmp_path).encode() not in out  # the password never reaches the log
 
 
 def test_relais_run_starts_the_portal(tmp_path: Path) -> None:
@@ -121,7 +130,7 @@ def test_relais_portal_over_tls_sets_secure_cookies(tmp_path: Path) -> None:
             try:
                 r = httpx.post(
                     f"https://127.0.0.1:{port}/api/v1/session",
-                    json={"number": "6135550100", "password": "relais-demo"},
+                    json={"number": "6135550100", "password": demo_password(tmp_path)},
                     verify=False,
                     timeout=10,
                 )

@@ -100,7 +100,7 @@ def no_bus(env: PortalEnv, tmp_path: Path) -> Iterator[tuple[PortalEnv, str]]:
     portal = build(
         tmp_path,
         env.store,
-        mqtt_url=f"mqtt://127.0.0.1:{free_port()}",
+        mqtt_url=f"mqtt://relais:secret-1@127.0.0.1:{free_port()}",
         portal_events=FAST,
     )
     with serve(portal.app) as url:

@@ -182,6 +182,16 @@ def test_secondary_line_reads_and_writes_the_primary(env: PortalEnv, api: TestCl
             "mwi.targets.0.types",
             "required",
         ),
+        (  # lamps go through the dial plan like calls: no one-plus Caribbean number
+            {"mwi": {"targets": [{"number": "809 555 0123", "types": ["all_voice"]}]}},
+            "mwi.targets.0.number",
+            "destination-refused",
+        ),
+        (
+            {"mwi": {"targets": [{"number": "900 555 0123", "types": ["all_voice"]}]}},
+            "mwi.targets.0.number",
+            "destination-refused",
+        ),
         ({"mwi": {"enabled": True, "targets": []}}, "mwi.targets", "required"),
         (
             {"email": {"enabled": True, "targets": [{"address": "nope", "types": ["all_voice"]}]}},

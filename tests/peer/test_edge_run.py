@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -19,7 +20,6 @@ from store.session import Store
 from tests.support import sipclient as sip
 from tests.support import sipp
 from tests.support.edge import (
-    DEMO_PASSWORD,
     DEMO_USER,
     DOMAIN,
     SECOND_LINE,
@@ -61,6 +61,12 @@ def relais_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str
     return env
 
 
+def demo_sip_password(tmp_path: Path) -> str:
+    """The SIP password relais generated for the demo phone (kept under the storage root)."""
+    creds = tomllib.loads((tmp_path / "var" / "demo-credentials.toml").read_text())
+    return str(creds["sip_password"])
+
+
 def wait_line(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -98,7 +104,7 @@ def test_relais_run_starts_the_edge_the_demo_phone_registers_and_voicemail_works
         assert wait_line(out, "relais is running", proc, 90), out.read_text()[-3000:]
         assert f"ready: edge sip:127.0.0.1:{port}" in out.read_text()
         with sip.transport("udp", ("127.0.0.1", port), "127.0.0.3") as t:
-            _, ok = sip.register(t, DEMO_USER, DEMO_PASSWORD, DOMAIN)
+            _, ok = sip.register(t, DEMO_USER, demo_sip_password(tmp_path), DOMAIN)
             assert ok is not None and ok.status == 200
         # The trunk calls the second line (no phone): unavailable, voicemail, stored.
         args = sipp.argv(
@@ -136,7 +142,7 @@ def test_relais_run_starts_the_edge_the_demo_phone_registers_and_voicemail_works
     assert "edge    : 1 registered contact(s)" in status.stdout, status.stdout
     text = out.read_text()
     assert "relais stopped" in text
-    assert "demo-phone-2026" in text  # the demo credentials are printed for the user
+    assert demo_sip_password(tmp_path) in text  # the demo credentials are printed once
     # Kamailio is gone with its supervisor.
     assert subprocess.run(["pgrep", "-f", str(tmp_path / "var")], capture_output=True).stdout == b""
 
@@ -199,7 +205,7 @@ def test_relais_edge_runs_kamailio_alone(tmp_path: Path, sqlite_store: Store) ->
         dispatcher = (tmp_path / "var" / "run" / "edge" / "dispatcher.list").read_text()
         assert dispatcher.splitlines()[1:] == ["1 sip:10.0.0.7:5070 0 0 duid=w0"]
         with sip.transport("udp", ("127.0.0.1", port), "127.0.0.3") as t:
-            _, ok = sip.register(t, DEMO_USER, DEMO_PASSWORD, DOMAIN)
+            _, ok = sip.register(t, DEMO_USER, demo_sip_password(tmp_path), DOMAIN)
             assert ok is not None and ok.status == 200
     finally:
         os.killpg(proc.pid, signal.SIGINT)

@@ -3,6 +3,11 @@ cross-correlation against the shipped prompts, and what the store keeps."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +17,8 @@ from media import analysis, say
 from media.convert import load_wav
 from store.models import Message
 from tests.support.ivr import speech, subscriber, together
-from tests.support.phone import Phones, contains, ids, read_wav
-from tests.support.sip import SwitchUnderTest
+from tests.support.phone import PROMPTS, Phones, contains, ids, read_wav
+from tests.support.sip import SwitchUnderTest, run_worker
 
 pytestmark = pytest.mark.peer
 
@@ -219,3 +224,69 @@ def test_review_menu_too_short_hang_up_and_inband_keys(
         lambda: too_short_is_discarded_and_hanging_up_after_recording_sends(ivr, phones),
         lambda: inband_dtmf_and_the_tone_is_not_kept(ivr, phones),
     )
+
+
+def test_low_disk_space_tells_the_caller_and_logs_a_missed_call(
+    tmp_path_factory: pytest.TempPathFactory, phones: Phones
+) -> None:
+    """Below mailbox.min_free_mb of free space (here: more than any disk has), a caller hears
+    that no message can be taken now, nothing is recorded, and the call is logged missed."""
+    tmp = tmp_path_factory.mktemp("low-space")
+    env = {"RELAIS_PROMPTS_DIR": str(PROMPTS), "RELAIS_MAILBOX__MIN_FREE_MB": str(10**12)}
+    with run_worker(tmp, env) as sut:
+        line = subscriber(sut, "en")
+        call = phones.caller("6135554321").call(line.uri)
+        call.wait_answered()
+        call.hear(*ids("en", "cannot_take_message", "goodbye"))
+        call.wait_ended()
+        sut.wait_for(lambda: line.call_log() == [("missed", "voicemail")])
+        assert line.messages() == []
+        assert sut.log is not None
+        assert "low disk space" in sut.log.read_text()
+
+
+def test_a_full_disk_is_told_to_callers_and_the_worker_keeps_reporting(
+    tmp_path_factory: pytest.TempPathFactory, phones: Phones
+) -> None:
+    """The storage root on a small file system (a 2 MB tmpfs), filled up; the store lives
+    elsewhere. A caller hears that no message can be taken (not a silent hang-up), the call is
+    logged missed, and the worker's status channel outlives ENOSPC."""
+    tmp = tmp_path_factory.mktemp("full-disk")
+    small = tmp / "small"
+    small.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        env = {
+            "RELAIS_PROMPTS_DIR": str(PROMPTS),
+            "RELAIS_STORAGE_ROOT": str(small),
+            "RELAIS_MAILBOX__MIN_FREE_MB": "0",  # no threshold: the disk itself is full
+        }
+        with run_worker(tmp, env) as sut:
+            line = subscriber(sut, "en")
+            status = small / "run" / "switch-0.json"
+            sut.wait_for(status.exists)
+            filler = small / "filler"
+            with filler.open("wb", buffering=0) as fh:
+                for size in (65536, 4096, 1):
+                    with contextlib.suppress(OSError):
+                        while True:
+                            fh.write(b"\0" * size)
+            assert shutil.disk_usage(small).free == 0
+            call = phones.caller("6135554322").call(line.uri)
+            call.wait_answered()
+            call.hear(*ids("en", "cannot_take_message", "goodbye"))
+            call.wait_ended()
+            sut.wait_for(lambda: line.call_log() == [("missed", "voicemail")])
+            assert line.messages() == []
+            time.sleep(2.5)  # the status channel meets ENOSPC at least twice
+            filler.unlink()
+            before = json.loads(status.read_text())["updated_at"]
+            sut.wait_for(lambda: json.loads(status.read_text())["updated_at"] > before)
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 import socket
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,9 +16,10 @@ from ivr.envelope import MessageInfo, envelope
 from media import say
 from media.convert import load_wav
 from store import credentials
-from store.models import Contact, ContactGroup, Line, Message
+from store.models import Contact, ContactGroup, Line, Mailbox, Message
 from tests.support.ivr import Subscriber, speech, subscriber, together
 from tests.support.phone import Call, Phone, Phones, contains, ids, read_wav
+from tests.support.portal import bearer, build, sign_in, sign_in_page
 from tests.support.sip import SwitchUnderTest, free_ports
 
 pytestmark = pytest.mark.peer
@@ -337,3 +338,58 @@ def test_subscribe_for_message_summary_is_answered_489(ivr: SwitchUnderTest) -> 
             if not reply.startswith("SIP/2.0 1"):
                 break
     assert reply.startswith("SIP/2.0 489")
+
+
+def test_five_wrong_pins_in_five_calls_lock_the_mailbox_and_the_portal_shows_it(
+    ivr: SwitchUnderTest, phones: Phones, tmp_path: Path
+) -> None:
+    """One wrong PIN per call, by DTMF over real SIP: the fifth locks the mailbox; the right
+    PIN is refused while it is locked and accepted once the lockout has ended; the portal
+    (API and page) shows the lock."""
+    line = subscriber(ivr, "en")
+    caller = phones.caller("6135557788")
+    portal = build(tmp_path, ivr.store)
+
+    def call_with(pin: str, then: list[str]) -> None:
+        call = caller.call(pilot(ivr))
+        call.wait_answered()
+        call.hear(*ids("fr", "welcome"), "fr/enter_mailbox[0:0.6]")
+        call.press(line.number + "#", gap=0.12)
+        call.hear("fr/enter_pin[0:0.6]")
+        call.press(pin + "#", gap=0.12)
+        call.hear(*then)
+        call.hangup()
+        call.wait_ended()
+
+    for i, pin in enumerate(("1357", "2468", "9753", "8642")):
+        call_with(pin, [*ids("fr", "login_incorrect"), "fr/enter_mailbox[0:0.6]"])
+        assert line.box().pin_failures == i + 1  # counted across calls
+    call_with("1470", ids("fr", "mailbox_locked", "goodbye"))
+    box = line.box()
+    assert box.pin_locked_until is not None and box.pin_failures == 0
+
+    api = portal.client(
+        headers=bearer(sign_in(portal.client(), number=line.number, password="motdepasse1"))
+    )
+    settings = f"/api/v1/lines/{line.number}/message-settings"
+    assert api.get(settings).json()["pin_locked_until"] is not None
+    page = portal.client()
+    sign_in_page(page, number=line.number, password="motdepasse1")
+    assert 'data-testid="pin-locked"' in page.get("/message-settings").text
+
+    call_with(PIN, ids("fr", "mailbox_locked", "goodbye"))  # even the right PIN
+    # The lockout ends (its time is moved into the past, as the clock would).
+    with ivr.store.transaction() as s:
+        mailbox = s.get(Mailbox, line.number)
+        assert mailbox is not None and mailbox.pin_locked_until is not None
+        mailbox.pin_locked_until = datetime.now(UTC) - timedelta(seconds=1)
+    assert api.get(settings).json()["pin_locked_until"] is None
+    call = caller.call(pilot(ivr))
+    call.wait_answered()
+    call.hear(*ids("fr", "welcome"), "fr/enter_mailbox[0:0.6]")
+    call.press(line.number + "#", gap=0.12)
+    call.hear("fr/enter_pin[0:0.6]")
+    call.press(PIN + "#", gap=0.12)
+    call.hear(*ids("en", say.mailbox_summary(0, 0, "en")))  # in, in the mailbox's language
+    call.hangup()
+    call.wait_ended()

@@ -3,6 +3,7 @@ a voicemail left by SIPp becomes a WAV and a row."""
 
 from __future__ import annotations
 
+import stat
 import subprocess
 import sys
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from relais.cli import DEMO_NUMBER
+from relais.demo import NUMBER as DEMO_NUMBER
 from tests.support.sip import (
     SwitchUnderTest,
     base_env,
@@ -69,6 +70,13 @@ def test_relais_run_takes_a_voicemail_for_the_demo_line(tmp_path: Path) -> None:
             assert [(r.direction, r.disposition) for r in sut.call_log(DEMO_NUMBER)] == [
                 ("missed", "voicemail")
             ]
+            # umask 077 in every relais process: nothing under the storage root is readable by
+            # others (recordings, their folders, the store, run state, generated secrets).
+            recording = root / message.file_path
+            assert stat.S_IMODE(recording.stat().st_mode) == 0o600
+            assert stat.S_IMODE(recording.parent.stat().st_mode) == 0o700
+            open_to_others = [p for p in root.rglob("*") if p.stat().st_mode & 0o077]
+            assert open_to_others == []
         finally:
             stop_process(proc, grace=20)
         time.sleep(0.2)

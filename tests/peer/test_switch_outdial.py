@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,7 +28,7 @@ from portal.auth.services import LineRef
 from portal.messages import services as messages
 from store import repository
 from store.files import FileStore
-from store.models import OutboxEvent
+from store.models import NotificationJob, OutboxEvent
 from tests.support.deposit import deposit
 from tests.support.mqtt import Mosquitto
 from tests.support.phone import PROMPTS, Phones
@@ -114,13 +115,36 @@ def result_of(
     return found[0]
 
 
-job_ids = iter(range(1000, 100000))
+def new_job(
+    sut: SwitchUnderTest,
+    line: str,
+    *,
+    attempt: int = 1,
+    kind: str = "outdial",
+    target: str = CALLED,
+    dtmf: str = "",
+) -> int:
+    """A notification job waiting for a call, as the notifier leaves it when it publishes the
+    request (the switch dials only what such a job asks for)."""
+    with sut.store.transaction() as s:
+        job = NotificationJob(
+            event_id=str(uuid.uuid4()),
+            kind=kind,
+            line_number=line,
+            target=target,
+            state="sending",
+            attempts=attempt,
+            data={"dtmf": dtmf} if dtmf else {},
+        )
+        s.add(job)
+        s.flush()
+        return job.id
 
 
 def test_answered_notify_call_reports_answered(bus_switch: Setup, work: Path) -> None:
     sut = bus_switch.sut
     line = sut.account()
-    job = next(job_ids)
+    job = new_job(sut, line, attempt=2)
     callee = sut.sipp(
         "callee",
         "uas_answer_bye.xml",
@@ -143,7 +167,7 @@ def test_answered_notify_call_reports_answered(bus_switch: Setup, work: Path) ->
 def test_busy_callee_reports_busy(bus_switch: Setup, work: Path) -> None:
     sut = bus_switch.sut
     line = sut.account()
-    job = next(job_ids)
+    job = new_job(sut, line)
     callee = sut.sipp(
         "callee",
         "uas_status.xml",
@@ -164,7 +188,7 @@ def test_callee_that_only_rings_is_cancelled_after_ring_seconds(
 ) -> None:
     sut = bus_switch.sut
     line = sut.account()
-    job = next(job_ids)
+    job = new_job(sut, line)
     callee = sut.sipp(
         "callee", "uas_ring.xml", workdir=work, uas=True, port=bus_switch.trunk_port
     ).start()
@@ -181,7 +205,7 @@ def test_expired_and_repeated_requests_are_not_called(bus_switch: Setup, work: P
     result is in, every request before it was looked at."""
     sut = bus_switch.sut
     line = sut.account()
-    expired, twice, last = next(job_ids), next(job_ids), next(job_ids)
+    expired, twice, last = new_job(sut, line), new_job(sut, line), new_job(sut, line)
     callee = sut.sipp(
         "callee",
         "uas_status.xml",
@@ -230,7 +254,7 @@ def test_page_sends_the_callback_number_and_pound_then_hangs_up(
 ) -> None:
     sut = bus_switch.sut
     line = sut.account()
-    job = next(job_ids)
+    job = new_job(sut, line, kind="page", dtmf=CALLBACK)
     pager = sut.sipp(
         "pager",
         "uas_answer.xml",
@@ -293,7 +317,7 @@ def test_at_the_call_cap_an_attempt_fails_with_busy_switch(bus_switch: Setup, wo
     """Four calls ring (the worker's cap); a fifth request is answered at once, failed."""
     sut = bus_switch.sut
     line = sut.account()
-    jobs = [next(job_ids) for _ in range(5)]
+    jobs = [new_job(sut, line) for _ in range(5)]
     callee = sut.sipp(
         "callee", "uas_ring.xml", workdir=work, uas=True, port=bus_switch.trunk_port, calls=4
     ).start()
@@ -306,3 +330,63 @@ def test_at_the_call_cap_an_attempt_fails_with_busy_switch(bus_switch: Setup, wo
     callee.wait()
     assert callee.ok, callee.describe()
     assert len(callee.received("INVITE")) == 4
+
+
+def test_forged_requests_are_not_dialed(bus_switch: Setup, work: Path) -> None:
+    """Requests the store's jobs do not ask for, or that the dial plan refuses, make no call:
+    the worker logs why. The bus delivers in order: once the last (real) job's call is made,
+    every request before it was looked at."""
+    sut = bus_switch.sut
+    assert sut.log is not None
+    line = sut.account()
+    other = sut.account()
+    renumbered, abroad, stolen, replayed, paged = (new_job(sut, line) for _ in range(5))
+    premium = new_job(sut, line, target="9005550123")  # in the store, but a 1-900 number
+    caribbean = new_job(sut, line, target="8095550123")  # one-plus, but abroad
+    last = new_job(sut, line)
+    callee = sut.sipp(
+        "callee",
+        "uas_status.xml",
+        workdir=work,
+        uas=True,
+        port=bus_switch.trunk_port,
+        calls=1,
+        code=486,
+        reason="Busy Here",
+    ).start()
+    publish(
+        bus_switch,
+        request(line, 987654321),  # no such job
+        request(line, renumbered, number="9005550199"),  # a real job, another number
+        request(line, abroad, number="011441234567890"),
+        request(other, stolen),  # a real job of another line
+        request(line, replayed, attempt=2),  # not the attempt the job waits for
+        request(line, paged, mode="page", dtmf="5551234"),
+        request(line, premium, number="9005550123"),
+        request(line, caribbean, number="8095550123"),
+        request(line, last),
+    )
+    assert result_of(sut, line, last)["result"] == "busy"
+    callee.wait()
+    assert callee.ok, callee.describe()
+    assert len(callee.received("INVITE")) == 1  # the last one only
+    log = sut.log.read_text()
+    assert "outdial job 987654321 attempt 1: not dialed: no notification job 987654321" in log
+    for job in (renumbered, abroad, paged):
+        assert f"outdial job {job} attempt 1: not dialed: job {job} asks for another call" in log
+    assert f"not dialed: job {stolen} belongs to another line" in log
+    assert f"not dialed: job {replayed} is not waiting for attempt 2" in log
+    assert (
+        f"outdial job {premium} attempt 1: not dialed: refused by the dial plan: "
+        "area code 900 is blocked"
+    ) in log
+    assert (
+        f"outdial job {caribbean} attempt 1: not dialed: refused by the dial plan: area code 809 "
+        "is in the Dominican Republic, outside Canada and the United States"
+    ) in log
+    # A real job refused by the dial plan is reported failed (its notifier settles it);
+    # forged requests get no result at all.
+    found = {r["job_id"]: r for r in results(sut, line)}
+    assert found[premium]["result"] == found[caribbean]["result"] == "failed"
+    assert set(found) == {premium, caribbean, last}
+    assert not results(sut, other)

@@ -119,17 +119,26 @@ def running_edge(cfg: Settings, workers: int = 1, ready_timeout: float = 15.0) -
 DOMAIN = "relais.local"
 DEMO_LINE = "6135550100"
 SECOND_LINE = "6135550101"
-DEMO_USER, DEMO_PASSWORD = "6135550100", "demo-phone-2026"
+# The demo account with fixed secrets (relais itself generates them for each installation).
+DEMO_USER, DEMO_PASSWORD = "6135550100", "edge-test-phone-1"
+PORTAL_PASSWORD = "edge-test-portal-1"
 DESK_USER, DESK_PASSWORD = "desk100", "desk-pass-100"
 
 
 def provision(store: Store, cfg: Settings) -> None:
     """The demo account (line 6135550100 with device 6135550100, second line 6135550101)
     and a second device of the demo line, desk100."""
-    from relais.cli import ensure_demo
+    from relais import demo
     from store import repository
 
-    ensure_demo(store, cfg)
+    made = demo.ensure(
+        store,
+        cfg,
+        creds=demo.Credentials(
+            portal_password=PORTAL_PASSWORD, pin="4826", sip_password=DEMO_PASSWORD
+        ),
+    )
+    assert made.created, made.text
     with store.transaction() as s:
         repository.add_device(
             s, number=DEMO_LINE, username=DESK_USER, password=DESK_PASSWORD, domain=DOMAIN

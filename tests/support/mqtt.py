@@ -15,6 +15,9 @@ from types import TracebackType
 from tests.support.postgres import free_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
+USER, PASSWORD = "relais", "relais-test-bus"
+"""The user relais signs in with (relais refuses a broker URL without one); test clients that
+stand for other parties may still connect anonymously."""
 
 
 def wait_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
@@ -39,6 +42,7 @@ class Mosquitto:
                 [
                     f"listener {self.port} 127.0.0.1",
                     "allow_anonymous true",
+                    f"password_file {folder / 'passwd'}",
                     "persistence true",
                     f"persistence_location {folder}/",
                     "user root",
@@ -48,11 +52,16 @@ class Mosquitto:
                 ]
             )
         )
+        passwd = folder / "passwd"
+        passwd.write_text("")
+        subprocess.run(
+            ["mosquitto_passwd", "-b", str(passwd), USER, PASSWORD], check=True, timeout=30
+        )
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"mqtt://{USER}:{PASSWORD}@127.0.0.1:{self.port}"
 
     def start(self) -> Mosquitto:
         assert self.process is None, "already running"

@@ -39,7 +39,15 @@ def test_good_pins_pass(pin: str) -> None:
 @pytest.mark.parametrize(
     ("password", "message"),
     [
-        ("short7!", "the password must have at least 8 characters"),
+        ("short7!", "the password must have at least 10 characters"),
+        ("12345678", "the password must have at least 10 characters"),
+        ("aaaaaaaaaa", "the password cannot be one character repeated or digits only"),
+        (" " * 10, "the password cannot be one character repeated or digits only"),
+        ("4165550123987", "the password cannot be one character repeated or digits only"),
+        ("password123", "the password is one of the most common passwords"),
+        ("Password123", "the password is one of the most common passwords"),
+        ("qwertyuiop", "the password is one of the most common passwords"),
+        ("iloveyou12", "the password is one of the most common passwords"),
         ("6135550100", "the password cannot be the mailbox number"),
         ("613-555-0100", "the password cannot be the mailbox number"),
         ("x" * 129, "the password must have at most 128 characters"),
@@ -49,6 +57,15 @@ def test_weak_passwords_are_refused(password: str, message: str) -> None:
     with pytest.raises(ValueError) as err:
         c.validate_password(password, NUMBER)
     assert str(err.value) == message
+
+
+@pytest.mark.parametrize("password", ["motdepasse-A1", "un-nouveau-mdp", "Tr0ub4dor&3", "a1" * 5])
+def test_good_passwords_pass(password: str) -> None:
+    assert c.validate_password(password, NUMBER) == password
+
+
+def test_the_common_password_list_is_the_maintained_one() -> None:
+    assert len(c.common_passwords()) > 20000
 
 
 @pytest.mark.parametrize(

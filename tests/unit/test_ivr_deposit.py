@@ -79,6 +79,14 @@ CASES = [
         [Play(en("mailbox_full", "goodbye"), False, 1)],
         {},
     ),
+    (
+        "low disk space: the caller is told, nothing is recorded",
+        at("waiting", tag=0, no_space=True),
+        Started(),
+        "full",
+        [Play(en("cannot_take_message", "goodbye"), False, 1)],
+        {},
+    ),
     ("# skips the greeting", at("greeting"), key("#"), "beep", [Play(en("beep"), False, 5)], {}),
     (
         "* logs the owner in",

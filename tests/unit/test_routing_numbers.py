@@ -8,11 +8,14 @@ from hypothesis import strategies as st
 
 from routing.model import DialPlan
 from routing.numbers import (
+    NANP_ABROAD,
     caller_number,
     check_destination,
+    for_account,
     is_anonymous,
     is_normalised,
     is_valid_line_number,
+    nanp_country,
     normalize,
 )
 
@@ -223,6 +226,25 @@ def test_check_destination_allows(number: str) -> None:
         ("6131550100", "6131550100: exchange 155 does not start with 2-9"),
         ("6139110100", "6139110100: exchange 911 is a service code (N11)"),
         ("911", "911: service codes (N11) are not allowed"),
+        (
+            "8095550123",
+            "8095550123: area code 809 is in the Dominican Republic, outside Canada and the "
+            "United States",
+        ),
+        (
+            "2845550100",
+            "2845550100: area code 284 is in the British Virgin Islands, outside Canada and "
+            "the United States",
+        ),
+        (
+            "6495550100",
+            "6495550100: area code 649 is in the Turks and Caicos Islands, outside Canada and "
+            "the United States",
+        ),
+        (
+            "8765550100",
+            "8765550100: area code 876 is in Jamaica, outside Canada and the United States",
+        ),
         ("411", "411: service codes (N11) are not allowed"),
         ("011442079460958", "011442079460958: international numbers are not allowed"),
         ("12345", "12345: neither a 10-digit number nor an extension of 4 digits"),
@@ -236,6 +258,29 @@ def test_check_destination_refuses_with_exact_message(number: str, message: str)
     with pytest.raises(ValueError) as info:
         check_destination(number, PLAN, allow_international=False)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("number", ["7875550100", "3405550100", "6715550100", "4165550100"])
+def test_us_territories_and_canada_are_domestic(number: str) -> None:
+    assert nanp_country(number) is None
+    check_destination(number, PLAN, allow_international=False)
+
+
+def test_nanp_abroad_needs_the_dial_plan_or_the_account() -> None:
+    number = "8095550123"
+    check_destination(number, DialPlan(allow_nanp_abroad=True), allow_international=False)
+    check_destination(number, for_account(PLAN, True), allow_international=False)
+    assert for_account(PLAN, False) is PLAN
+    with pytest.raises(ValueError):
+        # International permission does not open the one-plus route.
+        check_destination(number, PLAN, allow_international=True)
+
+
+def test_the_nanp_abroad_table_holds_area_codes_only() -> None:
+    assert len(NANP_ABROAD) >= 20
+    for code, country in NANP_ABROAD.items():
+        assert len(code) == 3 and code[0] in "23456789" and code[1:] != "11", code
+        assert country and country == country.strip()
 
 
 def test_international_needs_the_account_or_the_dial_plan() -> None:
