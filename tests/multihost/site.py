@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from config.settings import Settings, load_settings
 from store.session import Store
 from switch.endpoint import PJSUA_MAX_CALLS
-from tests.multihost.netns import SUBNET, Host, Network, stop
+from tests.multihost.netns import PREFIX, SUBNET, Host, Network, clean, stop
 from tests.support import sipp
 from tests.support.postgres import PG_BIN, _as_postgres
 from tests.support.sip import write_prompts
@@ -48,7 +48,14 @@ MQTT_PORT = 1883
 PORTAL_PORT = 8080
 PROBE_INTERVAL = 1
 DOMAIN = "relais.local"
+DEMO_LINE, SECOND_LINE = "6135550100", "6135550101"
+DEMO_USER, DEMO_PASSWORD = "6135550100", "demo-phone-2026"  # `relais demo`
+DEMO_PORTAL_PASSWORD = "relais-demo"
+DESK_USER, DESK_PASSWORD = "desk100", "desk-pass-100"
 SWITCHES = ("switch-a", "switch-b")
+SITE_DIR = Path(tempfile.gettempdir()) / f"{PREFIX}-site"
+"""The site's files (storage root, logs, SIPp runs): out of pytest's rotated temporary
+folders, which other test runs on the machine clean; emptied when the next site is built."""
 
 
 def wait(predicate: object, timeout: float, what: str, interval: float = 0.1) -> None:
@@ -221,6 +228,10 @@ class Site:
         # The store, its demo account; then the outbox relay, the portal and the notifier.
         self.relais("services", "db", "upgrade")
         self.relais("services", "demo")
+        self.relais(
+            "services", "device", "add", "--number", DEMO_LINE, "--username", DESK_USER,
+            "--password", DESK_PASSWORD,
+        )
         self.store = Store(self.db_url)
         env = self.env("services")
         svc.start([RELAIS, "bus"], env=env, log=self.log("bus"), cwd=self.tmp)
@@ -356,6 +367,22 @@ class Site:
         wait(lambda: len(self.messages(line)) >= count, timeout, f"{count} messages on {line}")
         return self.messages(line)
 
+    def new_messages(self, line: str) -> int:
+        return int(
+            self.rows(
+                "SELECT count(*) FROM message WHERE line_number = :l AND kind = 'voice'"
+                " AND folder = 'inbox' AND NOT heard",
+                l=line,
+            )[0][0]
+        )
+
+    def worker(self, name: str, index: int = 0) -> tuple[str, int]:
+        return (self.addr(name), SWITCH_BASE_PORT + index)
+
+    def wait_probed(self) -> None:
+        """Long enough for the edge to probe every worker again (after a host came back)."""
+        time.sleep(3 * PROBE_INTERVAL + 0.5)
+
     def delivered_by(self, name: str) -> set[str]:
         """Call-IDs of the messages a switch host delivered (from its log)."""
         return set(re.findall(r"(\S+): message \d+ \(.*?\) delivered to", self.text(name)))
@@ -368,10 +395,12 @@ def built_site(tmp: Path, workers: int = 2) -> Iterator[Site]:
     for old in Path(tempfile.gettempdir()).glob("rlmh-pg-*"):
         shutil.rmtree(old, ignore_errors=True)  # its server was stopped with its namespace
     net = Network()
+    clean()  # first, what a crashed earlier run left: its processes, then its files
+    shutil.rmtree(tmp, ignore_errors=True)
     pg_dir = Path(tempfile.mkdtemp(prefix="rlmh-pg-"))
     shutil.chown(pg_dir, "postgres", "postgres")
     root = tmp / "var"
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True)
     site = Site(net, tmp, root, write_prompts(tmp / "prompts"), workers, pg_dir)
     try:
         net.build(ADDRESSES)
@@ -384,6 +413,9 @@ def built_site(tmp: Path, workers: int = 2) -> Iterator[Site]:
     finally:
         if site.store is not None:
             site.store.dispose()
+        for host in net.hosts.values():  # edge, switch hosts, then services
+            with contextlib.suppress(Exception):
+                host.stop_all()
         if (pg_dir / "data" / "postmaster.pid").exists():
             subprocess.run(
                 _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(pg_dir / "data")])
