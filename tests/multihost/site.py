@@ -188,8 +188,18 @@ class Site:
         data = self.pg_dir / "data"
         subprocess.run(
             _as_postgres(
-                [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
-                + ["--no-sync", "-E", "UTF8"]
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                ]
             ),
             check=True,
             stdout=subprocess.DEVNULL,
@@ -199,14 +209,19 @@ class Site:
             fh.write(f"host all all {SUBNET}.0/24 trust\n")
         started = svc.run(
             _as_postgres(
-                [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(self.pg_dir / "server.log")]
-                + ["-w", "-o"]
-                + [
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(self.pg_dir / "server.log"),
+                    "-w",
+                    "-o",
                     f"-p {PG_PORT} -k {self.pg_dir} -c listen_addresses={self.addr('services')}"
                     " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-                    " -c max_connections=200"
+                    " -c max_connections=200",
+                    "start",
                 ]
-                + ["start"]
             )
         )
         if started.returncode != 0:
@@ -229,8 +244,15 @@ class Site:
         self.relais("services", "db", "upgrade")
         self.relais("services", "demo")
         self.relais(
-            "services", "device", "add", "--number", DEMO_LINE, "--username", DESK_USER,
-            "--password", DESK_PASSWORD,
+            "services",
+            "device",
+            "add",
+            "--number",
+            DEMO_LINE,
+            "--username",
+            DESK_USER,
+            "--password",
+            DESK_PASSWORD,
         )
         self.store = Store(self.db_url)
         env = self.env("services")
@@ -418,8 +440,12 @@ def built_site(tmp: Path, workers: int = 2) -> Iterator[Site]:
                 host.stop_all()
         if (pg_dir / "data" / "postmaster.pid").exists():
             subprocess.run(
-                _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(pg_dir / "data")])
-                + ["-m", "immediate", "stop"],
+                [
+                    *_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(pg_dir / "data")]),
+                    "-m",
+                    "immediate",
+                    "stop",
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 check=False,

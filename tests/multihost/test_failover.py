@@ -41,9 +41,9 @@ class Figures:
     messages: int
     lost: int
     """Answered calls without a message,"""
-    lost_too_short: int
-    """of which the recording held less voice than mailbox.min_message_seconds (discarded, as
-    when a caller hangs up that early),"""
+    lost_abandoned: int
+    """of which the call log says abandoned: the recording held less voice than
+    mailbox.min_message_seconds (discarded, as when a caller hangs up that early),"""
     lost_elsewhere: int
     """and of which not in progress on the failed host (must be none)."""
     orphans_recovered: int
@@ -65,8 +65,21 @@ class InviteCapture:
             f"{SWITCH_BASE_PORT}-{SWITCH_BASE_PORT + site.workers - 1}"
         )
         self.proc = site.host("edge").start(
-            ["tshark", "-i", "eth0", "-n", "-l", "-f", bpf, "-T", "fields"]
-            + ["-e", "frame.time_epoch", "-e", "udp.payload"],
+            [
+                "tshark",
+                "-i",
+                "eth0",
+                "-n",
+                "-l",
+                "-f",
+                bpf,
+                "-T",
+                "fields",
+                "-e",
+                "frame.time_epoch",
+                "-e",
+                "udp.payload",
+            ],
             log=self.out,
         )
         wait(lambda: "Capturing on" in self.out.read_text(errors="replace"), 20, "no tshark")
@@ -152,7 +165,13 @@ def run_failure(site: Site, case: str, victim: str, fail: object, recover: objec
     new_after = [t - failed_at for t in invites.values() if t > failed_at]
     in_flight = {c for c, t in invites.items() if failed_at - CALL_SECONDS - 1 < t <= failed_at}
     lost = answered - messages
-    short = set(re.findall(r"(\S+): message with [\d.]+ s of voice .* discarded", site.text(victim)))
+    abandoned = {
+        str(r[0])
+        for r in site.rows(
+            "SELECT call_id FROM call_log WHERE line_number = :l AND disposition = 'abandoned'",
+            l=SECOND_LINE,
+        )
+    }
     figures = Figures(
         case=case,
         calls=calls,
@@ -161,7 +180,7 @@ def run_failure(site: Site, case: str, victim: str, fail: object, recover: objec
         answered=len(answered),
         messages=len(messages & answered),
         lost=len(lost),
-        lost_too_short=len(lost & short),
+        lost_abandoned=len(lost & abandoned),
         lost_elsewhere=len(lost - in_flight),
         orphans_recovered=site.text(victim).count("recovering an orphan recording")
         - recovered_before,

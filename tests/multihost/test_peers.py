@@ -141,7 +141,7 @@ def wait_lamp(site: Site, phone: Responder, after: int, new: int) -> sip.Message
         wait(arrived, 15, f"no NOTIFY with {new} new message(s)")
     except TimeoutError:
         got = [n.body.decode(errors="replace") for n in lamp_notifies(phone, after)]
-        raise AssertionError(f"no NOTIFY with {new} new message(s) after the {after}th: {got}")
+        raise AssertionError(f"no NOTIFY with {new} new message(s) after #{after}: {got}") from None
     return found[0]
 
 
