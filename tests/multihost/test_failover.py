@@ -259,3 +259,41 @@ def both_hosts_up(site: Site) -> None:
         if name not in site.switch_procs:
             site.start_switch(name)
     site.wait_probed()
+
+
+def test_a_switch_host_that_comes_back_leaves_the_other_hosts_recordings_alone(
+    site: Site,
+) -> None:
+    """Every switch host has a worker 0 and shares the storage root: host A starting again
+    (after a crash) delivers its own orphan recordings only, never the recording of a call
+    host B is taking at that moment; that message is B's, whole, once."""
+    workdir = site.tmp / "recording-on-b"
+    before = len(site.messages(SECOND_LINE))
+    args = site.sipp_args(
+        "trunk_call_audio.xml",
+        site.worker("switch-b"),
+        service=SECOND_LINE,
+        calls=1,
+        extra=["-d", "14000", "-key", "headers", "Subject: long"],
+        trace_msg=True,
+    )
+    loader = sipp.start(args, workdir)
+    try:
+        spool = site.root / "spool" / "recordings"
+        wait(
+            lambda: any(spool.glob("*/*.json")),  # the only call up
+            10,
+            "host B is not recording",
+        )
+        site.crash_switch("switch-a")
+        site.start_switch("switch-a")  # its workers recover their orphans, then take calls
+        assert loader.wait(60) is not None
+    finally:
+        sipp.stop(loader)
+    result = sipp.result(loader.returncode, workdir)
+    assert (result.successful, result.failed) == (1, 0), result.errors()
+    (message,) = site.wait_messages(SECOND_LINE, before + 1)[before:]
+    assert str(message[1]) in site.delivered_by("switch-b")
+    assert str(message[1]) not in site.delivered_by("switch-a")
+    assert float(str(message[2])) > 5.0  # the whole message (7 s of audio played), not a part
+    site.wait_probed()
