@@ -10,7 +10,7 @@ PACKAGES=(
   mosquitto openssl
   ffmpeg sox espeak-ng
   chromium fonts-dejavu-core
-  tshark libspandsp2
+  tshark libspandsp2 iproute2
 )
 
 missing=()
