@@ -58,6 +58,18 @@ SITE_DIR = Path(tempfile.gettempdir()) / f"{PREFIX}-site"
 folders, which other test runs on the machine clean; emptied when the next site is built."""
 
 
+def worker_slots(configured: int) -> int:
+    """Call slots one worker uses for `max_calls_per_worker`: the worker's own
+    `call_capacity` (the setting within what the pjsua2 library holds, less its reserve)
+    where the worker has one, else the setting within the library's limit."""
+    import switch.worker
+
+    capacity = getattr(switch.worker, "call_capacity", None)
+    if capacity is not None:
+        return int(capacity(configured))
+    return min(configured, PJSUA_MAX_CALLS)
+
+
 def wait(predicate: object, timeout: float, what: str, interval: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while not (callable(predicate) and predicate()):
@@ -165,7 +177,7 @@ class Site:
     def capacity(self, hosts: int = 2) -> int:
         """Calls the switch hosts hold at once: workers x call slots (as the worker caps them)."""
         cfg = self.settings("switch-a")
-        return hosts * self.workers * min(cfg.max_calls_per_worker, PJSUA_MAX_CALLS)
+        return hosts * self.workers * worker_slots(cfg.max_calls_per_worker)
 
     # -- processes -------------------------------------------------------------------------------
 

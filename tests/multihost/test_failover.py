@@ -30,6 +30,8 @@ LOAD_SECONDS = 16
 ORPHAN_SECONDS = 1.8
 """The host fails once one of its recordings is this long (the caller speaks from 0.3 s in)."""
 FAIL_AT = 5.0
+MAX_RATE = 4
+"""Calls per second at most, whatever the hosts hold (a shared 2-core machine)."""
 ORPHAN_LOG = r"(\S+): recovering an orphan recording"
 """Seconds into the load when the host fails."""
 
@@ -122,8 +124,9 @@ def answered_call_ids(workdir: Path) -> set[str]:
 
 def load_shape(site: Site) -> tuple[int, int]:
     """(calls, calls per 10 s): a load one switch host alone holds at 70% of its call slots
-    (read from the settings), for LOAD_SECONDS."""
+    (read from the settings), at most MAX_RATE calls/s, for LOAD_SECONDS."""
     per_10s = max(1, int(10 * 0.7 * site.capacity(hosts=1) / CALL_SECONDS))
+    per_10s = min(per_10s, 10 * MAX_RATE)
     return per_10s * LOAD_SECONDS // 10, per_10s
 
 
