@@ -7,10 +7,10 @@ PACKAGES=(
   sqlite3 postgresql postgresql-client
   sip-tester sipsak baresip linphone-cli
   kamailio kamailio-sqlite-modules kamailio-postgres-modules
-  mosquitto openssl
+  mosquitto openssl iproute2
   ffmpeg sox espeak-ng
   chromium fonts-dejavu-core
-  tshark libspandsp2 iproute2
+  tshark libspandsp2
 )
 
 missing=()
