@@ -45,6 +45,10 @@ test-peer: install ## real SIP peers over loopback
 test-browser: install ## the portal in Debian chromium driven by Playwright
 	$(PYTEST) tests/browser
 
+.PHONY: test-multihost
+test-multihost: install ## edge, two switch hosts and services as network namespaces (root): peers, failover
+	$(PYTEST) tests/multihost
+
 bench: install ## every benchmark, one table of same-run ratios
 	$(BIN)/python -m tests.bench
 

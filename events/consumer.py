@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -174,7 +175,12 @@ class DurableConsumer:
             self.subscribed.set()
 
         async for event in subscribe(
-            address, self.filters, identifier=f"relais-{self.name}", on_subscribed=caught_up
+            address,
+            self.filters,
+            # One client id per process: the same consumer runs on every switch host, and a
+            # broker drops the older of two connections with one id (catch-up is the outbox's).
+            identifier=f"relais-{self.name}-{uuid.uuid4().hex[:12]}",
+            on_subscribed=caught_up,
         ):
             try:
                 if await asyncio.to_thread(self.handle, event):

@@ -8,7 +8,7 @@ PACKAGES=(
   sqlite3 postgresql postgresql-client
   sip-tester sipsak baresip linphone-cli
   kamailio kamailio-sqlite-modules kamailio-postgres-modules
-  mosquitto openssl
+  mosquitto openssl iproute2
   ffmpeg sox espeak-ng
   chromium fonts-dejavu-core
   tshark libspandsp2 libspandsp-dev

@@ -96,6 +96,16 @@ class SwitchAccount(pj.Account):  # type: ignore[misc]
         self.worker.on_message(prm)
 
 
+def worker_folder(cfg: Settings, index: int) -> str:
+    """A worker's own folder under the shared spool: w<i> on one machine; w<i>-<switch_host>
+    when the switch host has its own address, since every switch host of a site shares the
+    storage root and has a worker <i> (docs/scaling.md): start-up recovers and clears only its
+    own worker's files, never those of a live call on another host."""
+    if cfg.switch_host in ("127.0.0.1", "0.0.0.0", "", "localhost"):
+        return f"w{index}"
+    return f"w{index}-{cfg.switch_host}"
+
+
 class Worker:
     def __init__(
         self,
@@ -117,7 +127,7 @@ class Worker:
         self.retry_after = 5
         self.store = Store(cfg.effective_database_url)
         self.files = FileStore(cfg.storage_root)
-        spool = cfg.storage_root / "spool" / "recordings" / f"w{index}"
+        spool = cfg.storage_root / "spool" / "recordings" / worker_folder(cfg, index)
         pub_host = public_host or cfg.sip_advertised_host
         pub_port = public_port or cfg.sip_port
         self.resolver: Resolver
@@ -258,7 +268,9 @@ class Worker:
         acc = SwitchAccount(self)
         acc.create(acfg, True)
         self.account = acc
-        listen_dir = self.cfg.storage_root / "spool" / "listen" / f"w{self.index}"
+        listen_dir = (
+            self.cfg.storage_root / "spool" / "listen" / worker_folder(self.cfg, self.index)
+        )
         for stale in listen_dir.glob("*.wav"):
             stale.unlink(missing_ok=True)
         MediaSession.listener = self.listener

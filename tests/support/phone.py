@@ -396,6 +396,11 @@ class Phone:
         phones.pump.call(setup)
 
     @property
+    def local_uri(self) -> str:
+        """The From URI of its calls."""
+        return f"sip:{self.number}@127.0.0.1:{self.port}"
+
+    @property
     def contact(self) -> str:
         """The static contact URI to provision for this phone."""
         return f"sip:{self.number}@127.0.0.1:{self.port}"
@@ -480,7 +485,7 @@ class Call:
         def make() -> None:
             call = _Call(phone.account, self)
             prm = pj.CallOpParam(True)
-            prm.txOption.localUri = f"sip:{phone.number}@127.0.0.1:{phone.port}"
+            prm.txOption.localUri = phone.local_uri
             for name, value in headers:
                 h = pj.SipHeader()
                 h.hName = name
