@@ -6,6 +6,10 @@ Rules of this file:
   pjsua2 call of the switch happens on it.
 - Other threads never touch pjsua2: they `post()` a function, which the pump runs between two
   `libHandleEvents` rounds. Timers (`call_later`) also run on the pump thread.
+- The pump waits in `libHandleEvents` at most BUSY_WAIT_MS while there is work (calls up, a
+  command or timer run, a SIP event handled in the last IDLE_AFTER seconds) and IDLE_WAIT_MS
+  otherwise: SIP traffic wakes it at once either way, and an idle worker costs almost nothing.
+  A command posted from another thread to an idle worker waits at most IDLE_WAIT_MS.
 - Media clock 8 kHz, null sound device that never closes (sndAutoCloseTime = -1, otherwise the
   conference bridge stops releasing ports), echo canceller off (FIELD-NOTES.md).
 """
@@ -27,6 +31,13 @@ from typing import Any
 import pjsua2 as pj
 
 logger = logging.getLogger(__name__)
+
+BUSY_WAIT_MS = 5
+"""Longest wait in libHandleEvents while there is work (the latency of a posted command)."""
+IDLE_WAIT_MS = 50
+"""Longest wait when idle: 20 rounds a second instead of 200."""
+IDLE_AFTER = 2.0
+"""Seconds without calls, commands, timers or SIP events before the pump counts as idle."""
 
 STOCK_MAX_CALLS = 4
 """pjproject's default PJSUA_MAX_CALLS, the cap of the stock pjsua2-python wheel: there
@@ -115,12 +126,19 @@ class _Timer:
     cancelled: bool = field(default=False, compare=False)
 
 
+def _nothing() -> None:
+    return None
+
+
 class TimerHandle:
     def __init__(self, timer: _Timer) -> None:
         self._timer = timer
 
     def cancel(self) -> None:
+        """The timer will not run; what its function holds is released now, not when it
+        would have been due (a cancelled 180 s timer must not keep a call's objects alive)."""
         self._timer.cancelled = True
+        self._timer.fn = _nothing
 
 
 class Pump:
@@ -142,6 +160,10 @@ class Pump:
         self.on_idle: Callable[[], None] | None = None
         """Called on the pump thread after each round (cheap bookkeeping only)."""
         self.transport_ids: list[int] = []
+        self.busy: Callable[[], bool] = lambda: False
+        """True while the owner has work under way (calls up): the pump then never waits
+        longer than BUSY_WAIT_MS for commands posted from other threads."""
+        self._last_activity = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -226,8 +248,9 @@ class Pump:
         self._ready.set()
         try:
             while self._running:
-                self.ep.libHandleEvents(self._wait_ms())
-                self._drain()
+                handled = self.ep.libHandleEvents(self._wait_ms())
+                if self._drain() or handled:
+                    self._last_activity = time.monotonic()
                 if self.on_idle is not None:
                     self.on_idle()
             self._drain()
@@ -246,23 +269,31 @@ class Pump:
     def _wait_ms(self) -> int:
         if not self._commands.empty():
             return 0
+        longest = BUSY_WAIT_MS
+        if not self.busy() and time.monotonic() - self._last_activity > IDLE_AFTER:
+            longest = IDLE_WAIT_MS
         if self._timers:
             delta = self._timers[0].due - time.monotonic()
-            return max(0, min(5, int(delta * 1000)))
-        return 5
+            return max(0, min(longest, int(delta * 1000)))
+        return longest
 
-    def _drain(self) -> None:
+    def _drain(self) -> bool:
+        """Run the posted commands and the timers that are due; True when any ran."""
+        ran = False
         while True:
             try:
                 fn = self._commands.get_nowait()
             except queue.Empty:
                 break
+            ran = True
             self._run(fn)
         now = time.monotonic()
         while self._timers and self._timers[0].due <= now:
             timer = heapq.heappop(self._timers)
             if not timer.cancelled:
+                ran = True
                 self._run(timer.fn)
+        return ran
 
     @staticmethod
     def _run(fn: Callable[[], Any]) -> None:

@@ -157,6 +157,7 @@ class Worker:
                 log_level=int(os.environ.get("RELAIS_PJSIP_LOG_LEVEL", "0")),
             )
         )
+        self.pump.busy = lambda: bool(self.live)
         self.db = ThreadPoolExecutor(max_workers=2, thread_name_prefix="db")
         self.dialog_pool = ThreadPoolExecutor(max_workers=self.cap + 4, thread_name_prefix="dialog")
         self.dialogs: dict[str, Callable[..., Any]] = {}

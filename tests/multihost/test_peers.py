@@ -20,8 +20,6 @@ from tests.multihost.netns import in_netns
 from tests.multihost.phone import HostPhones
 from tests.multihost.site import (
     DEMO_LINE,
-    DEMO_PASSWORD,
-    DEMO_PORTAL_PASSWORD,
     DEMO_USER,
     DESK_PASSWORD,
     DESK_USER,
@@ -33,8 +31,6 @@ from tests.multihost.site import (
 )
 from tests.support import sipclient as sip
 from tests.support.sipclient import Responder
-
-PIN = "4826"
 
 
 def test_trunk_calls_are_spread_over_both_switch_hosts(site: Site) -> None:
@@ -56,7 +52,7 @@ def test_trunk_calls_are_spread_over_both_switch_hosts(site: Site) -> None:
 def portal(site: Site) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=site.portal_url, timeout=10) as client:
         r = client.post(
-            "/api/v1/session", json={"number": DEMO_LINE, "password": DEMO_PORTAL_PASSWORD}
+            "/api/v1/session", json={"number": DEMO_LINE, "password": site.demo_portal_password}
         )
         assert r.status_code == 200, r.text
         client.headers["Authorization"] = f"Bearer {r.json()['token']}"
@@ -107,7 +103,7 @@ def test_a_message_left_on_host_a_is_heard_through_host_b_and_in_the_portal(
         time.sleep(1.0)
         call.press(DEMO_LINE + "#")  # the mailbox number, its PIN, then 1: the new message
         time.sleep(0.5)
-        call.press(PIN + "#")
+        call.press(site.demo_pin + "#")
         time.sleep(1.0)
         call.press("1")
         call.hear(str(path), timeout=40)
@@ -158,11 +154,11 @@ def lamp(site: Site) -> Iterator[Responder]:
         ),
     )
     try:
-        r = phone.register(site.edge, DEMO_USER, DEMO_PASSWORD, DOMAIN)
+        r = phone.register(site.edge, DEMO_USER, site.demo_sip_password, DOMAIN)
         assert r is not None and r.status == 200
         yield phone
     finally:
-        phone.register(site.edge, DEMO_USER, DEMO_PASSWORD, DOMAIN, expires=0)
+        phone.register(site.edge, DEMO_USER, site.demo_sip_password, DOMAIN, expires=0)
         phone.close()
 
 

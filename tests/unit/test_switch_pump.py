@@ -1,0 +1,76 @@
+"""The pump's waits and timers (switch/endpoint.py), without starting a SIP stack: an idle
+worker must cost almost nothing, a busy one must answer posted commands within 5 ms, and a
+cancelled timer must not keep what its function holds alive."""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import queue
+import time
+import weakref
+
+import pytest
+
+from switch.endpoint import BUSY_WAIT_MS, IDLE_AFTER, IDLE_WAIT_MS, Pump
+
+pytestmark = pytest.mark.unit
+
+
+def bare_pump() -> Pump:
+    """A Pump's scheduling state only (no pjsua2 Endpoint: one per process)."""
+    pump = object.__new__(Pump)
+    pump._commands = queue.SimpleQueue()
+    pump._timers = []
+    pump._seq = itertools.count()
+    pump.busy = lambda: False
+    pump._last_activity = time.monotonic()
+    return pump
+
+
+def test_idle_pump_waits_long_and_busy_pump_short() -> None:
+    pump = bare_pump()
+    assert pump._wait_ms() == BUSY_WAIT_MS  # recent activity
+    pump._last_activity -= IDLE_AFTER + 1
+    assert pump._wait_ms() == IDLE_WAIT_MS
+    pump.busy = lambda: True  # a call is up
+    assert pump._wait_ms() == BUSY_WAIT_MS
+    pump.busy = lambda: False
+    pump.post(lambda: None)
+    assert pump._wait_ms() == 0
+
+
+def test_a_timer_due_soon_shortens_the_idle_wait() -> None:
+    pump = bare_pump()
+    pump._last_activity -= IDLE_AFTER + 1
+    pump.call_later(0.02, lambda: None)
+    assert 0 <= pump._wait_ms() <= 20
+
+
+def test_drain_says_whether_anything_ran() -> None:
+    pump = bare_pump()
+    assert pump._drain() is False
+    ran: list[int] = []
+    pump.post(lambda: ran.append(1))
+    assert pump._drain() is True and ran == [1]
+    handle = pump.call_later(0.0, lambda: ran.append(2))
+    handle.cancel()
+    assert pump._drain() is False and ran == [1]  # a cancelled timer is no activity
+
+
+def test_a_cancelled_timer_releases_what_it_holds_at_once() -> None:
+    class Session:
+        def fired(self) -> None:
+            raise AssertionError("a cancelled timer ran")
+
+    pump = bare_pump()
+    session = Session()
+    ref = weakref.ref(session)
+    handle = pump.call_later(180.0, session.fired)
+    del session
+    gc.collect()
+    assert ref() is not None  # the pending timer holds it, as it must
+    handle.cancel()
+    gc.collect()
+    assert ref() is None
+    assert len(pump._timers) == 1  # still queued, holding nothing
