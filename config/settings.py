@@ -109,6 +109,12 @@ class EdgeSettings(_Section):
     register_max_expires: int = Field(ge=60, le=86400)
     max_contacts: int = Field(ge=1, le=100)
     extra_workers: tuple[str, ...]
+    worker_port: int
+
+    @field_validator("worker_port")
+    @classmethod
+    def _worker_port(cls, v: int) -> int:
+        return _port(v)
 
     @model_validator(mode="after")
     def _expires(self) -> EdgeSettings:

@@ -127,6 +127,8 @@ def _check_domain(domain: str) -> str:
 
 def render(cfg: Settings, workers: int) -> EdgeFiles:
     """Write kamailio.cfg and dispatcher.list under <storage_root>/run/edge/."""
+    if cfg.edge.worker_port == cfg.sip_port:
+        raise ValueError("edge.worker_port must differ from sip_port")
     base = (cfg.storage_root / "run" / "edge").resolve()
     base.mkdir(parents=True, exist_ok=True)
     files = EdgeFiles(base / "kamailio.cfg", base / "dispatcher.list", base / "runtime")
@@ -147,6 +149,7 @@ def render(cfg: Settings, workers: int) -> EdgeFiles:
         children=edge.children,
         listen_hosts=listen_hosts(cfg.sip_host),
         port=cfg.sip_port,
+        worker_port=edge.worker_port,
         domain=_check_domain(cfg.sip_domain),
         db_module=db_module,
         db_url=db_url,

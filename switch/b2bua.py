@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import pjsua2 as pj
 
+from ivr.calllog import CallRecord
 from routing import diversion as div
 from routing import engine
 from routing.model import (
@@ -50,7 +51,6 @@ from routing.model import (
     Voicemail,
 )
 from routing.numbers import caller_number, normalize
-from ivr.calllog import CallRecord
 from switch.legs import Destination, Resolution
 from switch.media import CallMedia, MediaSession
 from switch.sipmsg import (
@@ -515,7 +515,9 @@ class Inbound:
         headers: list[tuple[str, str]] = list(extra)
         if d is not None:
             headers.append(("Diversion", div.format_diversion(d, self.w.cfg.sip_domain)))
-            headers.extend(("Diversion", v) for v in self.incoming_diversions)
+        # The diversions the call arrived with go on with it, to the trunk as to a line's
+        # phones (a call another line forwarded here says so on the phone, RFC 5806).
+        headers.extend(("Diversion", v) for v in self.incoming_diversions)
         if (
             self.anonymous
             and self.facts is not None
@@ -621,7 +623,18 @@ class LegCall:
             if self.answered:
                 self.run.inbound.leg_gone_after_answer(self)
                 return
-            if self.redirect_refused or 300 <= code < 400:
+            if code in (401, 407):
+                # Legs carry no credentials: the edge recognises its workers. A challenge
+                # means it did not; the caller gets the fallback, never the challenge.
+                logger.error(
+                    "%s: leg to %s was challenged (%s): legs carry no credentials, the edge "
+                    "or the trunk did not recognise this worker (a bug); treated as unavailable",
+                    self.run.inbound.call_id,
+                    self.dest.uri if self.dest else "?",
+                    code,
+                )
+                self.finish(LegResult.UNAVAILABLE, 480)
+            elif self.redirect_refused or 300 <= code < 400:
                 self.finish(LegResult.REDIRECT_REFUSED, code)
             elif code in BUSY_CODES:
                 self.finish(LegResult.BUSY, code)

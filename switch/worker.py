@@ -37,6 +37,7 @@ import pjsua2 as pj
 
 from config.settings import Settings, load_settings
 from events.mqtt import bus_address
+from ivr.calllog import CallRecord, log_call
 from ivr.pin import LockoutPolicy
 from ivr.runner import IvrRunner
 from ivr.services import Voicemail
@@ -48,7 +49,6 @@ from store.repository import Counts
 from store.session import Store
 from switch.b2bua import Decision, Inbound, SwitchCall, op, plan_targets
 from switch.bus import SwitchBus
-from ivr.calllog import CallRecord, log_call
 from switch.endpoint import PJSUA_MAX_CALLS, EndpointConfig, Pump
 from switch.legs import EdgeResolver, NoEdgeResolver, Resolver
 from switch.listen import Listener
@@ -115,7 +115,8 @@ class Worker:
             self.resolver = NoEdgeResolver(pub_host, pub_port, cfg.trunk_uri)
             self._trusted = frozenset(cfg.trusted_addresses)
         else:
-            self.resolver = EdgeResolver(pub_host, pub_port)
+            # Legs go to the edge's port for workers (recognised over UDP and TCP alike).
+            self.resolver = EdgeResolver(pub_host, cfg.edge.worker_port)
             self._trusted = frozenset((*cfg.trusted_addresses, pub_host))
             self.edge = (pub_host, pub_port)
         self.dial_plan = DialPlan(
@@ -180,7 +181,7 @@ class Worker:
         """The IVR (deposit, retrieval), its listener (in-band DTMF, silence) and MWI."""
         self.listener = Listener(self.pump.post)
         router: NotifyRouter = (
-            NoEdgeNotifyRouter() if no_edge else EdgeNotifyRouter(pub_host, pub_port)
+            NoEdgeNotifyRouter() if no_edge else EdgeNotifyRouter(pub_host, cfg.edge.worker_port)
         )
         self.mwi = MwiSender(self.store, router, self.send_notify, cfg.sip_domain)
         self.voicemail_service = Voicemail(

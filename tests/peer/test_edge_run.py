@@ -53,6 +53,7 @@ def relais_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str
         RELAIS_DATABASE_URL=database_url,
         RELAIS_SIP_HOST="127.0.0.1",
         RELAIS_SIP_PORT=str(free_udp_tcp_port()),
+        RELAIS_EDGE__WORKER_PORT=str(free_udp_tcp_port()),
         RELAIS_SWITCH_BASE_PORT=str(free_ports(2)),
         RELAIS_PORTAL_PORT=str(free_udp_tcp_port()),
         RELAIS_MQTT_EMBEDDED_PORT=str(free_udp_tcp_port()),

@@ -131,6 +131,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         RELAIS_SIP_HOST="127.0.0.1",
         RELAIS_SIP_ADVERTISED_HOST="127.0.0.1",
         RELAIS_SIP_PORT=str(free_udp_tcp_port()),
+        RELAIS_EDGE__WORKER_PORT=str(free_udp_tcp_port()),
         RELAIS_SWITCH_HOST="127.0.0.1",
         RELAIS_SWITCH_BASE_PORT=str(free_udp_tcp_port()),
         RELAIS_PORTAL_PORT=str(free_udp_tcp_port()),
