@@ -218,8 +218,26 @@ def wanted(cfg: Settings, *, no_edge: bool) -> bool:
 
 
 def address(cfg: Settings) -> str:
+    """What `relais run` prints once the edge is up, sip_host included (the one setting that
+    decides who can reach it)."""
     host = cfg.sip_advertised_host if cfg.sip_host in WILDCARDS else cfg.sip_host
-    return f"edge sip:{host}:{cfg.sip_port} (udp, tcp; SIP domain {cfg.sip_domain})"
+    if cfg.sip_host in WILDCARDS:
+        reach = "every interface"
+    elif _loopback(cfg.sip_host):
+        reach = "this machine only; set sip_host to serve phones on the network"
+    else:
+        reach = "the network"
+    return (
+        f"edge sip:{host}:{cfg.sip_port} (udp, tcp; SIP domain {cfg.sip_domain}; "
+        f"sip_host {cfg.sip_host or '0.0.0.0'}: {reach})"
+    )
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def children(cfg: Settings, *, no_edge: bool, workers: int, force: bool = False) -> list[Child]:

@@ -98,6 +98,7 @@ def test_relais_run_starts_the_edge_the_demo_phone_registers_and_voicemail_works
         port = int(env["RELAIS_SIP_PORT"])
         assert wait_line(out, "relais is running", proc, 90), out.read_text()[-3000:]
         assert f"ready: edge sip:127.0.0.1:{port}" in out.read_text()
+        assert "sip_host 127.0.0.1: this machine only" in out.read_text()
         with sip.transport("udp", ("127.0.0.1", port), "127.0.0.3") as t:
             _, ok = sip.register(t, DEMO_USER, DEMO_PASSWORD, DOMAIN)
             assert ok is not None and ok.status == 200
