@@ -164,12 +164,18 @@ def render(cfg: Settings, workers: int) -> EdgeFiles:
         flood_requests=edge.flood_requests,
         ban_seconds=edge.ban_seconds,
         auth_failures=edge.auth_failures,
+        auth_source_failures=edge.auth_source_failures,
+        auth_user_failures=edge.auth_user_failures,
+        auth_window_seconds=edge.auth_window_seconds,
         probe_interval=edge.probe_interval,
         worker_timeout_ms=edge.worker_timeout_ms,
         device_timeout_ms=edge.device_timeout_ms,
         register_min_expires=edge.register_min_expires,
         register_max_expires=edge.register_max_expires,
         max_contacts=edge.max_contacts,
+        tcp_idle_seconds=edge.tcp_idle_seconds,
+        tcp_max_connections=edge.tcp_max_connections,
+        tcp_per_source=edge.tcp_per_source,
     )
     _write(files.cfg, text)
     lines = [
