@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import os
 import re
+import secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +174,9 @@ def render(cfg: Settings, workers: int) -> EdgeFiles:
         register_min_expires=edge.register_min_expires,
         register_max_expires=edge.register_max_expires,
         max_contacts=edge.max_contacts,
+        server_address=f"sip:{_public_host(cfg)}:{cfg.sip_port}",
+        self_uri=f"sip:{listen_hosts(cfg.sip_host)[0]}:{cfg.sip_port}",
+        publish_secret=secrets.token_hex(16),
         tcp_idle_seconds=edge.tcp_idle_seconds,
         tcp_max_connections=edge.tcp_max_connections,
         tcp_per_source=edge.tcp_per_source,
@@ -223,10 +227,15 @@ def wanted(cfg: Settings, *, no_edge: bool) -> bool:
     return cfg.edge.enabled and not no_edge and installed(cfg)
 
 
+def _public_host(cfg: Settings) -> str:
+    """The address phones reach the edge at."""
+    return cfg.sip_advertised_host if cfg.sip_host in WILDCARDS else cfg.sip_host
+
+
 def address(cfg: Settings) -> str:
     """What `relais run` prints once the edge is up, sip_host included (the one setting that
     decides who can reach it)."""
-    host = cfg.sip_advertised_host if cfg.sip_host in WILDCARDS else cfg.sip_host
+    host = _public_host(cfg)
     if cfg.sip_host in WILDCARDS:
         reach = "every interface"
     elif _loopback(cfg.sip_host):

@@ -6,7 +6,7 @@ PACKAGES=(
   python3-venv python3-dev build-essential
   sqlite3 postgresql postgresql-client
   sip-tester sipsak baresip linphone-cli
-  kamailio kamailio-sqlite-modules kamailio-postgres-modules
+  kamailio kamailio-sqlite-modules kamailio-postgres-modules kamailio-presence-modules
   mosquitto openssl
   ffmpeg sox espeak-ng
   chromium fonts-dejavu-core
