@@ -19,7 +19,15 @@ from portal.auth.services import LineRef
 from portal.messages import services as messages
 from tests.peer.test_edge_switch import System, running_system
 from tests.support import sipclient as sip
-from tests.support.edge import DEMO_LINE, DEMO_PASSWORD, DEMO_USER, DOMAIN, SECOND_LINE
+from tests.support import sipp
+from tests.support.edge import (
+    DEMO_LINE,
+    DEMO_PASSWORD,
+    DEMO_USER,
+    DOMAIN,
+    SECOND_LINE,
+    free_udp_tcp_port,
+)
 from tests.support.phones import Baresip
 from tests.support.sipclient import Responder
 
@@ -150,6 +158,7 @@ def test_baresip_subscribes_and_its_lamp_lights_and_clears(system: System, tmp_p
     """baresip's mwi module subscribes after registering: its lamp shows the message left while
     nobody was registered, and clears when the messages are deleted (in the portal: the change
     reaches the lamps through worker 0's bus consumer, the edge and presence)."""
+    refused = system.text().count("may not subscribe")
     res = system.call(DEMO_LINE, "baresip-deposit", hold_ms=3000)
     assert (res.successful, res.failed) == (1, 0), res.errors()
     assert system.messages(DEMO_LINE, 1)
@@ -167,3 +176,28 @@ def test_baresip_subscribes_and_its_lamp_lights_and_clears(system: System, tmp_p
         assert "mwi: subscription for" not in phone.text()  # never closed by the edge
     finally:
         phone.stop()
+    # baresip unsubscribes as it stops, inside the subscription (to the edge's Contact).
+    assert system.text().count("may not subscribe") == refused
+
+
+def test_sipp_subscribes_gets_the_lamp_and_unsubscribes(system: System) -> None:
+    """SIPp as a phone: digest-authenticated SUBSCRIBE, NOTIFYs carrying Messages-Waiting in the
+    subscription, then an unsubscription (challenged again) and the terminating NOTIFY."""
+    args = sipp.argv(
+        "uac_mwi_subscribe.xml",
+        system.edge,
+        local=("127.0.0.9", free_udp_tcp_port("127.0.0.9")),
+        service=DEMO_USER,
+        extra=["-au", DEMO_USER, "-ap", DEMO_PASSWORD],
+        trace_msg=True,
+    )
+    res = sipp.run(args, system.tmp / "sipp-subscribe", timeout=60)
+    assert (res.successful, res.failed) == (1, 0), res.errors()
+    notifies = [
+        block
+        for log in (system.tmp / "sipp-subscribe").glob("*_messages.log")
+        for block in re.split(r"\n(?=-{5,})", log.read_text(errors="replace"))
+        if re.search(r"^NOTIFY ", block, re.M)
+    ]
+    assert any(re.search(r"^Messages-Waiting: (yes|no)", n, re.M) for n in notifies), notifies
+    assert re.search(r"^Subscription-State:\s*terminated", notifies[-1], re.M | re.I)
