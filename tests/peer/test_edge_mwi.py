@@ -201,3 +201,25 @@ def test_sipp_subscribes_gets_the_lamp_and_unsubscribes(system: System) -> None:
     ]
     assert any(re.search(r"^Messages-Waiting: (yes|no)", n, re.M) for n in notifies), notifies
     assert re.search(r"^Subscription-State:\s*terminated", notifies[-1], re.M | re.I)
+
+
+def test_an_expired_subscription_gives_way_to_unsolicited_notifies(system: System) -> None:
+    """Not refreshed, a subscription ends with its Expires: presence stops, and the phone gets
+    unsolicited NOTIFYs again."""
+    phone = Responder("127.0.0.10")
+    try:
+        reg = phone.register(system.edge, DEMO_USER, DEMO_PASSWORD, DOMAIN)
+        assert reg is not None and reg.status == 200
+        start = len(mwi_notifies(phone))
+        d, ok = subscribe(phone, system, DEMO_LINE, expires=3)
+        assert ok is not None and ok.status == 200, ok
+        wait_notify(phone, start, rb"Messages-Waiting: (yes|no)")
+        time.sleep(10)  # well past the 3 s (and the edge's 5 s margin)
+        start = len(mwi_notifies(phone))
+        reg = phone.register(system.edge, DEMO_USER, DEMO_PASSWORD, DOMAIN)  # new Call-ID
+        assert reg is not None and reg.status == 200
+        again = wait_notify(phone, start, rb"Messages-Waiting: (yes|no)")
+        assert again.header("Call-ID") != d.call_id
+    finally:
+        phone.register(system.edge, DEMO_USER, DEMO_PASSWORD, DOMAIN, expires=0)
+        phone.close()
