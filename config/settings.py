@@ -116,6 +116,9 @@ class EdgeSettings(_Section):
     flood_requests: int = Field(ge=2, le=100000)
     ban_seconds: int = Field(ge=1, le=86400)
     auth_failures: int = Field(ge=1, le=1000)
+    auth_source_failures: int = Field(ge=1, le=100000)
+    auth_user_failures: int = Field(ge=1, le=100000)
+    auth_window_seconds: int = Field(ge=1, le=86400)
     probe_interval: int = Field(ge=1, le=300)
     worker_timeout_ms: int = Field(ge=100, le=30000)
     device_timeout_ms: int = Field(ge=500, le=60000)
@@ -123,6 +126,15 @@ class EdgeSettings(_Section):
     register_max_expires: int = Field(ge=60, le=86400)
     max_contacts: int = Field(ge=1, le=100)
     extra_workers: tuple[str, ...]
+    worker_port: int
+    tcp_idle_seconds: int = Field(ge=1, le=3600)
+    tcp_max_connections: int = Field(ge=256, le=1048576)
+    tcp_per_source: int = Field(ge=1, le=100000)
+
+    @field_validator("worker_port")
+    @classmethod
+    def _worker_port(cls, v: int) -> int:
+        return _port(v)
 
     @model_validator(mode="after")
     def _expires(self) -> EdgeSettings:

@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import os
 import re
+import secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,8 @@ def _check_domain(domain: str) -> str:
 
 def render(cfg: Settings, workers: int) -> EdgeFiles:
     """Write kamailio.cfg and dispatcher.list under <storage_root>/run/edge/."""
+    if cfg.edge.worker_port == cfg.sip_port:
+        raise ValueError("edge.worker_port must differ from sip_port")
     base = (cfg.storage_root / "run" / "edge").resolve()
     base.mkdir(parents=True, exist_ok=True)
     files = EdgeFiles(base / "kamailio.cfg", base / "dispatcher.list", base / "runtime")
@@ -147,6 +150,7 @@ def render(cfg: Settings, workers: int) -> EdgeFiles:
         children=edge.children,
         listen_hosts=listen_hosts(cfg.sip_host),
         port=cfg.sip_port,
+        worker_port=edge.worker_port,
         domain=_check_domain(cfg.sip_domain),
         db_module=db_module,
         db_url=db_url,
@@ -161,12 +165,21 @@ def render(cfg: Settings, workers: int) -> EdgeFiles:
         flood_requests=edge.flood_requests,
         ban_seconds=edge.ban_seconds,
         auth_failures=edge.auth_failures,
+        auth_source_failures=edge.auth_source_failures,
+        auth_user_failures=edge.auth_user_failures,
+        auth_window_seconds=edge.auth_window_seconds,
         probe_interval=edge.probe_interval,
         worker_timeout_ms=edge.worker_timeout_ms,
         device_timeout_ms=edge.device_timeout_ms,
         register_min_expires=edge.register_min_expires,
         register_max_expires=edge.register_max_expires,
         max_contacts=edge.max_contacts,
+        server_address=f"sip:{_public_host(cfg)}:{cfg.sip_port}",
+        self_uri=f"sip:{listen_hosts(cfg.sip_host)[0]}:{cfg.sip_port}",
+        publish_secret=secrets.token_hex(16),
+        tcp_idle_seconds=edge.tcp_idle_seconds,
+        tcp_max_connections=edge.tcp_max_connections,
+        tcp_per_source=edge.tcp_per_source,
     )
     _write(files.cfg, text)
     lines = [
@@ -214,9 +227,32 @@ def wanted(cfg: Settings, *, no_edge: bool) -> bool:
     return cfg.edge.enabled and not no_edge and installed(cfg)
 
 
+def _public_host(cfg: Settings) -> str:
+    """The address phones reach the edge at."""
+    return cfg.sip_advertised_host if cfg.sip_host in WILDCARDS else cfg.sip_host
+
+
 def address(cfg: Settings) -> str:
-    host = cfg.sip_advertised_host if cfg.sip_host in WILDCARDS else cfg.sip_host
-    return f"edge sip:{host}:{cfg.sip_port} (udp, tcp; SIP domain {cfg.sip_domain})"
+    """What `relais run` prints once the edge is up, sip_host included (the one setting that
+    decides who can reach it)."""
+    host = _public_host(cfg)
+    if cfg.sip_host in WILDCARDS:
+        reach = "every interface"
+    elif _loopback(cfg.sip_host):
+        reach = "this machine only; set sip_host to serve phones on the network"
+    else:
+        reach = "the network"
+    return (
+        f"edge sip:{host}:{cfg.sip_port} (udp, tcp; SIP domain {cfg.sip_domain}; "
+        f"sip_host {cfg.sip_host or '0.0.0.0'}: {reach})"
+    )
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def children(cfg: Settings, *, no_edge: bool, workers: int, force: bool = False) -> list[Child]:

@@ -7,7 +7,7 @@ PACKAGES=(
   swig uuid-dev libssl-dev curl
   sqlite3 postgresql postgresql-client
   sip-tester sipsak baresip linphone-cli
-  kamailio kamailio-sqlite-modules kamailio-postgres-modules
+  kamailio kamailio-sqlite-modules kamailio-postgres-modules kamailio-presence-modules
   mosquitto openssl iproute2
   ffmpeg sox espeak-ng
   chromium fonts-dejavu-core

@@ -525,7 +525,9 @@ class Inbound:
         headers: list[tuple[str, str]] = list(extra)
         if d is not None:
             headers.append(("Diversion", div.format_diversion(d, self.w.cfg.sip_domain)))
-            headers.extend(("Diversion", v) for v in self.incoming_diversions)
+        # The diversions the call arrived with go on with it, to the trunk as to a line's
+        # phones (a call another line forwarded here says so on the phone, RFC 5806).
+        headers.extend(("Diversion", v) for v in self.incoming_diversions)
         if (
             self.anonymous
             and self.facts is not None
@@ -642,7 +644,18 @@ class LegCall:
             if self.confirmation is not None:
                 self.confirmation.refused("hangup")
                 return
-            if self.redirect_refused or 300 <= code < 400:
+            if code in (401, 407):
+                # Legs carry no credentials: the edge recognises its workers. A challenge
+                # means it did not; the caller gets the fallback, never the challenge.
+                logger.error(
+                    "%s: leg to %s was challenged (%s): legs carry no credentials, the edge "
+                    "or the trunk did not recognise this worker (a bug); treated as unavailable",
+                    self.run.inbound.call_id,
+                    self.dest.uri if self.dest else "?",
+                    code,
+                )
+                self.finish(LegResult.UNAVAILABLE, 480)
+            elif self.redirect_refused or 300 <= code < 400:
                 self.finish(LegResult.REDIRECT_REFUSED, code)
             elif code in BUSY_CODES:
                 self.finish(LegResult.BUSY, code)

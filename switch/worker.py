@@ -137,7 +137,8 @@ class Worker:
             self.resolver = NoEdgeResolver(pub_host, pub_port, cfg.trunk_uri)
             self._trusted = frozenset(cfg.trusted_addresses)
         else:
-            self.resolver = EdgeResolver(pub_host, pub_port)
+            # Legs go to the edge's port for workers (recognised over UDP and TCP alike).
+            self.resolver = EdgeResolver(pub_host, cfg.edge.worker_port)
             self._trusted = frozenset((*cfg.trusted_addresses, pub_host))
             self.edge = (pub_host, pub_port)
         self.dial_plan = DialPlan(
@@ -221,7 +222,7 @@ class Worker:
         """The IVR (deposit, retrieval), its listener (in-band DTMF, silence) and MWI."""
         self.listener = Listener(self.pump.post)
         router: NotifyRouter = (
-            NoEdgeNotifyRouter() if no_edge else EdgeNotifyRouter(pub_host, pub_port)
+            NoEdgeNotifyRouter() if no_edge else EdgeNotifyRouter(pub_host, cfg.edge.worker_port)
         )
         self.mwi = MwiSender(self.store, router, self.send_notify, cfg.sip_domain)
         self.voicemail_service = Voicemail(

@@ -132,3 +132,44 @@ def test_a_worker_answering_503_is_skipped(tmp_path: Path, store: Store) -> None
     finally:
         busy.close()
         ok.close()
+
+
+def test_a_full_worker_is_skipped_but_not_marked_down(tmp_path: Path, store: Store) -> None:
+    """A worker at capacity answers 503 with Retry-After: the call goes to the next worker, and
+    the full one keeps being offered calls (not marked down until a probe: probes are 300 s
+    apart here). Both full: the caller gets 503 with Retry-After."""
+    cfg = edge_settings(tmp_path, store.url, edge={"probe_interval": 300})
+    provision(store, cfg)
+    answers = {"full": (503, "Service Unavailable", [("Retry-After", "5")])}
+    full = Responder(
+        cfg.switch_host,
+        cfg.switch_base_port,
+        policy=lambda r: answers["full"] if r.method == "INVITE" else (200, "OK"),
+    )
+    ok = Responder(cfg.switch_host, cfg.switch_base_port + 1)
+    try:
+        with running_edge(cfg, workers=2) as e:
+            time.sleep(1.5)
+            with sip.transport("udp", e.addr, TRUNK) as trunk:
+                for _ in range(6):
+                    d = sip.Dialog(
+                        "sip:8195550123@carrier.example", f"sip:{DEMO_LINE}@relais.local"
+                    )
+                    trunk.send(
+                        sip.request(trunk, "INVITE", f"sip:{DEMO_LINE}@{e.host}:{e.port}", d)
+                    )
+                    r = sip.final_response(trunk)
+                    assert r is not None and r.status == 200
+            assert len(ok.requests("INVITE")) == 6
+            assert len(full.requests("INVITE")) >= 2  # still offered calls
+            assert "failed (" not in e.log_text()
+            ok.policy = lambda r: answers["full"] if r.method == "INVITE" else (200, "OK")
+            with sip.transport("udp", e.addr, TRUNK) as trunk:
+                d = sip.Dialog("sip:8195550123@carrier.example", f"sip:{DEMO_LINE}@relais.local")
+                trunk.send(sip.request(trunk, "INVITE", f"sip:{DEMO_LINE}@{e.host}:{e.port}", d))
+                r = sip.final_response(trunk)
+                assert r is not None and r.status == 503
+                assert r.header("Retry-After") == "5"
+    finally:
+        full.close()
+        ok.close()

@@ -373,9 +373,9 @@ def test_size_and_max_forwards_limits(edge: Edge, worker: Responder) -> None:
     assert int(second.header("Max-Forwards") or 0) == edge.cfg.edge.max_forwards  # not 249
 
 
-def test_subscribe_for_message_summary_reaches_a_worker_asserted(
-    edge: Edge, worker: Responder
-) -> None:
+def test_subscribe_for_message_summary_is_served_by_the_edge(edge: Edge, worker: Responder) -> None:
+    """The edge answers it (presence) and asks a worker to re-assert the line's counts; the
+    SUBSCRIBE itself never reaches a worker (tests/peer/test_edge_mwi.py: the rest)."""
     with sip.transport("udp", edge.addr, "127.0.0.3") as phone:
         aor = f"sip:{DEMO_USER}@{DOMAIN}"
         d = sip.Dialog(aor, aor)
@@ -412,8 +412,11 @@ def test_subscribe_for_message_summary_reaches_a_worker_asserted(
         )
         r = sip.final_response(phone)
         assert r is not None and r.status == 200
-    (sub,) = worker.requests("SUBSCRIBE")
-    assert sub.all("P-Asserted-Identity") == [f"<sip:{DEMO_LINE}@{DOMAIN}>"]
+        assert (r.header("Contact") or "").startswith(f"<sip:{edge.host}:{edge.port}")
+    (asked,) = worker.wait_for("MESSAGE")
+    assert asked.uri == f"sip:{DEMO_LINE}@{DOMAIN}"
+    assert asked.header("X-Relais-Event") == "registered"
+    assert worker.requests("SUBSCRIBE") == []
 
 
 def test_an_unreadable_store_gets_503_not_404(edge: Edge, worker: Responder, store: Store) -> None:

@@ -53,6 +53,7 @@ def relais_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str
         RELAIS_DATABASE_URL=database_url,
         RELAIS_SIP_HOST="127.0.0.1",
         RELAIS_SIP_PORT=str(free_udp_tcp_port()),
+        RELAIS_EDGE__WORKER_PORT=str(free_udp_tcp_port()),
         RELAIS_SWITCH_BASE_PORT=str(free_ports(2)),
         RELAIS_PORTAL_PORT=str(free_udp_tcp_port()),
         RELAIS_MQTT_EMBEDDED_PORT=str(free_udp_tcp_port()),
@@ -103,6 +104,7 @@ def test_relais_run_starts_the_edge_the_demo_phone_registers_and_voicemail_works
         port = int(env["RELAIS_SIP_PORT"])
         assert wait_line(out, "relais is running", proc, 90), out.read_text()[-3000:]
         assert f"ready: edge sip:127.0.0.1:{port}" in out.read_text()
+        assert "sip_host 127.0.0.1: this machine only" in out.read_text()
         with sip.transport("udp", ("127.0.0.1", port), "127.0.0.3") as t:
             _, ok = sip.register(t, DEMO_USER, demo_sip_password(tmp_path), DOMAIN)
             assert ok is not None and ok.status == 200

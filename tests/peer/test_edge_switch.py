@@ -6,6 +6,7 @@ killed worker is skipped, restarted by the supervisor and used again."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -117,6 +118,13 @@ class System:
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    with running_system(tmp_path_factory) as sys_:
+        yield sys_
+
+
+@contextlib.contextmanager
+def running_system(tmp_path_factory: pytest.TempPathFactory, **env_extra: str) -> Iterator[System]:
+    """`relais run` (edge + two workers) on free loopback ports; env_extra: more RELAIS_* values."""
     tmp = tmp_path_factory.mktemp("edge-switch")
     root = tmp / "var"
     root.mkdir()
@@ -131,6 +139,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         RELAIS_SIP_HOST="127.0.0.1",
         RELAIS_SIP_ADVERTISED_HOST="127.0.0.1",
         RELAIS_SIP_PORT=str(free_udp_tcp_port()),
+        RELAIS_EDGE__WORKER_PORT=str(free_udp_tcp_port()),
         RELAIS_SWITCH_HOST="127.0.0.1",
         RELAIS_SWITCH_BASE_PORT=str(free_udp_tcp_port()),
         RELAIS_PORTAL_PORT=str(free_udp_tcp_port()),
@@ -139,6 +148,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         RELAIS_TRUSTED_ADDRESSES=json.dumps([TRUNK]),
         RELAIS_LOG_LEVEL="INFO",
         RELAIS_EDGE__PROBE_INTERVAL="1",
+        **env_extra,
     )
     while int(env["RELAIS_SWITCH_BASE_PORT"]) + 1 == int(env["RELAIS_SIP_PORT"]):
         env["RELAIS_SWITCH_BASE_PORT"] = str(free_udp_tcp_port())

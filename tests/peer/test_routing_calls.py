@@ -143,6 +143,31 @@ def test_forward_all_busy_is_returned_to_the_caller(
     assert switch.messages(line) == []
 
 
+@pytest.mark.parametrize("challenge", [401, 407])
+def test_a_challenged_leg_is_a_logged_bug_and_the_caller_gets_480_not_the_challenge(
+    switch: SwitchUnderTest, work: Path, trunk_port: int, challenge: int
+) -> None:
+    """Legs carry no credentials: a 401/407 on one (an edge or trunk that did not recognise
+    the worker) is logged as a bug and never passed to the caller."""
+    line = switch.account()
+    switch.settings(line, incoming_mode=IncomingMode.FORWARD_ALL, forward_all_to=TRUNK_NUMBER)
+    trunk = switch.sipp(
+        "trunk",
+        "uas_status.xml",
+        workdir=work,
+        uas=True,
+        port=trunk_port,
+        code=challenge,
+        reason="Unauthorized" if challenge == 401 else "Proxy Authentication Required",
+    ).start()
+    caller = switch.sipp(
+        "caller", "uac_final.xml", workdir=work, service=line, code=480, **{"from": CALLER}
+    )
+    caller.run()
+    finished(caller, trunk)
+    switch.wait_for(lambda: f"was challenged ({challenge})" in switch.tail(200))
+
+
 def test_no_trunk_route_fails_the_forward_with_404(switch: SwitchUnderTest, work: Path) -> None:
     """A forward_all to a number the dial plan accepts but no trunk serves (international
     numbers are refused by the dial plan, so use a local-looking number on a line whose trunk

@@ -67,7 +67,7 @@ def edge_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
             "switch_base_port": free_udp_tcp_port(),
             "trusted_addresses": ["127.0.0.2"],
         }
-        edge_over = overrides.pop("edge", {})
+        edge_over = {"worker_port": free_udp_tcp_port(), **overrides.pop("edge", {})}
         values.update(overrides)
         base = load_settings(**values)
         if edge_over:

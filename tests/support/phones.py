@@ -96,7 +96,9 @@ class Baresip(Phone):
         *,
         answer: str = "auto",
         max_calls: int = 4,
+        mwi: bool = False,
     ) -> Baresip:
+        """mwi: load the mwi module, which subscribes to the account's message-summary."""
         tone(self.dir / "mic.wav", 440)
         (self.dir / "config").write_text(
             "\n".join(
@@ -114,6 +116,7 @@ class Baresip(Phone):
                     f"snd_path {self.dir}",
                     "module_app account.so",
                     "module_app menu.so",
+                    *(["module_app mwi.so"] if mwi else []),
                     f"call_max_calls {max_calls}",
                     "",
                 ]
@@ -121,7 +124,9 @@ class Baresip(Phone):
         )
         (self.dir / "accounts").write_text(
             f"<sip:{username}@{domain}>;auth_pass={password};"
-            f'outbound="sip:{edge[0]}:{edge[1]}";regint=600;answermode={answer}\n'
+            f'outbound="sip:{edge[0]}:{edge[1]}";regint=600;answermode={answer}'
+            + (";mwi=yes" if mwi else "")
+            + "\n"
         )
         with self.log.open("wb") as fh:
             self.process = subprocess.Popen(

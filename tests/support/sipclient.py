@@ -374,8 +374,10 @@ class Responder:
             answer = self.policy(msg)  # type: ignore[operator]
             if answer is None:
                 continue
-            status, reason = answer
-            self.sock.sendto(reply(msg, status, reason, to_tag=tag).to_bytes(), addr)
+            # (status, reason) or (status, reason, [(header, value), ...])
+            status, reason, *more = answer
+            extra = list(more[0]) if more else None
+            self.sock.sendto(reply(msg, status, reason, to_tag=tag, extra=extra).to_bytes(), addr)
 
     def requests(self, method: str) -> list[Message]:
         return [m for m in self.received if m.method == method]
