@@ -65,7 +65,7 @@ from switch.sipmsg import (
 )
 
 if TYPE_CHECKING:
-    from switch.worker import Worker
+    from switch.ports import CallHost
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class Decision:
 class Inbound:
     """One incoming call and everything the switch does for it."""
 
-    def __init__(self, worker: Worker, call: SwitchCall, request: Request, source: str) -> None:
+    def __init__(self, worker: CallHost, call: SwitchCall, request: Request, source: str) -> None:
         self.w = worker
         self.call = call
         self.request = request

@@ -36,7 +36,7 @@ from store import repository
 from switch.mwi import Notify
 
 if TYPE_CHECKING:
-    from switch.worker import Worker
+    from switch.ports import BusHost
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class _Borrowed(ThreadPoolExecutor):
 
 
 class SwitchBus:
-    def __init__(self, worker: Worker, address: MqttAddress | None, sweep_seconds: float) -> None:
+    def __init__(self, worker: BusHost, address: MqttAddress | None, sweep_seconds: float) -> None:
         self.w = worker
         self.address = address
         self.sweep_seconds = sweep_seconds

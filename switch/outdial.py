@@ -56,7 +56,7 @@ from switch.legs import Destination, Resolution
 from switch.media import CallMedia, MediaSession
 
 if TYPE_CHECKING:
-    from switch.worker import Worker
+    from switch.ports import OutdialHost
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def vet(session: Session, request: OutdialRequest, plan: DialPlan) -> None:
 class Outdial:
     """The outdial calls of one worker."""
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: OutdialHost) -> None:
         self.w = worker
         self.calls: set[OutdialCall] = set()
         self.results: list[OutdialResult] = []
@@ -269,7 +269,7 @@ class OutdialCall:
         self.timers: list[Any] = []
 
     @property
-    def w(self) -> Worker:
+    def w(self) -> OutdialHost:
         return self.service.w
 
     def from_uri(self) -> str:
