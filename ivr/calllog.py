@@ -46,20 +46,19 @@ def log_call(session: Session, record: CallRecord) -> int:
     if record.disposition not in DISPOSITIONS:
         raise ValueError(f"unknown call disposition {record.disposition!r}")
     duration = round(max(0.0, record.duration_seconds), 3)
-    entry_id: int = session.execute(
-        _INSERT,
-        {
-            "line_number": record.line,
-            "direction": record.direction,
-            "caller_number": record.caller_number,
-            "caller_name": (record.caller_name or None) and record.caller_name[:120],
-            "started_at": record.started_at,
-            "duration_seconds": duration,
-            "disposition": record.disposition,
-            "call_id": (record.call_id or None) and record.call_id[:255],
-            "not_accepted": list(record.not_accepted) or None,
-        },
-    ).scalar_one()
+    row: dict[str, object] = {
+        "line_number": record.line,
+        "direction": record.direction,
+        "caller_number": record.caller_number,
+        "caller_name": (record.caller_name or None) and record.caller_name[:120],
+        "started_at": record.started_at,
+        "duration_seconds": duration,
+        "disposition": record.disposition,
+        "call_id": (record.call_id or None) and record.call_id[:255],
+    }
+    if record.not_accepted:  # absent, not JSON null, when every answerer accepted
+        row["not_accepted"] = list(record.not_accepted)
+    entry_id: int = session.execute(_INSERT, row).scalar_one()
     started = record.started_at.isoformat()
     if record.direction == "received":
         enqueue(

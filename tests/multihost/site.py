@@ -46,6 +46,7 @@ SIP_PORT = 5060
 SWITCH_BASE_PORT = 5070
 PG_PORT = 5432
 MQTT_PORT = 1883
+MQTT_USER, MQTT_PASSWORD = "relais", "multihost-bus-1"
 PORTAL_PORT = 8080
 PROBE_INTERVAL = 1
 DOMAIN = "relais.local"
@@ -117,7 +118,7 @@ class Site:
 
     @property
     def mqtt_url(self) -> str:
-        return f"mqtt://{self.addr('services')}:{MQTT_PORT}"
+        return f"mqtt://{MQTT_USER}:{MQTT_PASSWORD}@{self.addr('services')}:{MQTT_PORT}"
 
     def worker_addresses(self, name: str) -> list[str]:
         return [f"{self.addr(name)}:{SWITCH_BASE_PORT + i}" for i in range(self.workers)]
@@ -246,8 +247,17 @@ class Site:
         self.db_url = f"postgresql+psycopg://postgres@{self.addr('services')}:{PG_PORT}/relais"
         # mosquitto on the services address.
         conf = self.tmp / "mosquitto.conf"
+        # relais refuses a broker URL without credentials: a password file, as in docs/scaling.md
+        passwd = self.tmp / "mosquitto.passwd"
+        passwd.write_text("")
+        subprocess.run(
+            ["mosquitto_passwd", "-b", str(passwd), MQTT_USER, MQTT_PASSWORD],
+            check=True,
+            timeout=30,
+        )
         conf.write_text(
-            f"listener {MQTT_PORT} {self.addr('services')}\nallow_anonymous true\n"
+            f"listener {MQTT_PORT} {self.addr('services')}\nallow_anonymous false\n"
+            f"password_file {passwd}\n"
             "user root\nlog_dest stderr\nlog_type error\nlog_type warning\n"
         )
         svc.start(["/usr/sbin/mosquitto", "-c", str(conf)], log=self.log("mosquitto"))
@@ -259,7 +269,7 @@ class Site:
         creds = tomllib.loads((self.root / "demo-credentials.toml").read_text())
         self.demo_sip_password = str(creds["sip_password"])
         self.demo_portal_password = str(creds["portal_password"])
-        self.demo_pin = str(creds["pin"])
+        self.demo_pin = str(creds["voicemail_pin"])
         self.relais(
             "services",
             "device",

@@ -33,7 +33,9 @@ from tests.support.edge import (
     DESK_USER,
     DOMAIN,
     SECOND_LINE,
+    edge_settings,
     free_udp_tcp_port,
+    provision,
 )
 from tests.support.phones import Baresip, Linphonec, Phone, rms
 from tests.support.sip import write_prompts
@@ -131,6 +133,8 @@ def running_system(tmp_path_factory: pytest.TempPathFactory, **env_extra: str) -
     db_url = f"sqlite:///{root / 'relais.db'}"
     store = Store(db_url)
     upgrade(store.engine)
+    # the demo account with the tests' fixed secrets (relais run then leaves it as it is)
+    provision(store, edge_settings(tmp, db_url))
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
     env.update(
         RELAIS_STORAGE_ROOT=str(root),
@@ -165,12 +169,6 @@ def running_system(tmp_path_factory: pytest.TempPathFactory, **env_extra: str) -
     sys_ = System(tmp, env, proc, log, store)
     try:
         assert sys_.wait_log("relais is running", 90), sys_.text()[-4000:]
-        from store import repository
-
-        with store.transaction() as s:
-            repository.add_device(
-                s, number=DEMO_LINE, username=DESK_USER, password=DESK_PASSWORD, domain=DOMAIN
-            )
         time.sleep(1.5)  # both workers probed active
         yield sys_
     finally:
