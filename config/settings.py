@@ -49,6 +49,7 @@ class PortalSecuritySettings(_Section):
     login_rate_per_minute: int = Field(ge=1)
     greeting_max_bytes: int = Field(gt=0)
     csv_max_bytes: int = Field(gt=0)
+    max_contacts_per_account: int = Field(ge=1, le=1_000_000)
     greeting_max_seconds: int = Field(ge=5, le=3600)
     audio_convert_seconds: float = Field(gt=0, le=600)
     session_idle_minutes: int = Field(ge=1)

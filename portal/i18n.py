@@ -109,6 +109,12 @@ def format_typed_number(text: str | None) -> str:
     return text
 
 
+def format_count(n: int, lang: str) -> str:
+    """10,000 in English, 10 000 in French (a narrow no-break space groups the digits)."""
+    text = f"{n:,}"
+    return text.replace(",", "\u202f") if lang == "fr" else text
+
+
 def format_duration(seconds: float) -> str:
     """12 min 05 s / 45 s; hours above an hour (1 h 05 min)."""
     total = round(seconds)

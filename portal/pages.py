@@ -125,3 +125,25 @@ def render(
         response.delete_cookie(FLASH_COOKIE)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def page_number(raw: str | None) -> int:
+    """The page asked for in ?page=N (1 when absent or not a number)."""
+    if raw is None or not raw.isdigit() or len(raw) > 6:
+        return 1
+    return max(1, int(raw))
+
+
+def pager(page: int, total: int, size: int) -> dict[str, int]:
+    """Where a page stands in its list: page, pages, first and last row shown, total."""
+    pages = max(1, -(-total // size))
+    page = min(page, pages)
+    first = (page - 1) * size
+    return {
+        "page": page,
+        "pages": pages,
+        "offset": first,
+        "first": min(total, first + 1),
+        "last": min(total, first + size),
+        "total": total,
+    }

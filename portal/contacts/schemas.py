@@ -35,6 +35,9 @@ class ContactOut(ContactIn):
 
 class ContactsOut(BaseModel):
     contacts: list[ContactOut]
+    total: int = Field(description="contacts in the whole list (matching q), every page together")
+    offset: int
+    limit: int
 
 
 class GroupIn(BaseModel):
