@@ -273,6 +273,12 @@ def status_lines(cfg: Settings) -> list[str]:
     from store.session import Store
 
     lines: list[str] = []
+    db = cfg.storage_root / "relais.db"
+    if cfg.is_sqlite and not cfg.database_url and not db.is_file():
+        # Looking must not create: no store here means nothing was ever run with these settings.
+        lines.append(f"store   : none at {db} (relais run or relais db upgrade creates it)")
+        lines.append("services: not running (start them with relais run)")
+        return lines
     store = Store(cfg.effective_database_url)
     try:
         rev = current_revision(store.engine)
