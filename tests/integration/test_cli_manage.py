@@ -191,9 +191,12 @@ def test_help_shows_no_type_tag_after_flags() -> None:
         r = subprocess.run([RELAIS, *args], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0 and "Usage" in r.stdout
         assert "<bool>" not in r.stdout, r.stdout
-    assert "--no-edge        run without Kamailio" in subprocess.run(
-        [RELAIS, "run", "--help"], capture_output=True, text=True, timeout=60
-    ).stdout
+    assert (
+        "--no-edge        run without Kamailio"
+        in subprocess.run(
+            [RELAIS, "run", "--help"], capture_output=True, text=True, timeout=60
+        ).stdout
+    )
 
 
 @pytest.mark.parametrize("where", ["site", "elsewhere"])
