@@ -76,12 +76,20 @@ def settings() -> Settings:
     return load_settings()
 
 
+# Libraries that say at INFO what relais says itself (migrations run, server started and
+# stopped): their lines show with log_level DEBUG only.
+CHATTY = ("alembic", "uvicorn.error", "amqtt", "transitions")
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if level != "DEBUG":
+        for name in CHATTY:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def open_store(cfg: Settings, migrate: bool = True) -> Store:
@@ -281,7 +289,8 @@ def portal_command(
         # Event streams stay open: on SIGTERM they get a few seconds, then the server stops.
         timeout_graceful_shutdown=5,
         log_config=None,
-        log_level=cfg.log_level.lower(),
+        # uvicorn sets its own loggers' level: its start and stop lines at DEBUG only (CHATTY).
+        log_level="debug" if cfg.log_level == "DEBUG" else "warning",
     )
 
 
