@@ -30,6 +30,7 @@ from portal import validate
 from portal.contacts import csvformats
 from portal.contacts.csvformats import FIELDS, ContactRecord, Create, Format, OnConflict, Update
 from portal.contacts.schemas import (
+    ChangedContact,
     ContactIn,
     ContactOut,
     GroupIn,
@@ -541,7 +542,10 @@ def records(session: Session, account_id: int) -> list[ContactRecord]:
     rows = session.scalars(
         select(Contact).where(Contact.account_id == account_id).order_by(Contact.id)
     ).all()
-    return [ContactRecord(id=c.id, **{f: getattr(c, f) or "" for f in FIELDS}) for c in rows]
+    return [
+        ContactRecord(id=c.id, cleared=frozenset(), **{f: getattr(c, f) or "" for f in FIELDS})
+        for c in rows
+    ]
 
 
 def export_file(store: Store, account_id: int, fmt: str) -> tuple[bytes, str, str]:
@@ -653,6 +657,14 @@ def row_problem(line: int, reason: str) -> RowProblem:
     return RowProblem(line, "invalid-row", Msg("%(reason)s", reason=reason))
 
 
+@dataclass(frozen=True)
+class ContactChange:
+    line: int
+    contact_id: int
+    name: str
+    fields: tuple[str, ...]
+
+
 @dataclass
 class ImportResult:
     format: str
@@ -663,6 +675,7 @@ class ImportResult:
     ignored: int = 0
     unchanged: int = 0
     rejected: list[RowProblem] = field(default_factory=list)
+    changes: list[ContactChange] = field(default_factory=list)
 
     def report(self, lang: str) -> ImportReport:
         return ImportReport(
@@ -676,6 +689,16 @@ class ImportResult:
             rejected=[
                 RejectedLine(line=r.line, error=r.error, detail=r.message.render(lang))
                 for r in self.rejected
+            ],
+            changes=[
+                ChangedContact(
+                    line=c.line,
+                    contact_id=c.contact_id,
+                    name=c.name,
+                    fields=list(c.fields),
+                    labels=[FIELD_LABELS[f].render(lang) for f in c.fields],
+                )
+                for c in self.changes
             ],
         )
 
@@ -745,6 +768,15 @@ def import_file(
                     result.merged += 1
                 else:
                     result.updated += 1
+                if op.before is not None:
+                    result.changes.append(
+                        ContactChange(
+                            op.line,
+                            op.record.id,
+                            display_name(op.record),
+                            tuple(csvformats.changed_fields(op.before, op.record)),
+                        )
+                    )
             elif op.reason == "conflict-ignored":
                 result.ignored += 1
             else:
