@@ -84,7 +84,7 @@ def _day(day: date, lang: str, with_year: bool) -> str:
 
 @lru_cache(maxsize=4096)
 def _clock(hour: int, minute: int, lang: str) -> str:
-    pattern = "HH:mm" if lang == "fr" else "h:mm a"
+    pattern = "HH 'h' mm" if lang == "fr" else "h:mm a"  # 20 h 31, as the e-mails write it
     return format_time(time(hour, minute), pattern, locale=_LOCALES.get(lang, "en_CA"))
 
 

@@ -204,7 +204,9 @@ def test_notifications(api: httpx.Client, page: Page, server: Server) -> None:
     outdial.get_by_label("Minutes entre les tentatives").fill("20")
     outdial.get_by_label("lorsque l'appel de notification reçoit une réponse").uncheck()
 
-    override = page.locator("section", has=page.get_by_role("heading", name="Annulation"))
+    override = page.locator(
+        "section", has=page.get_by_role("heading", name="Annulation des notifications")
+    )
     override.get_by_label("Ignorer vos notifications d'automates d'appels").check()
     end = date.today() + timedelta(days=10)
     override.get_by_label("Date de fin", exact=True).fill(end.isoformat())
