@@ -231,3 +231,16 @@ def test_sign_in_again_after_sign_out(context: BrowserContext) -> None:
     page = context.new_page()
     sign_in(page)
     expect(page.get_by_test_id("current-line")).to_have_text("(613) 555-0100")
+
+
+def test_help_chapter_voicemail_by_phone(page: Page) -> None:
+    page.goto("/help")
+    page.get_by_role("link", name="La messagerie vocale par téléphone").click()
+    chapter = page.get_by_test_id("help-phone")
+    expect(
+        chapter.locator('table[data-menu="message"] tr', has_text="Pour le supprimer")
+    ).to_contain_text("3")
+    shoot(page, "help-phone")
+    page.get_by_role("contentinfo").get_by_role("link", name="English").click()
+    page.goto("/help#h-phone")
+    expect(page.get_by_test_id("help-phone")).to_contain_text("To mark it as new")
