@@ -269,3 +269,30 @@ def test_notifications(api: httpx.Client, page: Page, server: Server) -> None:
             }
         },
     )
+
+
+def test_the_forwarding_address_field_stays_in_view(api: httpx.Client, page: Page) -> None:
+    page.goto("/message-settings")
+    for x in page.locator("[data-email-remove]").all():  # addresses an earlier test saved
+        x.click()
+    field = page.get_by_test_id("email-add-input")
+    expect(field).to_be_visible()  # never a lone Add button beside an empty gap
+    field.fill("pas une adresse")
+    page.locator("[data-open-email-dialog]").click()
+    expect(page.locator("[data-email-inline-error]")).to_have_text(
+        "Entrez une adresse de courriel comme nom@exemple.com."
+    )
+    expect(page.locator("#dlg-email")).not_to_be_visible()
+    field.fill("luc@example.ca")
+    field.press("Enter")
+    expect(page.locator("[data-email-list] .chip")).to_have_text(["luc@example.ca×"])
+    expect(page.locator("[data-email-inline-error]")).to_be_hidden()
+    expect(
+        page.get_by_label("Renvoyer les messages et les télécopies comme courriels")
+    ).to_be_checked()
+    shoot(page, "message-settings-email")
+    apply(page)
+    assert api.get(MESSAGES).json()["forward_emails"] == ["luc@example.ca"]
+    page.get_by_role("contentinfo").get_by_role("link", name="English").click()
+    expect(page.get_by_test_id("email-add-input")).to_be_visible()
+    expect(page.get_by_role("textbox", name="E-mail address", exact=True)).to_be_visible()
