@@ -140,11 +140,17 @@ def test_pin_and_password_dialogs(page: Page, server: Server) -> None:
     dialog.get_by_label("Nouveau NIP :", exact=True).fill("1234")
     dialog.get_by_label("Confirmer le nouveau NIP :", exact=True).fill("1234")
     dialog.get_by_role("button", name="Confirmer").click()
-    expect(page.locator(".field-error")).to_have_text(
+    # A refusal stays in the dialog, next to the field (the page does not change).
+    expect(dialog.locator(".field-error")).to_have_text(
         "Le NIP ne peut pas être une suite de chiffres croissants ou décroissants (1234, 9876)."
     )
-    shoot(page, "services-pin-error")
-    form = page.get_by_role("main")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Nouveau NIP :", exact=True)).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    assert "/security/" not in page.url
+    shoot(page, "services-pin-error", full_page=False)
+    form = dialog
     form.get_by_label("Nouveau NIP :", exact=True).fill("7305")
     form.get_by_label("Confirmer le nouveau NIP :", exact=True).fill("7305")
     form.get_by_role("button", name="Confirmer").click()
@@ -154,6 +160,12 @@ def test_pin_and_password_dialogs(page: Page, server: Server) -> None:
 
     footer.get_by_role("link", name="Changer de mot de passe").click()
     dialog = page.locator("#dlg-password")
+    dialog.get_by_label("Mot de passe actuel :", exact=True).fill("pas le bon")
+    dialog.get_by_label("Nouveau mot de passe :", exact=True).fill("un-autre-mdp-2026")
+    dialog.get_by_label("Confirmer le nouveau mot de passe :", exact=True).fill("un-autre-mdp-2026")
+    dialog.get_by_role("button", name="Confirmer").click()
+    expect(dialog.locator(".field-error")).to_have_count(1)
+    expect(dialog).to_be_visible()
     dialog.get_by_label("Mot de passe actuel :", exact=True).fill(DEMO_PASSWORD)
     dialog.get_by_label("Nouveau mot de passe :", exact=True).fill("un-autre-mdp-2026")
     dialog.get_by_label("Confirmer le nouveau mot de passe :", exact=True).fill("un-autre-mdp-2026")
@@ -166,7 +178,8 @@ def test_pin_and_password_dialogs(page: Page, server: Server) -> None:
     dialog.get_by_label("Mot de passe actuel :", exact=True).fill("un-autre-mdp-2026")
     dialog.get_by_label("Nouveau mot de passe :", exact=True).fill(DEMO_PASSWORD)
     dialog.get_by_label("Confirmer le nouveau mot de passe :", exact=True).fill(DEMO_PASSWORD)
-    dialog.get_by_role("button", name="Confirmer").click()
+    with page.expect_navigation():
+        dialog.get_by_role("button", name="Confirmer").click()
     expect(page.get_by_test_id("flash")).to_be_visible()
     with server.store.read() as s:
         account = s.scalar(select(Account))
