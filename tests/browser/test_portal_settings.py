@@ -214,6 +214,21 @@ def test_notifications(api: httpx.Client, page: Page, server: Server) -> None:
     override.get_by_text("Message vocal urgent").click()
     shoot(page, "notifications")
     apply(page)
+    # The end date in the page's language, whatever the browser's own date format.
+    from babel.dates import format_date
+
+    end_field = page.get_by_label("Date de fin", exact=True)
+    expect(end_field).to_have_attribute("placeholder", "aaaa-mm-jj")
+    expect(end_field).to_have_value(end.isoformat())
+    expect(page.get_by_test_id("end-date-words")).to_have_text(
+        format_date(end, "full", locale="fr_CA")
+    )
+    page.get_by_role("contentinfo").get_by_role("link", name="English").click()
+    expect(page.get_by_test_id("end-date-words")).to_have_text(
+        format_date(end, "full", locale="en_CA")
+    )
+    expect(page.get_by_label("End date", exact=True)).to_have_attribute("placeholder", "yyyy-mm-dd")
+    page.get_by_role("contentinfo").get_by_role("link", name="Français").click()
     body = api.get(NOTIFICATIONS).json()
     assert body["mwi"]["targets"] == [
         {"number": DEMO_NUMBER, "types": ["all_faxes", "urgent_voice", "all_voice"]},
