@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	@# `relais` on PATH for every folder (README): a link when /usr/local/bin is writable (root).
+	@if [ -w /usr/local/bin ]; then ln -sfn "$(CURDIR)/$(BIN)/relais" /usr/local/bin/relais; \
+	 else echo "relais: $(CURDIR)/$(BIN)/relais (link it into your PATH)"; fi
 	@touch $(STAMP)
 
 pjproject: $(STAMP) ## build pjproject with 512 calls per worker into .venv (idempotent; scripts/build-pjproject.sh)

@@ -24,6 +24,9 @@ from pydantic_settings import (
 )
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
+# The folder relais is installed in (the checkout): the default storage root and the last
+# place a relais.toml is looked for, whatever the current folder.
+HOME = DEFAULTS_PATH.parent.parent
 
 
 def default_workers() -> int:
@@ -56,6 +59,7 @@ class PortalSecuritySettings(_Section):
     login_rate_per_minute: int = Field(ge=1)
     greeting_max_bytes: int = Field(gt=0)
     csv_max_bytes: int = Field(gt=0)
+    max_contacts_per_account: int = Field(ge=1, le=1_000_000)
     greeting_max_seconds: int = Field(ge=5, le=3600)
     audio_convert_seconds: float = Field(gt=0, le=600)
     session_idle_minutes: int = Field(ge=1)
@@ -319,8 +323,10 @@ def _user_config_path() -> Path | None:
         if not path.is_file():
             raise SettingsError(f"RELAIS_CONFIG: {explicit} is not a readable file")
         return path
-    local = Path("relais.toml")
-    return local if local.is_file() else None
+    for path in (Path("relais.toml"), HOME / "relais.toml"):
+        if path.is_file():
+            return path
+    return None
 
 
 class _TomlSource(PydanticBaseSettingsSource):
@@ -338,9 +344,16 @@ class _TomlSource(PydanticBaseSettingsSource):
             return {}
         try:
             with self.path.open("rb") as fh:
-                return tomllib.load(fh)
+                data = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{self.path}: not valid TOML ({exc})") from None
+        # A relative storage root is taken from the folder of the file that sets it (for the
+        # defaults: the folder relais is installed in), so every folder finds the same store.
+        root = data.get("storage_root")
+        if isinstance(root, str) and root and not Path(root).is_absolute():
+            base = HOME if self.path == DEFAULTS_PATH else self.path.resolve().parent
+            data["storage_root"] = str((base / root).resolve())
+        return data
 
 
 def _describe(exc: ValidationError) -> str:

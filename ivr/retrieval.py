@@ -338,6 +338,8 @@ _MENU_TEXT = {
     "extra": say.EXTRA_GREETINGS_MENU,
     "rec_review": say.RECORDING_REVIEW_MENU,
 }
+# The menus a caller hears, by name: ivr.guide writes them out for the README and the help.
+MENUS: Mapping[str, say.Menu] = _MENU_TEXT
 
 
 def _to_menu(s: RetrievalState, name: str, *first: str) -> R:

@@ -15,6 +15,7 @@ import gettext
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,20 @@ def format_typed_number(text: str | None) -> str:
         if len(digits) == 10:
             return format_number(digits)
     return text
+
+
+def format_long_date(value: date | str, lang: str) -> str:
+    """ "jeudi 31 décembre 2026" / "Thursday, December 31, 2026" (ISO text accepted)."""
+    from babel.dates import format_date
+
+    day = date.fromisoformat(value) if isinstance(value, str) else value
+    return format_date(day, "full", locale="fr_CA" if lang == "fr" else "en_CA")
+
+
+def format_count(n: int, lang: str) -> str:
+    """10,000 in English, 10 000 in French (a narrow no-break space groups the digits)."""
+    text = f"{n:,}"
+    return text.replace(",", "\u202f") if lang == "fr" else text
 
 
 def format_duration(seconds: float) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request
+from sqlalchemy import func, select
 from starlette.responses import RedirectResponse, Response
 
 from portal.auth.services import Auth, LineRef
@@ -15,6 +16,7 @@ from portal.deps import Portal
 from portal.i18n import Msg
 from portal.security import FLASH_COOKIE
 from store import repository
+from store.models import Message
 
 WARNING_RATIO = 0.9
 
@@ -66,6 +68,35 @@ def usage(portal: Portal, number: str) -> Usage:
     return Usage(used_seconds=counts.used_seconds, limit_seconds=counts.quota_seconds)
 
 
+@dataclass(frozen=True)
+class Unread:
+    voice: int
+    fax: int
+
+    @property
+    def total(self) -> int:
+        return self.voice + self.fax
+
+
+def unread(portal: Portal, numbers: list[str]) -> dict[str, Unread]:
+    """New (unheard, unread) voice messages and faxes in the inbox of each of these lines:
+    one grouped read of the index ix_message_page."""
+    counts = {n: {"voice": 0, "fax": 0} for n in numbers}
+    with portal.store.read() as s:
+        rows = s.execute(
+            select(Message.line_number, Message.kind, func.count())
+            .where(
+                Message.line_number.in_(numbers),
+                Message.folder == "inbox",
+                Message.heard.is_(False),
+            )
+            .group_by(Message.line_number, Message.kind)
+        ).all()
+    for number, kind, n in rows:
+        counts[number][kind] = int(n)
+    return {k: Unread(**v) for k, v in counts.items()}
+
+
 def safe_next(target: str | None, default: str = "/home") -> str:
     """A local path to go back to (never another site)."""
     if not target:
@@ -109,6 +140,7 @@ def frame(
         "path": path + (("?" + request.url.query) if request.url.query else ""),
         "csrf": auth.csrf_token if auth else "",
         "usage": usage(portal, line.number) if line else None,
+        "unread": unread(portal, [ln.number for ln in auth.lines]) if auth else {},
     }
     return ctx
 
@@ -125,3 +157,25 @@ def render(
         response.delete_cookie(FLASH_COOKIE)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def page_number(raw: str | None) -> int:
+    """The page asked for in ?page=N (1 when absent or not a number)."""
+    if raw is None or not raw.isdigit() or len(raw) > 6:
+        return 1
+    return max(1, int(raw))
+
+
+def pager(page: int, total: int, size: int) -> dict[str, int]:
+    """Where a page stands in its list: page, pages, first and last row shown, total."""
+    pages = max(1, -(-total // size))
+    page = min(page, pages)
+    first = (page - 1) * size
+    return {
+        "page": page,
+        "pages": pages,
+        "offset": first,
+        "first": min(total, first + 1),
+        "last": min(total, first + size),
+        "total": total,
+    }

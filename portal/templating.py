@@ -11,7 +11,9 @@ from starlette.responses import HTMLResponse
 
 from portal.i18n import (
     LANGUAGES,
+    format_count,
     format_duration,
+    format_long_date,
     format_number,
     format_typed_number,
     translations,
@@ -32,6 +34,8 @@ def _environment(lang: str) -> Environment:
     env.filters["phone"] = format_number
     env.filters["duration"] = format_duration
     env.filters["typed_phone"] = format_typed_number
+    env.filters["thousands"] = lambda n: format_count(n, lang)
+    env.filters["long_date"] = lambda d: format_long_date(d, lang)
     env.globals["lang"] = lang
     env.globals["other_lang"] = "en" if lang == "fr" else "fr"
     return env

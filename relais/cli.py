@@ -22,11 +22,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: no type tags such as <bool> after flags
 )
-db_app = typer.Typer(help="Create or migrate the store.", no_args_is_help=True)
-account_app = typer.Typer(help="Accounts (with their primary line).", no_args_is_help=True)
-line_app = typer.Typer(help="Secondary lines of an account.", no_args_is_help=True)
-device_app = typer.Typer(help="SIP devices of a line.", no_args_is_help=True)
+PLAIN: dict[str, Any] = {"no_args_is_help": True, "rich_markup_mode": None}
+db_app = typer.Typer(help="Create or migrate the store.", **PLAIN)
+account_app = typer.Typer(help="Accounts (with their primary line).", **PLAIN)
+line_app = typer.Typer(help="Lines of an account, with their mailboxes.", **PLAIN)
+device_app = typer.Typer(help="SIP devices of a line.", **PLAIN)
 app.add_typer(db_app, name="db")
 app.add_typer(account_app, name="account")
 app.add_typer(line_app, name="line")
@@ -66,12 +68,20 @@ def settings() -> Settings:
     return load_settings()
 
 
+# Libraries that say at INFO what relais says itself (migrations run, server started and
+# stopped): their lines show with log_level DEBUG only.
+CHATTY = ("alembic", "uvicorn.error", "amqtt", "transitions")
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if level != "DEBUG":
+        for name in CHATTY:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def open_store(cfg: Settings, migrate: bool = True) -> Store:
@@ -292,7 +302,8 @@ def portal_command(
         # Event streams stay open: on SIGTERM they get a few seconds, then the server stops.
         timeout_graceful_shutdown=5,
         log_config=None,
-        log_level=cfg.log_level.lower(),
+        # uvicorn sets its own loggers' level: its start and stop lines at DEBUG only (CHATTY).
+        log_level="debug" if cfg.log_level == "DEBUG" else "warning",
     )
 
 
@@ -382,6 +393,10 @@ def status() -> None:
     cfg = settings()
     for line in status_lines(cfg):
         typer.echo(line)
+
+
+# The list / show / set / remove commands and `messages list` register themselves on the apps.
+from relais import manage  # noqa: E402, F401
 
 
 def main() -> None:

@@ -3,6 +3,10 @@
 `relais run` prepares the store, then starts every component as a child process, restarts a
 child that dies (with back-off), prints each address once it is ready, and stops every child
 on Ctrl-C / SIGTERM (SIGTERM, then SIGKILL after a grace period).
+
+What the children print passes through `shown()`: one "ready:" line per service (the
+supervisor's), no start-up chatter of the libraries, no Kamailio ALERT on a normal stop; with
+log_level DEBUG everything passes.
 """
 
 from __future__ import annotations
@@ -11,17 +15,19 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from config.settings import Settings
 from events.outbox import backlog
@@ -47,6 +53,52 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = 0.0
+    is_ready: bool = False
+
+
+# What a child prints that `relais run` does not pass on (all of it passes with DEBUG):
+# pjlib's console lines, printed while pjsua2 starts, before the worker's log level applies;
+_PJLIB = re.compile(r"^\d\d:\d\d:\d\d\.\d{3}\s")
+# Kamailio's summary of its sockets and aliases at start (the ready line gives the address);
+_KAMAILIO_LISTEN = re.compile(r"^(Listening on|Aliases:)\s*$|^\s+(udp|tcp|tls|sctp|\*): |^\s*$")
+# the ready line a service prints when run alone (the supervisor prints its own);
+_OWN_READY = re.compile(
+    r"^(ready: switch worker \d+ sip:|bus ready: |notifier ready: |portal https?://\S+$)"
+)
+# INFO lines of our log format ("2026-12-05 03:48:53,655 INFO name: ..."), and those that
+# only say a worker started (they may come just after its ready line);
+_INFO = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO ")
+_STARTED = re.compile(r": (switch worker \d+ listening on|switch bus consumer subscribed on) ")
+# and, on a normal stop, Kamailio's main process reporting each of its own worker processes
+# ending at ALERT level: that is its shutdown, not an alert (a child killed by a signal or
+# ending with another status is still shown), then its goodbye.
+_KAMAILIO_CHILD_EXIT = re.compile(
+    r"ALERT: <core> \[main\.c:\d+\]: handle_sigs\(\): child process \d+ exited normally, "
+    r"status=0$"
+    r"|NOTICE: <core> \[main\.c:\d+\]: handle_sigs\(\): Thank you for flying kamailio"
+)
+
+
+def shown(line: str, *, ready: bool, debug: bool) -> bool:
+    """Whether `relais run` passes on a line a child printed (before or after it was ready)."""
+    if debug:
+        return True
+    if _PJLIB.match(line) or _KAMAILIO_LISTEN.match(line) or _OWN_READY.match(line):
+        return False
+    if _KAMAILIO_CHILD_EXIT.search(line):
+        return False
+    # Until the supervisor says a service is ready, its own INFO lines say the same thing.
+    if _INFO.match(line):
+        return ready and not _STARTED.search(line)
+    return True
+
+
+def _relay(child: Child, source: IO[bytes], sink: IO[str], debug: bool) -> None:
+    for raw in iter(source.readline, b""):
+        line = raw.decode("utf-8", errors="replace").rstrip("\n")
+        if shown(line, ready=child.is_ready, debug=debug):
+            print(line, file=sink, flush=True)
+    source.close()
 
 
 def tcp_ready(host: str, port: int) -> Callable[[], bool]:
@@ -147,9 +199,23 @@ class Supervisor:
 
     def _start(self, child: Child) -> None:
         env = {**os.environ, **child.env}
-        child.process = subprocess.Popen(child.argv, env=env, start_new_session=True)
+        child.process = subprocess.Popen(
+            child.argv,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         child.started_at = time.monotonic()
-        logger.info("started %s (pid %s)", child.name, child.process.pid)
+        child.is_ready = child.restarts > 0  # a restart is not a start: its lines all show
+        debug = self.cfg.log_level == "DEBUG"
+        for source, sink in (
+            (child.process.stdout, sys.stdout),
+            (child.process.stderr, sys.stderr),
+        ):
+            assert source is not None
+            threading.Thread(target=_relay, args=(child, source, sink, debug), daemon=True).start()
+        logger.debug("started %s (pid %s)", child.name, child.process.pid)
 
     def _wait_ready(self, child: Child) -> bool:
         if child.ready is None:
@@ -197,6 +263,7 @@ class Supervisor:
                         return 0
                     print(f"error: {child.name} did not start", file=sys.stderr, flush=True)
                     return 1
+                child.is_ready = True
                 print(f"ready: {child.address}", flush=True)
             self._write_state()
             print("relais is running; Ctrl-C stops it", flush=True)
@@ -291,6 +358,12 @@ def status_lines(cfg: Settings) -> list[str]:
     from store.session import Store
 
     lines: list[str] = []
+    db = cfg.storage_root / "relais.db"
+    if cfg.is_sqlite and not cfg.database_url and not db.is_file():
+        # Looking must not create: no store here means nothing was ever run with these settings.
+        lines.append(f"store   : none at {db} (relais run or relais db upgrade creates it)")
+        lines.append("services: not running (start them with relais run)")
+        return lines
     store = Store(cfg.effective_database_url)
     try:
         rev = current_revision(store.engine)

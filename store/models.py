@@ -368,6 +368,21 @@ class Message(Base):
         CheckConstraint("origin IN ('call', 'forwarded', 'portal', 'reply')", name="origin"),
         CheckConstraint("duration_seconds >= 0", name="duration"),
         Index("ix_message_mailbox", "line_number", "folder", "kind", "received_at"),
+        # One page of a list in index order (portal.messages.services.list_messages): a tab
+        # (kind) or every kind, new then heard, newest first; Deleted by deletion time.
+        Index("ix_message_page", "line_number", "folder", "kind", "heard", "received_at", "id"),
+        Index("ix_message_any", "line_number", "folder", "heard", "received_at", "id"),
+        Index("ix_message_deleted", "line_number", "folder", "deleted_at", "id"),
+        # Covers repository.mailbox_counts: the counts read the index alone, not the rows.
+        Index(
+            "ix_message_counts",
+            "line_number",
+            "folder",
+            "kind",
+            "heard",
+            "urgent",
+            "duration_seconds",
+        ),
     )
 
 

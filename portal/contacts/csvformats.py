@@ -8,6 +8,8 @@ Pure: bytes in, records out (and back). No store, no clock.
   = + - @ gets a leading apostrophe); import removes that apostrophe again, so exporting and
   re-importing the native file is an identity.
 - Exports never carry group information.
+- Under "overwrite", an empty cell keeps the contact's value; a cell holding only CLEAR ("-",
+  as typed, not a neutralised "'-") erases it: the file has to say so explicitly.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
+
+CLEAR = "-"
 
 FIELDS: tuple[str, ...] = (
     "first_name",
@@ -73,6 +77,8 @@ class ContactRecord:
     email2: str = ""
     email3: str = ""
     notes: str = ""
+    cleared: frozenset[str] = field(default=frozenset(), compare=False)
+    """Fields whose cell held only CLEAR ("-"): the file asks to erase them (overwrite)."""
 
     @property
     def full_name(self) -> str:
@@ -374,7 +380,9 @@ def parse_csv(data: bytes) -> ParsedFile:
                 Rejected(line, f"the row has {len(cells)} fields, the header has {len(header)}")
             )
             continue
-        values = {f: _restore(cells[index[h]].strip()) for f, h in mapping.items() if h in index}
+        raw = {f: cells[index[h]].strip() for f, h in mapping.items() if h in index}
+        cleared = frozenset(f for f, v in raw.items() if v == CLEAR)
+        values = {f: "" if f in cleared else _restore(v) for f, v in raw.items()}
         rec_id: int | None = None
         if fmt is Format.NATIVE:
             raw_id = cells[index["Id"]].strip()
@@ -388,7 +396,7 @@ def parse_csv(data: bytes) -> ParsedFile:
             name = cells[index["Name"]].strip() if "Name" in index else ""
             first, _, last = _restore(name).rpartition(" ")
             values["first_name"], values["last_name"] = (first, last) if first else (last, "")
-        rec = ContactRecord(id=rec_id, **values)
+        rec = ContactRecord(id=rec_id, cleared=cleared, **values)
         problem = _validate(rec)
         if problem:
             rejected.append(Rejected(line, problem))
@@ -420,6 +428,8 @@ class Update:
     line: int
     record: ContactRecord
     merged: bool
+    before: ContactRecord | None = field(default=None, compare=False)
+    """The contact as it was (the report lists the fields that changed)."""
 
 
 @dataclass(frozen=True)
@@ -440,13 +450,39 @@ def same_value(name: str, a: str, b: str) -> bool:
 
 
 def conflicts(existing: ContactRecord, imported: ContactRecord, carried: frozenset[str]) -> bool:
-    """Both have a value for some field and the values differ."""
+    """Both have a value for some field and the values differ, or the file erases a value."""
     return any(
         getattr(existing, f)
-        and getattr(imported, f)
-        and not same_value(f, getattr(existing, f), getattr(imported, f))
+        and (
+            f in imported.cleared
+            or (
+                getattr(imported, f)
+                and not same_value(f, getattr(existing, f), getattr(imported, f))
+            )
+        )
         for f in carried
     )
+
+
+def overwritten(
+    existing: ContactRecord, imported: ContactRecord, carried: frozenset[str]
+) -> ContactRecord:
+    """The file's values replace the contact's; an empty cell keeps the contact's value (an
+    Outlook export without a business phone does not erase it), a cell holding only CLEAR
+    erases it."""
+    values = {}
+    for f in carried:
+        new = getattr(imported, f)
+        if new:
+            values[f] = new
+        elif f in imported.cleared:
+            values[f] = ""
+    return replace(existing, **values)
+
+
+def changed_fields(before: ContactRecord, after: ContactRecord) -> list[str]:
+    """The fields an update changes, in FIELDS order."""
+    return [f for f in FIELDS if getattr(before, f) != getattr(after, f)]
 
 
 def plan_import(
@@ -457,7 +493,8 @@ def plan_import(
     """Match each row to an existing contact (by Id in native files, else by full name).
 
     No conflicting field: missing details are added (merge). Conflicting fields: overwrite
-    (the file's columns replace the contact's), duplicate (a new contact) or ignore.
+    (the file's values replace the contact's; empty cells change nothing, CLEAR erases),
+    duplicate (a new contact) or ignore.
     Rows of the same file matching the same contact apply in file order.
     """
     carried = carried_fields(parsed.format)
@@ -483,8 +520,8 @@ def plan_import(
             if on_conflict is OnConflict.DUPLICATE:
                 ops.append(Create(line, replace(rec, id=None)))
                 continue
-            updated = replace(match, **{f: getattr(rec, f) for f in carried})
-            ops.append(Update(line, updated, merged=False))
+            updated = overwritten(match, rec, carried)
+            ops.append(Update(line, updated, merged=False, before=match))
         else:
             additions = {
                 f: getattr(rec, f) for f in carried if getattr(rec, f) and not getattr(match, f)
@@ -493,7 +530,7 @@ def plan_import(
                 ops.append(Skip(line, match.id, "unchanged"))
                 continue
             updated = replace(match, **additions)
-            ops.append(Update(line, updated, merged=True))
+            ops.append(Update(line, updated, merged=True, before=match))
         by_id[match.id] = updated
         by_name[updated.match_key] = updated
     return ops

@@ -26,7 +26,7 @@ from portal.deps import ApiAuth, CurrentLine, Lang, PageAuth, PortalDep
 from portal.deps import Form as PageForm
 from portal.errors import Invalid, Refused
 from portal.i18n import Msg
-from portal.pages import frame, redirect, render, safe_next
+from portal.pages import frame, page_number, pager, redirect, render, safe_next
 
 api = APIRouter(tags=["contacts"])
 pages = APIRouter(include_in_schema=False)
@@ -90,7 +90,13 @@ async def import_contacts(
     max_bytes = portal.settings.portal_security.csv_max_bytes
     data = await read_upload(file, max_bytes)
     result = await run_in_threadpool(
-        services.import_file, portal.store, auth.account_id, data, action, max_bytes=max_bytes
+        services.import_file,
+        portal.store,
+        auth.account_id,
+        data,
+        action,
+        max_bytes=max_bytes,
+        max_contacts=portal.settings.portal_security.max_contacts_per_account,
     )
     return result.report(lang)
 
@@ -100,14 +106,26 @@ def list_contacts(
     auth: ApiAuth,
     portal: PortalDep,
     q: Annotated[str | None, Query(max_length=80, description="first letters of a name")] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=services.MAX_PAGE)] = services.MAX_PAGE,
 ) -> ContactsOut:
-    """The account's contacts by last name (those whose name starts with `q` when given)."""
-    return ContactsOut(contacts=services.list_contacts(portal.store, auth.account_id, q))
+    """One page of the account's contacts by last name (those whose name starts with `q` when
+    given); `total` is the length of the whole list (next page: offset + limit)."""
+    contacts, total = services.page_contacts(
+        portal.store, auth.account_id, q, offset=offset, limit=limit
+    )
+    return ContactsOut(contacts=contacts, total=total, offset=offset, limit=limit)
 
 
 @api.post("/contacts", response_model=ContactOut, status_code=201)
 def create_contact(body: ContactIn, auth: ApiAuth, portal: PortalDep) -> ContactOut:
-    return services.create_contact(portal.store, auth.account_id, body)
+    """Add a contact (409 contact-limit-reached at portal_security.max_contacts_per_account)."""
+    return services.create_contact(
+        portal.store,
+        auth.account_id,
+        body,
+        max_contacts=portal.settings.portal_security.max_contacts_per_account,
+    )
 
 
 @api.get("/contacts/{contact_id:id}", response_model=ContactOut)
@@ -194,20 +212,37 @@ def _page(
 ) -> Response:
     ctx = frame(request, portal, lang, auth, line, nav="contacts")
     q = request.query_params.get("q", "")[:80]
-    contacts = services.list_contacts(portal.store, auth.account_id)
+    size = services.PAGE_ROWS
+    with portal.store.read() as s:
+        every = services.count_contacts(s, auth.account_id)
+    matching = every
+    if q.strip():
+        matching = services.page_contacts(portal.store, auth.account_id, q, offset=0, limit=0)[1]
+    at = pager(page_number(request.query_params.get("page")), matching, size)
+    contacts, _ = services.page_contacts(
+        portal.store, auth.account_id, q, offset=at["offset"], limit=size
+    )
     groups = services.list_groups(portal.store, auth.account_id)
-    names = {c.id: c.name for c in contacts}
+    # The group editor lists every contact to pick from: only when it is open, or when the
+    # whole list fits on one page (then it opens without a reload).
+    picker = every <= size or (editor is not None and editor.get("kind") == "group")
+    choices = services.list_contacts(portal.store, auth.account_id) if picker else []
+    names = services.contact_names(
+        portal.store, auth.account_id, [m for g in groups for m in g.members[:6]]
+    )
     ctx.update(
         {
             "contacts": contacts,
+            "choices": choices,
+            "picker": picker,
+            "every": every,
+            "pager": at,
             "groups": groups,
             "names": names,
-            "words": {c.id: services.contact_words(c) for c in contacts},
+            "words": {c.id: services.contact_words(c) for c in [*contacts, *choices]},
             "group_words": {g.id: services.search_words(g.name) for g in groups},
             "q": q,
-            "shown_contacts": {
-                c.id for c in contacts if not q or services.matches(q, services.contact_words(c))
-            },
+            "shown_contacts": {c.id for c in contacts},
             "shown_groups": {
                 g.id for g in groups if not q or services.matches(q, services.search_words(g.name))
             },
@@ -285,12 +320,23 @@ def contact_submit(
     data = ContactIn(**{f: v[:400] if f != "notes" else v[:20000] for f, v in values.items()})
     try:
         if cid is None:
-            services.create_contact(portal.store, auth.account_id, data)
+            services.create_contact(
+                portal.store,
+                auth.account_id,
+                data,
+                max_contacts=portal.settings.portal_security.max_contacts_per_account,
+            )
         else:
             services.update_contact(portal.store, auth.account_id, cid, data)
     except Invalid as exc:
         editor = _contact_editor(values, cid, exc.by_field(lang))
         return _page(request, portal, lang, auth, line, editor=editor, status_code=422)
+    except Refused as exc:
+        editor = _contact_editor(values, cid, {})
+        notice = exc.message.render(lang)
+        return _page(
+            request, portal, lang, auth, line, editor=editor, notice=notice, status_code=exc.status
+        )
     back = safe_next(str(form.get("next") or ""), "/contacts")
     return redirect(back if back.startswith("/messages") else "/contacts", "contact-saved")
 
@@ -339,7 +385,7 @@ def delete_submit(
         notice = Msg("Select the contacts or groups to delete.").render(lang)
         return _page(request, portal, lang, auth, line, notice=notice, status_code=422)
     if form.get("confirm") != "1":
-        contacts = {c.id: c.name for c in services.list_contacts(portal.store, auth.account_id)}
+        contacts = services.contact_names(portal.store, auth.account_id, cids)
         groups = {g.id: g.name for g in services.list_groups(portal.store, auth.account_id)}
         confirm = {
             "sel": [f"c-{c}" for c in cids if c in contacts]
@@ -376,7 +422,13 @@ async def import_submit(
         max_bytes = portal.settings.portal_security.csv_max_bytes
         data = await read_upload(upload, max_bytes)
         result = await run_in_threadpool(
-            services.import_file, portal.store, auth.account_id, data, action, max_bytes=max_bytes
+            services.import_file,
+            portal.store,
+            auth.account_id,
+            data,
+            action,
+            max_bytes=max_bytes,
+            max_contacts=portal.settings.portal_security.max_contacts_per_account,
         )
     except Refused as exc:
         return _page(

@@ -35,6 +35,9 @@ class ContactOut(ContactIn):
 
 class ContactsOut(BaseModel):
     contacts: list[ContactOut]
+    total: int = Field(description="contacts in the whole list (matching q), every page together")
+    offset: int
+    limit: int
 
 
 class GroupIn(BaseModel):
@@ -59,6 +62,14 @@ class RejectedLine(BaseModel):
     detail: str
 
 
+class ChangedContact(BaseModel):
+    line: int = Field(description="the file's line that changed it")
+    contact_id: int
+    name: str
+    fields: list[str] = Field(description="the fields the import changed")
+    labels: list[str] = Field(description="the same, in the reader's language")
+
+
 class ImportReport(BaseModel):
     format: Literal["outlook", "vista", "native"]
     on_conflict: Literal["overwrite", "duplicate", "ignore"]
@@ -68,3 +79,6 @@ class ImportReport(BaseModel):
     ignored: int = Field(description="conflicting rows left out (on_conflict=ignore)")
     unchanged: int = Field(description="rows identical to their contact")
     rejected: list[RejectedLine]
+    changes: list[ChangedContact] = Field(
+        default_factory=list, description="each existing contact changed, with its fields"
+    )

@@ -20,6 +20,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +30,7 @@ from portal import validate
 from portal.contacts import csvformats
 from portal.contacts.csvformats import FIELDS, ContactRecord, Create, Format, OnConflict, Update
 from portal.contacts.schemas import (
+    ChangedContact,
     ContactIn,
     ContactOut,
     GroupIn,
@@ -46,6 +48,10 @@ logger = logging.getLogger(__name__)
 PHONE_FIELDS = csvformats.PHONE_FIELDS
 EMAIL_FIELDS = csvformats.EMAIL_FIELDS
 MAX_CODE_DIGITS = 9
+
+# A page of the portal shows PAGE_ROWS contacts; the API gives at most MAX_PAGE at a time.
+PAGE_ROWS = 50
+MAX_PAGE = 1000
 
 CONTACT_NOT_FOUND = Msg("This contact does not exist.")
 GROUP_NOT_FOUND = Msg("This group does not exist.")
@@ -148,16 +154,92 @@ def _out(c: Contact, groups: Sequence[int] = ()) -> ContactOut:
     )
 
 
-def _memberships(session: Session, account_id: int) -> dict[int, list[int]]:
-    rows = session.execute(
+def _memberships(
+    session: Session, account_id: int, contact_ids: Sequence[int] | None = None
+) -> dict[int, list[int]]:
+    q = (
         select(GroupMember.contact_id, GroupMember.group_id)
         .join(ContactGroup, ContactGroup.id == GroupMember.group_id)
         .where(ContactGroup.account_id == account_id)
         .order_by(GroupMember.group_id)
-    ).all()
+    )
+    if contact_ids is not None:
+        q = q.where(GroupMember.contact_id.in_(list(contact_ids)))
+    rows = session.execute(q).all()
     out: dict[int, list[int]] = {}
     for contact_id, group_id in rows:
         out.setdefault(contact_id, []).append(group_id)
+    return out
+
+
+def contact_limit(max_contacts: int) -> Refused:
+    return Refused(
+        409,
+        "contact-limit-reached",
+        Msg(
+            "You have reached the limit of %(max)s contacts: delete some before adding others.",
+            max=max_contacts,
+        ),
+    )
+
+
+def count_contacts(s: Session, account_id: int) -> int:
+    return int(
+        s.scalar(select(func.count()).select_from(Contact).where(Contact.account_id == account_id))
+        or 0
+    )
+
+
+def _by_name() -> tuple[Any, ...]:
+    return (
+        func.lower(Contact.last_name),
+        func.lower(Contact.first_name),
+        func.lower(Contact.company),
+        Contact.id,
+    )
+
+
+def page_contacts(
+    store: Store, account_id: int, q: str | None, *, offset: int, limit: int
+) -> tuple[list[ContactOut], int]:
+    """One page of the account's contacts by last then first name (those matching `q` when
+    given) and how many the whole list holds. Only the page's rows are read whole."""
+    with store.read() as s:
+        base = select(Contact.id).where(Contact.account_id == account_id).order_by(*_by_name())
+        if q and q.strip():
+            named = s.execute(
+                select(
+                    Contact.id,
+                    Contact.first_name,
+                    Contact.last_name,
+                    Contact.company,
+                    Contact.nickname,
+                )
+                .where(Contact.account_id == account_id)
+                .order_by(*_by_name())
+            ).all()
+            hits = [cid for cid, *names in named if matches(q, search_words(*names))]
+            total, ids = len(hits), hits[offset : offset + limit]
+        else:
+            total = count_contacts(s, account_id)
+            ids = list(s.scalars(base.offset(offset).limit(limit)))
+        rows = {c.id: c for c in s.scalars(select(Contact).where(Contact.id.in_(ids)))}
+        groups = _memberships(s, account_id, ids)
+        return [_out(rows[i], groups.get(i, ())) for i in ids], total
+
+
+def contact_names(store: Store, account_id: int, ids: Iterable[int]) -> dict[int, str]:
+    """Contact id -> name, for the ids given (members shown with their groups)."""
+    wanted = list(set(ids))
+    out: dict[int, str] = {}
+    with store.read() as s:
+        for start in range(0, len(wanted), 500):
+            for c in s.scalars(
+                select(Contact).where(
+                    Contact.account_id == account_id, Contact.id.in_(wanted[start : start + 500])
+                )
+            ):
+                out[c.id] = display_name(c)
     return out
 
 
@@ -165,14 +247,7 @@ def list_contacts(store: Store, account_id: int, q: str | None = None) -> list[C
     """The account's contacts by last then first name (those matching `q` when given)."""
     with store.read() as s:
         rows = s.scalars(
-            select(Contact)
-            .where(Contact.account_id == account_id)
-            .order_by(
-                func.lower(Contact.last_name),
-                func.lower(Contact.first_name),
-                func.lower(Contact.company),
-                Contact.id,
-            )
+            select(Contact).where(Contact.account_id == account_id).order_by(*_by_name())
         ).all()
         groups = _memberships(s, account_id)
         out = [_out(c, groups.get(c.id, ())) for c in rows]
@@ -239,9 +314,13 @@ def check_contact(data: ContactIn) -> dict[str, str]:
     return values
 
 
-def create_contact(store: Store, account_id: int, data: ContactIn) -> ContactOut:
+def create_contact(
+    store: Store, account_id: int, data: ContactIn, *, max_contacts: int
+) -> ContactOut:
     values = check_contact(data)
     with store.transaction() as s:
+        if count_contacts(s, account_id) >= max_contacts:
+            raise contact_limit(max_contacts)
         c = Contact(account_id=account_id, **values)
         s.add(c)
         s.flush()
@@ -463,7 +542,10 @@ def records(session: Session, account_id: int) -> list[ContactRecord]:
     rows = session.scalars(
         select(Contact).where(Contact.account_id == account_id).order_by(Contact.id)
     ).all()
-    return [ContactRecord(id=c.id, **{f: getattr(c, f) or "" for f in FIELDS}) for c in rows]
+    return [
+        ContactRecord(id=c.id, cleared=frozenset(), **{f: getattr(c, f) or "" for f in FIELDS})
+        for c in rows
+    ]
 
 
 def export_file(store: Store, account_id: int, fmt: str) -> tuple[bytes, str, str]:
@@ -575,6 +657,14 @@ def row_problem(line: int, reason: str) -> RowProblem:
     return RowProblem(line, "invalid-row", Msg("%(reason)s", reason=reason))
 
 
+@dataclass(frozen=True)
+class ContactChange:
+    line: int
+    contact_id: int
+    name: str
+    fields: tuple[str, ...]
+
+
 @dataclass
 class ImportResult:
     format: str
@@ -585,6 +675,7 @@ class ImportResult:
     ignored: int = 0
     unchanged: int = 0
     rejected: list[RowProblem] = field(default_factory=list)
+    changes: list[ContactChange] = field(default_factory=list)
 
     def report(self, lang: str) -> ImportReport:
         return ImportReport(
@@ -598,6 +689,16 @@ class ImportResult:
             rejected=[
                 RejectedLine(line=r.line, error=r.error, detail=r.message.render(lang))
                 for r in self.rejected
+            ],
+            changes=[
+                ChangedContact(
+                    line=c.line,
+                    contact_id=c.contact_id,
+                    name=c.name,
+                    fields=list(c.fields),
+                    labels=[FIELD_LABELS[f].render(lang) for f in c.fields],
+                )
+                for c in self.changes
             ],
         )
 
@@ -614,7 +715,13 @@ def parse_on_conflict(value: str | None) -> OnConflict:
 
 
 def import_file(
-    store: Store, account_id: int, data: bytes, on_conflict: OnConflict, *, max_bytes: int
+    store: Store,
+    account_id: int,
+    data: bytes,
+    on_conflict: OnConflict,
+    *,
+    max_bytes: int,
+    max_contacts: int,
 ) -> ImportResult:
     """Import a contact file (SPEC S10) in one transaction; bad rows are reported, not applied."""
     if len(data) > max_bytes:
@@ -661,10 +768,30 @@ def import_file(
                     result.merged += 1
                 else:
                     result.updated += 1
+                if op.before is not None:
+                    result.changes.append(
+                        ContactChange(
+                            op.line,
+                            op.record.id,
+                            display_name(op.record),
+                            tuple(csvformats.changed_fields(op.before, op.record)),
+                        )
+                    )
             elif op.reason == "conflict-ignored":
                 result.ignored += 1
             else:
                 result.unchanged += 1
+        if creates and len(existing) + len(creates) > max_contacts:
+            raise Refused(
+                422,
+                "contact-limit-reached",
+                Msg(
+                    "This file would bring your contacts to %(n)s; at most %(max)s are allowed. "
+                    "Nothing was imported.",
+                    n=len(existing) + len(creates),
+                    max=max_contacts,
+                ),
+            )
         if creates:
             s.execute(insert(Contact), creates)
         if updates:

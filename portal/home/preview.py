@@ -29,12 +29,17 @@ from routing.model import (
 from store import repository
 from store.session import Store
 
+# What the caller hears when the call is refused, in plain words (no SIP codes: the switch's
+# log has them).
 REJECT_CODES = {
-    603: Msg("declined"),
-    433: Msg("anonymous calls not accepted"),
-    486: Msg("busy"),
-    480: Msg("temporarily unavailable"),
-    404: Msg("not found"),
+    603: Msg("The call is declined; the caller cannot leave a message."),
+    433: Msg(
+        "The caller hears that calls from hidden numbers are not accepted and cannot leave a "
+        "message."
+    ),
+    486: Msg("The caller hears a busy signal and cannot leave a message."),
+    480: Msg("The caller hears that you cannot be reached now and cannot leave a message."),
+    404: Msg("The caller hears that the number is not in service."),
 }
 
 # Why a step happened, for the rules that are not obvious from the step itself.
@@ -98,11 +103,8 @@ def _leg(leg: Leg, lang: str) -> str:
 
 def _step_text(step: Step, lang: str) -> str:
     if isinstance(step, Reject):
-        reason = REJECT_CODES.get(step.code, Msg("refused")).render(lang)
-        return Msg(
-            "The call is refused (%(reason)s, SIP %(code)s); the caller cannot leave a message.",
-            reason=reason,
-            code=step.code,
+        return REJECT_CODES.get(
+            step.code, Msg("The call is refused; the caller cannot leave a message.")
         ).render(lang)
     if isinstance(step, Voicemail):
         if step.greeting is GreetingReason.BUSY:

@@ -434,7 +434,12 @@ def call_settings_submit(
 def help_page(
     request: Request, portal: PortalDep, lang: Lang, auth: PageAuth, line: CurrentLine
 ) -> Response:
+    from ivr import guide
+
     ctx = frame(request, portal, lang, auth, line)
+    # Voicemail by phone, written out from the IVR's own menus (the README has the same).
+    ctx["phone_intro"] = guide.intro(lang, portal.settings.pilot_number)
+    ctx["phone_menus"] = guide.menus(lang)
     return render(portal, lang, "help.html", ctx)
 
 

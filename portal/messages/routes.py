@@ -29,7 +29,7 @@ from portal.messages.schemas import (
     MessagePatch,
     MessagesOut,
 )
-from portal.pages import frame, redirect, render, safe_next
+from portal.pages import frame, page_number, pager, redirect, render, safe_next
 
 api = APIRouter(tags=["messages"])
 pages = APIRouter(include_in_schema=False)
@@ -84,11 +84,21 @@ def list_messages(
     lang: Lang,
     folder: Literal["inbox", "deleted"] = "inbox",
     kind: Literal["voice", "fax"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=services.LIST_LIMIT)] = services.LIST_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=services.MAX_PAGE)] = services.PAGE_SIZE,
 ) -> MessagesOut:
-    """Messages of line n's mailbox: the inbox (new first) or Deleted, voice, fax or both."""
+    """One page of line n's mailbox: the inbox (new first) or Deleted, voice, fax or both;
+    `total` is the length of the whole list (next page: offset + limit while below total)."""
     return services.list_messages(
-        portal.store, auth, line, folder=folder, kind=kind, lang=lang, now=portal.now(), limit=limit
+        portal.store,
+        auth,
+        line,
+        folder=folder,
+        kind=kind,
+        lang=lang,
+        now=portal.now(),
+        offset=offset,
+        limit=limit,
     )
 
 
@@ -340,11 +350,16 @@ def list_calls(
     lang: Lang,
     direction: Literal["missed", "received"] = "missed",
     format: Literal["json", "csv"] = "json",
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=services.MAX_PAGE)] = services.PAGE_SIZE,
 ) -> Any:
-    """Missed or received calls of line n, newest first (CSV: cells that a spreadsheet would run
-    as a formula are neutralised)."""
-    calls = services.list_calls(portal.store, auth, line, direction, lang, portal.now())
+    """One page of the missed or received calls of line n, newest first, with the total; CSV
+    holds the newest calls whole (at most 10,000; cells that a spreadsheet would run as a
+    formula are neutralised)."""
     if format == "csv":
+        calls = services.list_calls(
+            portal.store, auth, line, direction, lang, portal.now(), limit=services.EXPORT_LIMIT
+        )
         return Response(
             services.calls_csv(calls, auth.timezone, lang),
             media_type="text/csv; charset=utf-8",
@@ -352,7 +367,11 @@ def list_calls(
                 "Content-Disposition": f'attachment; filename="{direction}-calls-{line.number}.csv"'
             },
         )
-    return CallsOut(calls=calls)
+    calls = services.list_calls(
+        portal.store, auth, line, direction, lang, portal.now(), offset=offset, limit=limit
+    )
+    total = services.count_calls(portal.store, line, direction)
+    return CallsOut(calls=calls, total=total, offset=offset, limit=limit)
 
 
 @api.get(
@@ -405,22 +424,36 @@ def _page(
 ) -> Response:
     ctx = frame(request, portal, lang, auth, line, nav="messages")
     now = portal.now()
+    size = services.PAGE_ROWS
+    asked = page_number(request.query_params.get("page"))
     messages = None
     calls = None
-    if tab in ("voice", "fax"):
+    with portal.store.read() as s:
+        counts = services.counts(s, line.number)
+    if tab in ("voice", "fax", "deleted"):
+        total = {
+            "voice": counts.voice_new + counts.voice_old,
+            "fax": counts.fax_new + counts.fax_old,
+            "deleted": counts.deleted,
+        }[tab]
+        at = pager(asked, total, size)
         messages = services.list_messages(
-            portal.store, auth, line, folder="inbox", kind=tab, lang=lang, now=now
+            portal.store,
+            auth,
+            line,
+            folder="deleted" if tab == "deleted" else "inbox",
+            kind=None if tab == "deleted" else tab,
+            lang=lang,
+            now=now,
+            offset=at["offset"],
+            limit=size,
+            known=counts,
         )
-        counts = messages.counts
-    elif tab == "deleted":
-        messages = services.list_messages(
-            portal.store, auth, line, folder="deleted", kind=None, lang=lang, now=now
-        )
-        counts = messages.counts
     else:
-        calls = services.list_calls(portal.store, auth, line, tab, lang, now)
-        with portal.store.read() as s:
-            counts = services.counts(s, line.number)
+        at = pager(asked, services.count_calls(portal.store, line, tab), size)
+        calls = services.list_calls(
+            portal.store, auth, line, tab, lang, now, offset=at["offset"], limit=size
+        )
     ctx.update(
         {
             "tab": tab,
@@ -428,6 +461,7 @@ def _page(
             "messages": messages.messages if messages else [],
             "calls": calls or [],
             "counts": counts,
+            "pager": at,
             "max_seconds": portal.settings.mailbox.max_message_seconds,
             "after": live.outbox_cursor(portal.store, None),
         }

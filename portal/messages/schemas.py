@@ -52,7 +52,13 @@ class FolderCounts(BaseModel):
     limit_seconds: int
 
 
-class MessagesOut(BaseModel):
+class Paged(BaseModel):
+    total: int = Field(description="rows in the whole list, every page together")
+    offset: int = Field(description="rows of the list before this page")
+    limit: int = Field(description="most rows a page holds")
+
+
+class MessagesOut(Paged):
     messages: list[MessageOut]
     counts: FolderCounts
 
@@ -122,5 +128,5 @@ class CallOut(BaseModel):
     """Ring-table numbers that answered without pressing 1 (answer confirmation)."""
 
 
-class CallsOut(BaseModel):
+class CallsOut(Paged):
     calls: list[CallOut]

@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from events.events import MessageChanged
@@ -46,7 +46,12 @@ from store.session import Store
 logger = logging.getLogger(__name__)
 
 MESSAGE_NOT_FOUND = Msg("This message does not exist.")
-LIST_LIMIT = 2000
+# A page of the portal shows PAGE_ROWS rows; the API gives PAGE_SIZE by default, MAX_PAGE at most.
+PAGE_ROWS = 25
+PAGE_SIZE = 50
+# The API pages at most this many rows at a time; a CSV export of calls holds at most EXPORT_LIMIT.
+MAX_PAGE = 200
+EXPORT_LIMIT = 10000
 WAVE_COLOR = "#7f9cbd"
 _LOCALES = {"fr": "fr_CA", "en": "en_CA"}
 
@@ -79,7 +84,7 @@ def _day(day: date, lang: str, with_year: bool) -> str:
 
 @lru_cache(maxsize=4096)
 def _clock(hour: int, minute: int, lang: str) -> str:
-    pattern = "HH:mm" if lang == "fr" else "h:mm a"
+    pattern = "HH 'h' mm" if lang == "fr" else "h:mm a"  # 20 h 31, as the e-mails write it
     return format_time(time(hour, minute), pattern, locale=_LOCALES.get(lang, "en_CA"))
 
 
@@ -166,6 +171,15 @@ def message_out(
     )
 
 
+def _page_rows(
+    s: Session, where: Sequence[Any], order: Sequence[Any], offset: int, limit: int
+) -> list[Any]:
+    if limit <= 0:
+        return []
+    q = select(Message.__table__).where(*where).order_by(*order).offset(offset).limit(limit)
+    return list(s.execute(q).all())
+
+
 def list_messages(
     store: Store,
     auth: Auth,
@@ -175,26 +189,45 @@ def list_messages(
     kind: str | None,
     lang: str,
     now: datetime,
-    limit: int = LIST_LIMIT,
+    offset: int = 0,
+    limit: int = PAGE_SIZE,
+    known: FolderCounts | None = None,
 ) -> MessagesOut:
-    """Inbox: new first, then the newest; Deleted: the most recently deleted first."""
+    """One page of the inbox (new first, then the newest) or of Deleted (the most recently
+    deleted first), with the total the whole list holds (`known`: the mailbox's counts when
+    the caller has just read them).
+
+    The inbox is read as two index ranges, new then heard (ix_message_page / ix_message_any),
+    each newest first, so a page costs the same in a mailbox of 10 or 10,000 messages."""
     with store.read() as s:
-        # Plain rows (not ORM objects): a mailbox can hold thousands of messages.
-        q = select(Message.__table__).where(
-            Message.line_number == line.number, Message.folder == folder
-        )
+        c = known or counts(s, line.number)
+        where = [Message.line_number == line.number, Message.folder == folder]
         if kind:
-            q = q.where(Message.kind == kind)
+            where.append(Message.kind == kind)
+        newest = (Message.received_at.desc(), Message.id.desc())
         if folder == "inbox":
-            q = q.order_by(
-                case((Message.heard, 1), else_=0), Message.received_at.desc(), Message.id.desc()
+            new = (c.voice_new if kind != "fax" else 0) + (c.fax_new if kind != "voice" else 0)
+            old = (c.voice_old if kind != "fax" else 0) + (c.fax_old if kind != "voice" else 0)
+            total = new + old
+            rows = _page_rows(s, [*where, Message.heard.is_(False)], newest, offset, limit)
+            rows += _page_rows(
+                s,
+                [*where, Message.heard.is_(True)],
+                newest,
+                max(0, offset - new),
+                limit - len(rows),
             )
         else:
-            q = q.order_by(Message.deleted_at.desc(), Message.id.desc())
-        rows = s.execute(q.limit(limit)).all()
+            order = (Message.deleted_at.desc(), Message.id.desc())
+            rows = _page_rows(s, where, order, offset, limit)
+            total = c.deleted if not kind else _count(s, where)
         index = name_index(s, auth.account_id)
         out = [message_out(m, index, auth, lang, now) for m in rows]
-        return MessagesOut(messages=out, counts=counts(s, line.number))
+        return MessagesOut(messages=out, counts=c, total=total, offset=offset, limit=limit)
+
+
+def _count(s: Session, where: Sequence[Any]) -> int:
+    return int(s.scalar(select(func.count()).select_from(Message).where(*where)) or 0)
 
 
 def get_message(
@@ -427,6 +460,18 @@ DISPOSITIONS = {
 }
 
 
+def count_calls(store: Store, line: LineRef, direction: str) -> int:
+    with store.read() as s:
+        return int(
+            s.scalar(
+                select(func.count())
+                .select_from(CallLogEntry)
+                .where(CallLogEntry.line_number == line.number, CallLogEntry.direction == direction)
+            )
+            or 0
+        )
+
+
 def list_calls(
     store: Store,
     auth: Auth,
@@ -434,13 +479,17 @@ def list_calls(
     direction: str,
     lang: str,
     now: datetime,
-    limit: int = LIST_LIMIT,
+    *,
+    offset: int = 0,
+    limit: int = PAGE_SIZE,
 ) -> list[CallOut]:
+    """One page of the missed or received calls, newest first (ix_call_log_line)."""
     with store.read() as s:
         rows = s.scalars(
             select(CallLogEntry)
             .where(CallLogEntry.line_number == line.number, CallLogEntry.direction == direction)
             .order_by(CallLogEntry.started_at.desc(), CallLogEntry.id.desc())
+            .offset(offset)
             .limit(limit)
         ).all()
         index = name_index(s, auth.account_id)

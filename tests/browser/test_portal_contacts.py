@@ -207,3 +207,32 @@ def test_english_contact_list(page: Page, box: Box) -> None:
     page.get_by_test_id("new-contact").click()
     expect(page.get_by_test_id("contact-form").get_by_label("Home")).to_be_visible()
     shoot(page, "contacts-english")
+
+
+def test_a_long_contact_list_comes_in_pages_searched_whole(
+    page: Page, box: Box, server: Server
+) -> None:
+    with server.store.transaction() as s:
+        from store.models import Account
+
+        account = s.scalar(select(Account))
+        assert account is not None
+        for i in range(60):
+            last = f"Zénon{i:02d}" if i % 10 == 0 else f"Nom{i:02d}"
+            s.add(Contact(account_id=account.id, first_name=f"Prénom{i}", last_name=last))
+    page.goto("/contacts")
+    expect(page.get_by_test_id("page-range")).to_have_text("1–50 sur 60")
+    assert len(names(page)) == 50
+    page.get_by_test_id("page-next").click()
+    expect(page.get_by_test_id("page-range")).to_have_text("51–60 sur 60")
+    assert len(names(page)) == 10
+    shoot(page, "contacts-page-2")
+    # Enter searches the whole list, not only the page shown.
+    page.get_by_test_id("search").fill("zén")
+    page.get_by_test_id("search").press("Enter")
+    expect(page).to_have_url(server.url + "/contacts?q=z%C3%A9n")
+    assert sorted(names(page)) == [f"Prénom{i} Zénon{i:02d}" for i in range(0, 60, 10)]
+    page.context.add_cookies([{"name": "relais_lang", "value": "en", "url": server.url}])
+    page.goto("/contacts")
+    expect(page.get_by_test_id("page-range")).to_have_text("1–50 of 60")
+    expect(page.get_by_test_id("page-next")).to_have_text("Next")

@@ -139,11 +139,17 @@ def test_pin_and_password_dialogs(page: Page, server: Server) -> None:
     dialog.get_by_label("Nouveau NIP :", exact=True).fill("1234")
     dialog.get_by_label("Confirmer le nouveau NIP :", exact=True).fill("1234")
     dialog.get_by_role("button", name="Confirmer").click()
-    expect(page.locator(".field-error")).to_have_text(
+    # A refusal stays in the dialog, next to the field (the page does not change).
+    expect(dialog.locator(".field-error")).to_have_text(
         "Le NIP ne peut pas être une suite de chiffres croissants ou décroissants (1234, 9876)."
     )
-    shoot(page, "services-pin-error")
-    form = page.get_by_role("main")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Nouveau NIP :", exact=True)).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    assert "/security/" not in page.url
+    shoot(page, "services-pin-error", full_page=False)
+    form = dialog
     form.get_by_label("Nouveau NIP :", exact=True).fill("7305")
     form.get_by_label("Confirmer le nouveau NIP :", exact=True).fill("7305")
     form.get_by_role("button", name="Confirmer").click()
@@ -153,6 +159,12 @@ def test_pin_and_password_dialogs(page: Page, server: Server) -> None:
 
     footer.get_by_role("link", name="Changer de mot de passe").click()
     dialog = page.locator("#dlg-password")
+    dialog.get_by_label("Mot de passe actuel :", exact=True).fill("pas le bon")
+    dialog.get_by_label("Nouveau mot de passe :", exact=True).fill("un-autre-mdp-2026")
+    dialog.get_by_label("Confirmer le nouveau mot de passe :", exact=True).fill("un-autre-mdp-2026")
+    dialog.get_by_role("button", name="Confirmer").click()
+    expect(dialog.locator(".field-error")).to_have_count(1)
+    expect(dialog).to_be_visible()
     dialog.get_by_label("Mot de passe actuel :", exact=True).fill(server.password)
     dialog.get_by_label("Nouveau mot de passe :", exact=True).fill("un-autre-mdp-2026")
     dialog.get_by_label("Confirmer le nouveau mot de passe :", exact=True).fill("un-autre-mdp-2026")
@@ -165,7 +177,8 @@ def test_pin_and_password_dialogs(page: Page, server: Server) -> None:
     dialog.get_by_label("Mot de passe actuel :", exact=True).fill("un-autre-mdp-2026")
     dialog.get_by_label("Nouveau mot de passe :", exact=True).fill(server.password)
     dialog.get_by_label("Confirmer le nouveau mot de passe :", exact=True).fill(server.password)
-    dialog.get_by_role("button", name="Confirmer").click()
+    with page.expect_navigation():
+        dialog.get_by_role("button", name="Confirmer").click()
     expect(page.get_by_test_id("flash")).to_be_visible()
     with server.store.read() as s:
         account = s.scalar(select(Account))
@@ -230,3 +243,16 @@ def test_sign_in_again_after_sign_out(context: BrowserContext, server: Server) -
     page = context.new_page()
     sign_in(page, server.password)
     expect(page.get_by_test_id("current-line")).to_have_text("(613) 555-0100")
+
+
+def test_help_chapter_voicemail_by_phone(page: Page) -> None:
+    page.goto("/help")
+    page.get_by_role("link", name="La messagerie vocale par téléphone").click()
+    chapter = page.get_by_test_id("help-phone")
+    expect(
+        chapter.locator('table[data-menu="message"] tr', has_text="Pour le supprimer")
+    ).to_contain_text("3")
+    shoot(page, "help-phone")
+    page.get_by_role("contentinfo").get_by_role("link", name="English").click()
+    page.goto("/help#h-phone")
+    expect(page.get_by_test_id("help-phone")).to_contain_text("To mark it as new")

@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import delete, select
 
 from store.models import Account, Contact
-from tests.browser.conftest import DEMO_NUMBER, Server, shoot
+from tests.browser.conftest import DEMO_NUMBER, Box, Server, shoot
 
 SETTINGS = f"/api/v1/lines/{DEMO_NUMBER}/call-settings"
 
@@ -86,7 +86,7 @@ def test_advanced_settings_with_lists_and_contacts(
     try:
         page.reload()
         page.get_by_text("Réglages avancés").click()
-        page.get_by_label("Renvoi sélectionné").check()
+        page.get_by_label("Renvoi sélectif").check()
         page.locator("#selective_forward_to").fill("613 555 0188")
         page.locator("#forward-list > summary").click()
         page.locator("#forward_list_add").fill("416 555 0122, 905-555-0133")
@@ -105,12 +105,12 @@ def test_advanced_settings_with_lists_and_contacts(
         expect(chips).to_have_count(4)
         chips.filter(has_text="(905) 555-0133").get_by_role("button").click()
         expect(chips).to_have_count(3)
-        page.get_by_label("Rejet sélectionné").check()
+        page.get_by_label("Rejet sélectif").check()
         page.locator("#reject-list > summary").click()
         page.locator("#reject_list_add").fill("514 555 0177")
         page.locator("#reject_list_add").press("Enter")
         expect(page.locator("#reject-list .chip")).to_have_count(1)
-        page.get_by_label("Renvoi n'est pas disponible").check()
+        page.get_by_label("Renvoi si non disponible").check()
         page.locator("#unavailable_to").fill("613 555 0166")
         page.get_by_label("Appels anonymes").check()
         page.get_by_label("Nouveau numéro de renvoi").fill("613 555 0155")
@@ -304,7 +304,7 @@ def test_call_settings_page(api: httpx.Client, page: Page) -> None:
     expect(page.get_by_role("heading", name="Réglages des appels", exact=True)).to_be_visible()
     page.get_by_label("Ne pas déranger").check()
     page.get_by_label("Appels anonymes").check()
-    page.get_by_label("Rejet sélectionné").check()
+    page.get_by_label("Rejet sélectif").check()
     shoot(page, "call-settings")
     apply(page)
     body = api.get(SETTINGS).json()
@@ -322,3 +322,25 @@ def test_call_settings_page(api: httpx.Client, page: Page) -> None:
         False,
         True,
     )
+
+
+def test_new_message_summary_and_unread_badges_in_both_languages(page: Page, box: Box) -> None:
+    from tests.browser.conftest import DEMO_SECOND
+
+    box.deposit()
+    box.deposit()
+    box.deposit(kind="fax")
+    box.deposit(DEMO_SECOND)
+    page.goto("/home")
+    summary = page.get_by_test_id("new-summary")
+    expect(summary).to_contain_text("2 nouveaux messages · 1 nouvelle télécopie")
+    expect(summary).to_contain_text("(613) 555-0101 : 1 nouveau")
+    badge = page.get_by_test_id("unread-badge")
+    expect(badge).to_contain_text("3")
+    page.locator(".account-menu__button").click()
+    expect(page.get_by_test_id("line-unread")).to_have_text(["3 nouveaux", "1 nouveau"])
+    shoot(page, "home-new-summary")
+    page.get_by_role("contentinfo").get_by_role("link", name="English").click()
+    expect(page.get_by_test_id("new-summary")).to_contain_text("2 new messages · 1 new fax")
+    summary.get_by_role("link", name="Go to messages").click()
+    expect(page).to_have_url(page.url.split("/messages")[0].split("/home")[0] + "/messages")

@@ -267,7 +267,7 @@ def test_delete_restore_purge_and_the_storage_warning(page: Page, box: Box, serv
     open_menu(page, gone.message_id)
     page.get_by_role("menuitem", name="Supprimer définitivement").click()
     confirm = page.locator("#dlg-confirm")
-    expect(confirm).to_contain_text("Supprimer définitivement ce message?")
+    expect(confirm).to_contain_text("Supprimer définitivement ce message\u202f?")
     confirm.get_by_role("button", name="Supprimer").click()
     expect(page.get_by_test_id("flash")).to_have_text("Le message est supprimé définitivement.")
     assert box.message(gone.message_id) is None

@@ -204,7 +204,9 @@ def test_notifications(api: httpx.Client, page: Page, server: Server) -> None:
     outdial.get_by_label("Minutes entre les tentatives").fill("20")
     outdial.get_by_label("lorsque l'appel de notification reçoit une réponse").uncheck()
 
-    override = page.locator("section", has=page.get_by_role("heading", name="Annulation"))
+    override = page.locator(
+        "section", has=page.get_by_role("heading", name="Annulation des notifications")
+    )
     override.get_by_label("Ignorer vos notifications d'automates d'appels").check()
     end = date.today() + timedelta(days=10)
     override.get_by_label("Date de fin", exact=True).fill(end.isoformat())
@@ -212,6 +214,21 @@ def test_notifications(api: httpx.Client, page: Page, server: Server) -> None:
     override.get_by_text("Message vocal urgent").click()
     shoot(page, "notifications")
     apply(page)
+    # The end date in the page's language, whatever the browser's own date format.
+    from babel.dates import format_date
+
+    end_field = page.get_by_label("Date de fin", exact=True)
+    expect(end_field).to_have_attribute("placeholder", "aaaa-mm-jj")
+    expect(end_field).to_have_value(end.isoformat())
+    expect(page.get_by_test_id("end-date-words")).to_have_text(
+        format_date(end, "full", locale="fr_CA")
+    )
+    page.get_by_role("contentinfo").get_by_role("link", name="English").click()
+    expect(page.get_by_test_id("end-date-words")).to_have_text(
+        format_date(end, "full", locale="en_CA")
+    )
+    expect(page.get_by_label("End date", exact=True)).to_have_attribute("placeholder", "yyyy-mm-dd")
+    page.get_by_role("contentinfo").get_by_role("link", name="Français").click()
     body = api.get(NOTIFICATIONS).json()
     assert body["mwi"]["targets"] == [
         {"number": DEMO_NUMBER, "types": ["all_faxes", "urgent_voice", "all_voice"]},
@@ -267,3 +284,30 @@ def test_notifications(api: httpx.Client, page: Page, server: Server) -> None:
             }
         },
     )
+
+
+def test_the_forwarding_address_field_stays_in_view(api: httpx.Client, page: Page) -> None:
+    page.goto("/message-settings")
+    for x in page.locator("[data-email-remove]").all():  # addresses an earlier test saved
+        x.click()
+    field = page.get_by_test_id("email-add-input")
+    expect(field).to_be_visible()  # never a lone Add button beside an empty gap
+    field.fill("pas une adresse")
+    page.locator("[data-open-email-dialog]").click()
+    expect(page.locator("[data-email-inline-error]")).to_have_text(
+        "Entrez une adresse de courriel comme nom@exemple.com."
+    )
+    expect(page.locator("#dlg-email")).not_to_be_visible()
+    field.fill("luc@example.ca")
+    field.press("Enter")
+    expect(page.locator("[data-email-list] .chip")).to_have_text(["luc@example.ca×"])
+    expect(page.locator("[data-email-inline-error]")).to_be_hidden()
+    expect(
+        page.get_by_label("Renvoyer les messages et les télécopies comme courriels")
+    ).to_be_checked()
+    shoot(page, "message-settings-email")
+    apply(page)
+    assert api.get(MESSAGES).json()["forward_emails"] == ["luc@example.ca"]
+    page.get_by_role("contentinfo").get_by_role("link", name="English").click()
+    expect(page.get_by_test_id("email-add-input")).to_be_visible()
+    expect(page.get_by_role("textbox", name="E-mail address", exact=True)).to_be_visible()

@@ -238,7 +238,7 @@ def test_contact_page_new_edit_delete(env: PortalEnv, api: TestClient) -> None:
     # Delete asks first, then deletes both.
     sel = {"csrf_token": csrf, "sel": [f"c-{luc['id']}", f"g-{fam['id']}"]}
     page = c.post("/contacts/delete", data=sel).text
-    assert "Supprimer ces contacts et groupes?" in page and "Lucien Côté" in page
+    assert "Supprimer ces contacts et groupes\u202f?" in page and "Lucien Côté" in page
     assert len(api.get("/api/v1/contacts").json()["contacts"]) == 1
     r = c.post("/contacts/delete", data={**sel, "confirm": "1"}, follow_redirects=False)
     assert r.status_code == 303

@@ -385,6 +385,19 @@ def test_import_and_export_from_the_page(env: PortalEnv, api: TestClient) -> Non
     assert 'data-report="created">1<' in r.text and 'data-report="rejected">1<' in r.text
     assert "nope n'est pas une adresse de courriel." in html.unescape(r.text)
     assert "Ana Roy" in r.text
+    assert 'data-testid="changed"' not in r.text  # nothing existed: nothing changed
+    moved = csv_file(
+        ("First Name", "Last Name", "E-mail Address", "Business Phone"),
+        [{"First Name": "Ana", "Last Name": "Roy", "Business Phone": "6135550199"}],
+    )
+    r = c.post(
+        "/contacts/import",
+        data={"csrf_token": csrf, "on_conflict": "overwrite"},
+        files={"file": ("c.csv", moved, "text/csv")},
+    )
+    changed = html.unescape(r.text.split('data-testid="changed"')[1].split("</table>")[0])
+    assert "Contacts modifiés" in html.unescape(r.text)
+    assert "<td>Ana Roy</td><td>téléphone au travail</td>" in changed
     r = c.post("/contacts/import", data={"csrf_token": csrf, "on_conflict": "ignore"})
     assert r.status_code == 422
     assert "Choisissez d'abord le fichier à importer." in html.unescape(r.text)
@@ -401,3 +414,79 @@ def test_import_and_export_from_the_page(env: PortalEnv, api: TestClient) -> Non
     # The other account's export is its own.
     other = env.client(headers=bearer(sign_in(env.client(), B_NUMBER, B_PASSWORD)))
     assert "Ana" not in other.get(EXPORT, params={"format": "native"}).content.decode("utf-8-sig")
+
+
+def test_overwrite_from_an_outlook_export_keeps_what_empty_cells_leave_out(
+    env: PortalEnv, api: TestClient
+) -> None:
+    """An Outlook export without a business phone does not erase it; "-" erases on purpose;
+    the report names the fields changed per contact."""
+    luc = api.post(
+        "/api/v1/contacts",
+        json={
+            "first_name": "Luc",
+            "last_name": "Côté",
+            "business_phone": "613-555-0177",
+            "mobile_phone": "819-555-0142",
+            "email": "luc@example.ca",
+            "notes": "client depuis 2019",
+        },
+    ).json()
+    ann = api.post(
+        "/api/v1/contacts",
+        json={
+            "first_name": "Ann",
+            "last_name": "Lee",
+            "home_phone": "6135550111",
+            "fax": "6135550112",
+        },
+    ).json()
+    data = csv_file(
+        OUTLOOK_HEADERS,
+        [
+            # Outlook left the business phone and the notes out: they stay.
+            {
+                "First Name": "Luc",
+                "Last Name": "Côté",
+                "Mobile Phone": "416-555-0100",
+                "E-mail Address": "luc@nouveau.example",
+                "Company": "Côté & fils",
+            },
+            # The fax cell says "-": erase it (the row also conflicts on the home phone).
+            {
+                "First Name": "Ann",
+                "Last Name": "Lee",
+                "Home Phone": "6135550999",
+                "Business Fax": "-",
+            },
+        ],
+        bom=True,
+    )
+    report = upload(api, data, "overwrite").json()
+    assert (report["updated"], report["created"], report["rejected"]) == (2, 0, [])
+    assert [(c["line"], c["contact_id"], c["name"], c["fields"]) for c in report["changes"]] == [
+        (2, luc["id"], "Luc Côté", ["company", "mobile_phone", "email"]),
+        (3, ann["id"], "Ann Lee", ["home_phone", "fax"]),
+    ]
+    after = {c["id"]: c for c in contacts(api)}
+    assert after[luc["id"]]["business_phone"] == "613-555-0177"
+    assert after[luc["id"]]["notes"] == "client depuis 2019"
+    assert after[luc["id"]]["mobile_phone"] == "416-555-0100"
+    assert (after[ann["id"]]["home_phone"], after[ann["id"]]["fax"]) == ("6135550999", "")
+    # "-" on a contact that has no value is no conflict and changes nothing; under "ignore" a
+    # row that would erase a value is a conflict, left out.
+    again = upload(api, data, "ignore").json()
+    assert (again["unchanged"], again["ignored"], again["changes"]) == (2, 0, [])
+    erase = csv_file(
+        OUTLOOK_HEADERS, [{"First Name": "Luc", "Last Name": "Côté", "Business Phone": "-"}]
+    )
+    assert upload(api, erase, "ignore").json()["ignored"] == 1
+    assert {c["id"]: c for c in contacts(api)}[luc["id"]]["business_phone"] == "613-555-0177"
+    french = api.post(
+        IMPORT,
+        files={"file": ("c.csv", erase, "text/csv")},
+        data={"on_conflict": "overwrite"},
+        headers={"Accept-Language": "fr"},
+    ).json()
+    assert french["changes"][0]["labels"] == ["téléphone au travail"]
+    assert {c["id"]: c for c in contacts(api)}[luc["id"]]["business_phone"] == ""

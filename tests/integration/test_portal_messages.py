@@ -104,7 +104,7 @@ def test_inbox_lists_new_first_with_contact_names_in_the_account_time_zone(
     assert first["display_name"] == "(819) 555-0177" and first["contact_id"] is None
     assert first["caller_name"] == "BELANGER LUC" and first["private"] is True
     assert second["display_name"] == "Élise Côté" and second["urgent"] is True
-    assert second["received_local"] == "dim. 20 sept., 13:42"
+    assert second["received_local"] == "dim. 20 sept., 13 h 42"
     assert second["duration_seconds"] == 12.0
     assert second["audio_url"] == f"{MESSAGES}/{old_new.message_id}/audio"
     assert second["waveform_url"] == f"{MESSAGES}/{old_new.message_id}/waveform"
@@ -419,7 +419,7 @@ def test_calls_with_contact_names_and_a_csv_export_that_neutralises_formulas(
     calls = api.get(f"/api/v1/lines/{A_NUMBER}/calls", params={"direction": "missed"}).json()
     assert [c["caller_number"] for c in calls["calls"]] == [None, "5145550199", "8195550177"]
     assert calls["calls"][2]["display_name"] == "Luc Bélanger"
-    assert calls["calls"][2]["started_local"] == "lun. 2 mars, 10:00"
+    assert calls["calls"][2]["started_local"] == "lun. 2 mars, 10 h 00"
     received = api.get(f"/api/v1/lines/{A_NUMBER}/calls?direction=received").json()["calls"]
     assert [(c["caller_number"], c["disposition"]) for c in received] == [
         ("6135550142", "answered")

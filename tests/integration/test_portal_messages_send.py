@@ -217,7 +217,7 @@ def test_private_messages_are_never_forwarded(env: PortalEnv, api: TestClient) -
         r = api.post(f"{MESSAGES}/{m.message_id}/forward", json=body)
         assert r.status_code == 403, body
         assert r.json()["error"] == "private-message-not-forwardable"
-        assert r.json()["detail"] == "Ce message est privé : il ne peut pas être renvoyé."
+        assert r.json()["detail"] == "Ce message est privé\u202f: il ne peut pas être renvoyé."
     assert not (env.root / "spool").exists()
     assert rows(env.store, B_NUMBER) == before
     # Replying to a private message is allowed.
@@ -369,7 +369,7 @@ def test_reply_goes_to_the_callers_mailbox_when_it_is_local(
     r = api.post(
         f"{MESSAGES}/{anonymous.message_id}/reply", files={"audio": ("r.webm", webm, "audio/webm")}
     )
-    assert r.json()["detail"] == "L'appelant est anonyme : il n'y a personne à qui répondre."
+    assert r.json()["detail"] == "L'appelant est anonyme\u202f: il n'y a personne à qui répondre."
     r = api.post(
         f"{MESSAGES}/{outside.message_id}/reply",
         data={"to": A_SECOND},

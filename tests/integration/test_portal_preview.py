@@ -55,7 +55,7 @@ def test_default_line_rings_then_voicemail(api: TestClient) -> None:
     )
     fr = api.get(PREVIEW, params={"caller": "819 555 0142"}).json()
     assert fr["summary"] == "Votre téléphone de compte sonne pendant 24 secondes."
-    assert fr["plan"]["legs"] == ["votre téléphone de compte : de 0 s à 24 s"]
+    assert fr["plan"]["legs"] == ["votre téléphone de compte\u202f: de 0 s à 24 s"]
 
 
 def test_reject_list_and_anonymous_rejection(api: TestClient) -> None:
@@ -70,16 +70,20 @@ def test_reject_list_and_anonymous_rejection(api: TestClient) -> None:
     rejected = api.get(PREVIEW, params={"caller": "+1 819 555 0142"}).json()
     assert rejected["reason"] == "reject_list"
     assert rejected["summary"] == (
-        "(819) 555-0142 est sur votre liste de rejet : l'appel est refusé, sans message."
+        "(819) 555-0142 est sur votre liste de rejet\u202f: l'appel est refusé, sans message."
     )
     assert rejected["plan"]["kind"] == "reject"
-    assert "SIP 603" in rejected["plan"]["text"]
+    assert rejected["plan"]["text"] == (
+        "L'appelant est sur votre liste de rejet. "
+        "L'appel est décliné\u202f; l'appelant ne peut pas laisser de message."
+    )
+    assert "SIP" not in rejected["plan"]["text"] and "603" not in rejected["plan"]["text"]
     anonymous = api.get(
         PREVIEW, params={"anonymous": "true"}, headers={"Accept-Language": "en"}
     ).json()
     assert anonymous["caller"] is None
     assert anonymous["reason"] == "anonymous_rejected"
-    assert "SIP 433" in anonymous["plan"]["text"]
+    assert "calls from hidden numbers are not accepted" in anonymous["plan"]["text"]
 
 
 def test_dnd_and_forward_list(api: TestClient) -> None:
@@ -105,7 +109,7 @@ def test_dnd_and_forward_list(api: TestClient) -> None:
     assert dnd["reason"] == "dnd"  # selective forwarding does not apply under DND
     assert dnd["plan"]["kind"] == "voicemail"
     assert dnd["summary"] == (
-        "Ne pas déranger est activé : l'appel va directement à votre messagerie vocale."
+        "Ne pas déranger est activé\u202f: l'appel va directement à votre messagerie vocale."
     )
 
 

@@ -17,6 +17,7 @@ from portal.contacts.csvformats import (
     OnConflict,
     Skip,
     Update,
+    changed_fields,
     export_csv,
     export_vcard,
     neutralise,
@@ -317,3 +318,24 @@ def test_unmatched_rows_are_created() -> None:
     assert plan_import(EXISTING, parsed, OnConflict.IGNORE) == [
         Create(2, ContactRecord(first_name="Nouveau", last_name="Contact"))
     ]
+
+
+def test_overwrite_keeps_values_of_empty_cells_and_erases_only_on_clear() -> None:
+    rows = [
+        {"First Name": "Jeanne", "Last Name": "Tremblay", "Mobile Phone": "8195550100",
+         "E-mail Address": "j@example.ca", "Business Phone": ""},
+        {"First Name": "Luc", "Last Name": "Côté", "E-mail Address": "-", "Notes": "'-"},
+    ]  # fmt: skip
+    jeanne, luc = plan_import(EXISTING, parse_csv(outlook(rows)), OnConflict.OVERWRITE)
+    # No conflict for Jeanne: details added (merge), the business phone stays.
+    assert isinstance(jeanne, Update) and jeanne.merged
+    assert (jeanne.record.business_phone, jeanne.record.mobile_phone) == (
+        "6135550142", "8195550100",
+    )  # fmt: skip
+    # "-" erases Luc's e-mail (a conflict); "'-" is the neutralised text "-", kept as a value.
+    assert isinstance(luc, Update) and not luc.merged
+    assert (luc.record.email, luc.record.notes) == ("", "-")
+    assert luc.before is not None
+    assert changed_fields(luc.before, luc.record) == ["email", "notes"]
+    ignored = plan_import(EXISTING, parse_csv(outlook(rows[1:])), OnConflict.IGNORE)
+    assert ignored == [Skip(2, 2, "conflict-ignored")]

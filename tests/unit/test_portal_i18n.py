@@ -75,10 +75,10 @@ def test_compiled_catalogue_matches_the_po(lang: str) -> None:
 
 
 def test_french_uses_the_guide_labels() -> None:
-    assert Msg("Sign out").render("fr") == "Déconnecter"
+    assert Msg("Sign out").render("fr") == "Se déconnecter"
     assert Msg("Do not disturb").render("fr") == "Ne pas déranger"
     assert Msg("Change call-services PIN").render("fr") == "Changer le NIP des services d'appels"
-    assert Msg("Notification override").render("fr") == "Annulation"
+    assert Msg("Notification override").render("fr") == "Annulation des notifications"
     assert Msg("Enter %(min)s to %(max)s seconds.", min=5, max=120).render("fr") == (
         "Entrez de 5 à 120 secondes."
     )
@@ -138,3 +138,28 @@ def test_every_credential_rule_has_a_translated_message(check: object, value: st
 )
 def test_typed_numbers_are_shown_formatted_when_plain(typed: str, shown: str) -> None:
     assert format_typed_number(typed) == shown
+
+
+def test_french_texts_put_a_narrow_no_break_space_before_double_punctuation() -> None:
+    """French typography: "programme : toujours" is written with U+202F before : ; ! ?, never
+    a plain space or none (times like 13:42 and addresses are not sentences)."""
+    import re
+
+    from babel.messages.pofile import read_po
+
+    from portal.i18n import CATALOGUES
+
+    with (CATALOGUES / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        catalogue = read_po(fh, locale="fr")
+    wrong = re.compile(r"(?:[ \u00a0]|(?<=[^\s\u202f\u00a0\d/]))[:;!?](?=\s|$|\))")
+    bad = []
+    for m in catalogue:
+        if not m.id:
+            continue
+        for text in [m.string] if isinstance(m.string, str) else m.string:
+            if wrong.search(text):
+                bad.append(text)
+    assert bad == []
+    french = {m.id: m.string for m in catalogue if isinstance(m.id, str)}
+    assert french["schedule:"] == "programme\u202f:"
+    assert french["Sign out"] == "Se déconnecter"

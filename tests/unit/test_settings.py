@@ -134,3 +134,27 @@ def test_missing_config_file_and_bad_toml(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("RELAIS_CONFIG", str(bad))
     with pytest.raises(SettingsError, match="bad.toml: not valid TOML"):
         load_settings()
+
+
+def test_the_default_storage_root_is_the_same_from_any_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from config.settings import HOME
+
+    here = load_settings().storage_root
+    assert here == (HOME / "var").resolve()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_settings().storage_root == here
+
+
+def test_a_relative_storage_root_is_taken_from_its_config_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "relais.toml").write_text('storage_root = "data"\n')
+    monkeypatch.setenv("RELAIS_CONFIG", str(site / "relais.toml"))
+    monkeypatch.chdir("/")
+    assert load_settings().storage_root == (site / "data").resolve()

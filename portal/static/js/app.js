@@ -119,5 +119,47 @@
     if (pickTarget) pickTarget.focus();
   });
 
+  /* Password and PIN dialogs: the form is sent in the background; a refusal shows its
+     errors next to the fields, in the dialog, and a success goes where the page would. */
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.closest("dialog") || (form.getAttribute("action") || "").indexOf("/security/") !== 0) return;
+    event.preventDefault();
+    /* A success answers with a redirect (and its flash cookie): go to the form's next page. */
+    var init = { method: "POST", body: new FormData(form), credentials: "same-origin", redirect: "manual" };
+    fetch(form.action, init)
+      .then(function (response) {
+        if (response.type === "opaqueredirect" || response.ok) {
+          var next = form.querySelector('input[name="next"]');
+          location.href = (next && next.value) || "/home";
+          return null;
+        }
+        return response.text().then(function (html) {
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var errors = doc.querySelectorAll(".field-error[data-field]");
+          if (!errors.length) { document.open(); document.write(html); document.close(); return; }
+          form.querySelectorAll(".field-error").forEach(function (e) { e.remove(); });
+          form.querySelectorAll("[aria-invalid]").forEach(function (i) {
+            i.removeAttribute("aria-invalid");
+            i.removeAttribute("aria-describedby");
+          });
+          var first = null;
+          errors.forEach(function (e) {
+            var name = e.getAttribute("data-field");
+            var input = form.querySelector('[name="' + name + '"]');
+            if (!input) return;
+            var copy = document.importNode(e, true);
+            copy.id = input.id + "-error";
+            input.setAttribute("aria-invalid", "true");
+            input.setAttribute("aria-describedby", copy.id);
+            input.closest(".field").appendChild(copy);
+            first = first || input;
+          });
+          if (first) first.focus();
+        });
+      })
+      .catch(function () { form.submit(); });
+  });
+
   window.relais = { api: api, meta: meta, openDialog: openDialog, closeDialog: closeDialog };
 })();

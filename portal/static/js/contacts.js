@@ -47,7 +47,15 @@
   }
   if (search) {
     search.addEventListener("input", filter);
-    search.addEventListener("keydown", function (e) { if (e.key === "Enter") e.preventDefault(); });
+    search.addEventListener("keydown", function (e) {
+      if (e.key !== "Enter") return;
+      e.preventDefault();
+      /* A list of several pages is searched whole by the server. */
+      if (search.hasAttribute("data-search-server")) {
+        var q = search.value.trim();
+        location.href = "/contacts" + (q ? "?q=" + encodeURIComponent(q) : "");
+      }
+    });
   }
   all.addEventListener("change", function () {
     boxes(true).forEach(function (b) { b.checked = all.checked; });

@@ -12,18 +12,29 @@
   var emailDialog = document.getElementById("dlg-email");
   var addRow = document.querySelector("[data-email-add-row]");
   if (list && emailDialog && addRow) {
+    /* The field stays in view: Add takes the address typed there; with the field empty, Add
+       opens the dialog the guide describes. */
     var inline = addRow.querySelector("input");
-    inline.hidden = true;  /* with script, Add opens the dialog the guide describes */
+    var inlineError = addRow.parentNode.querySelector("[data-email-inline-error]");
     var input = emailDialog.querySelector("#dlg-email-input");
     var error = emailDialog.querySelector("[data-email-error]");
     addRow.querySelector("[data-open-email-dialog]").addEventListener("click", function () {
+      var typed = inline.value.trim();
+      if (typed) {
+        if (!EMAIL.test(typed)) { inlineError.hidden = false; inline.focus(); return; }
+        inlineError.hidden = true;
+        add(typed);
+        inline.value = "";
+        return;
+      }
       input.value = "";
       error.hidden = true;
       window.relais.openDialog(emailDialog);
     });
-    function confirm() {
-      var v = input.value.trim();
-      if (!EMAIL.test(v)) { error.hidden = false; input.focus(); return; }
+    inline.addEventListener("keydown", function (e) {
+      if (e.key === "Enter") { e.preventDefault(); addRow.querySelector("[data-open-email-dialog]").click(); }
+    });
+    function add(v) {
       var li = document.createElement("li");
       li.className = "chip";
       var h = document.createElement("input");
@@ -36,6 +47,11 @@
       list.appendChild(li);
       var box = document.getElementById("forward_to_email");
       if (box) box.checked = true;
+    }
+    function confirm() {
+      var v = input.value.trim();
+      if (!EMAIL.test(v)) { error.hidden = false; input.focus(); return; }
+      add(v);
       window.relais.closeDialog(emailDialog);
     }
     emailDialog.querySelector("[data-email-confirm]").addEventListener("click", confirm);

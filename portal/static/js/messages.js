@@ -316,8 +316,15 @@
   }
   function load() {
     if (book) return Promise.resolve();
-    return Promise.all([R.api("GET", "/api/v1/contacts"), R.api("GET", "/api/v1/groups")]).then(function (r) {
-      book = { contacts: r[0].contacts, groups: r[1].groups };
+    /* The contacts API gives pages: read them all (an account holds a bounded number). */
+    function contacts(offset, got) {
+      return R.api("GET", "/api/v1/contacts?limit=1000&offset=" + offset).then(function (page) {
+        got = got.concat(page.contacts);
+        return page.contacts.length && got.length < page.total ? contacts(got.length, got) : got;
+      });
+    }
+    return Promise.all([contacts(0, []), R.api("GET", "/api/v1/groups")]).then(function (r) {
+      book = { contacts: r[0], groups: r[1].groups };
       fill();
     });
   }
@@ -438,6 +445,11 @@
     var head = listBox.querySelector(".list-head");
     var newHead = next.querySelector(".list-head");
     if (head && newHead) head.innerHTML = newHead.innerHTML;
+    var nav = listBox.querySelector('[data-testid="pages"]');
+    var newNav = next.querySelector('[data-testid="pages"]');
+    if (nav && newNav) nav.innerHTML = newNav.innerHTML;
+    else if (nav) nav.remove();
+    else if (newNav) oldUl.after(document.importNode(newNav, true));
     var old = {};
     Array.prototype.forEach.call(oldUl.children, function (li) { old[li.getAttribute("data-id")] = li; });
     var rows = [];
@@ -465,7 +477,7 @@
   }
 
   function refresh() {
-    fetch(location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
+    fetch(location.pathname + location.search, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (!html) return;
