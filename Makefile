@@ -33,8 +33,9 @@ install: system-deps $(STAMP) pjproject ## system packages, .venv with relais an
 run: install ## run the whole service on its embedded defaults
 	$(BIN)/relais run
 
-test: install ## run every test tier (unit, integration, peer, browser)
-	$(PYTEST) tests/unit tests/integration tests/peer tests/browser
+test: install ## run every test tier (unit and integration two at a time; then peer, browser, multi-host)
+	$(PYTEST) -n 2 tests/unit tests/integration
+	$(PYTEST) tests/peer tests/browser tests/multihost
 
 test-unit: install ## pure tests: routing, dialogs, media, schedules
 	$(PYTEST) tests/unit
