@@ -432,6 +432,29 @@ def test_the_switch_refuses_a_fax_job_whose_number_the_dial_plan_refuses(
             vet(s, forged, dial_plan(env.settings.dialplan))
 
 
+def test_the_notifier_fails_a_fax_job_the_dial_plan_now_refuses(
+    env: PortalEnv, api: TestClient
+) -> None:
+    """A number refused by the dial plan when the attempt is due is never requested: the
+    destination fails with the reason, shown per destination."""
+    fax_id = tiff_fax(env, 1)
+    r = api.post(f"{MESSAGES}/{fax_id}/forward", json={"as": "fax", "to": ["613 555 0199"]})
+    assert r.status_code == 202
+    tighter = DialPlan(blocked_area_codes=frozenset({"613"}))
+    now = datetime.now(UTC)
+    with env.store.transaction() as s:
+        [job] = queue.claim_due(s, now, 10)
+        why = outdial.request(s, job, now=now, plan=tighter, ring_seconds=30, result_timeout=600)
+    assert why.startswith("refused by the dial plan: ")
+    [send] = api.get(f"{MESSAGES}/{fax_id}/fax-sends").json()["sends"]
+    assert (send["state"], send["attempts"], send["error"]) == ("failed", 1, why)
+    with env.store.read() as s:
+        assert (
+            s.scalars(select(OutboxEvent).where(OutboxEvent.topic.like("%/outdial/request"))).all()
+            == []
+        )
+
+
 # ------------------------------------------------------------------------------------------------
 # Forward as voicemail
 
