@@ -161,7 +161,7 @@ class OutdialRequest(Event):
     job_id: int
     attempt: int
     number: str
-    mode: str  # notify (prompt + offer login) | page (send `dtmf` to a numeric pager)
+    mode: str  # notify (prompt + offer login) | page (send `dtmf` to a numeric pager) | fax
     message_id: int | None
     language: str
     dtmf: str
@@ -181,6 +181,7 @@ class OutdialResult(Event):
     result: str  # answered | no-answer | busy | failed
     logged_in: bool = False
     detail: str = ""
+    pages: int = 0  # mode fax: pages the far end confirmed (cover page included)
 
 
 OUTDIAL_RESULTS = ("answered", "no-answer", "busy", "failed")

@@ -29,7 +29,7 @@ from config.settings import DialPlanSettings
 from events.events import MailboxAccessed, OutdialRequest, OutdialResult
 from events.outbox import enqueue
 from notify import queue
-from notify.rules import CALL_KINDS, OUTDIAL, PAGE, after_call
+from notify.rules import CALL_KINDS, FAX, OUTDIAL, PAGE, Next, after_call
 from routing.model import DialPlan
 from routing.numbers import check_destination, for_account, normalize
 from store.models import (
@@ -110,7 +110,9 @@ def request(
     assert job.kind in CALL_KINDS and job.state == "sending"
     message = session.get(Message, job.message_id) if job.message_id is not None else None
     reason = ""
-    if message is None:
+    if job.kind == FAX:
+        pass  # a fax forward sends its prepared document, whatever became of the message
+    elif message is None:
         reason = "the message was deleted"
     elif message.heard:
         reason = "the message was heard"
@@ -148,7 +150,7 @@ def request(
             job_id=job.id,
             attempt=job.attempts,
             number=number,
-            mode="page" if job.kind == PAGE else "notify",
+            mode={PAGE: "page", FAX: "fax"}.get(job.kind, "notify"),
             message_id=job.message_id,
             language=str(job.data.get("language", account.language)),
             dtmf=str(job.data.get("dtmf", "")),
@@ -188,7 +190,25 @@ def on_result(session: Session, event: OutdialResult, now: datetime) -> bool:
             event.attempt,
         )
         return False
-    _history(job, {"attempt": event.attempt, "result": event.result, "at": event.at.isoformat()})
+    entry: dict[str, Any] = {
+        "attempt": event.attempt,
+        "result": event.result,
+        "at": event.at.isoformat(),
+    }
+    if job.kind == FAX:
+        entry |= {"pages": event.pages, "detail": event.detail}
+    _history(job, entry)
+    if job.kind == FAX:
+        nxt = after_call(event.result, job.attempts, job.data, now)
+        if nxt.state == "done" and event.result != "answered":
+            nxt = Next("failed", note=nxt.note)  # a fax that never went through failed
+        note = event.detail if event.result == "answered" else nxt.note
+        if event.result != "answered" and event.detail:
+            note = f"{event.detail}; {note}"
+        if event.result == "answered":
+            job.data = {**job.data, "pages_sent": event.pages}
+        queue.settle(session, job, nxt.state, now=now, at=nxt.at, error=note)
+        return True
     if event.logged_in and job.data.get("stop_on_access", True):
         queue.settle(session, job, "done", now=now, error="the callee logged in")
         return True

@@ -27,6 +27,8 @@ MESSAGE_TYPES = ("all_faxes", "urgent_voice", "all_voice")
 # Numeric pages (a call that sends the callback number as DTMF to a pager number).
 PAGE_MAX_ATTEMPTS = 3
 PAGE_RETRY_MINUTES = 5
+FAX_MAX_ATTEMPTS = 3  # a fax forward: attempts per destination (busy / no answer / failed)
+FAX_RETRY_MINUTES = 5
 
 # Job kinds (NotificationJob.kind).
 EMAIL = "email"  # notification e-mail (or SMS through an e-mail-to-SMS address)
@@ -35,7 +37,8 @@ PAGER = "pager"  # pager e-mail
 PAGE = "page"  # numeric page through the switch
 OUTDIAL = "outdial"  # call-out through the switch: prompt + login
 MAIL = "mail"  # an e-mail queued by the portal (forward as e-mail)
-CALL_KINDS = (PAGE, OUTDIAL)  # performed by a switch worker (outdial contract)
+FAX = "fax"  # a fax sent through the switch (forward as fax): T.30 over an outdial call
+CALL_KINDS = (PAGE, OUTDIAL, FAX)  # performed by a switch worker (outdial contract)
 ALERT_KINDS = (PAGER, PAGE, OUTDIAL)  # pointless once the message is heard or deleted
 
 

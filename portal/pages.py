@@ -41,6 +41,7 @@ FLASHES: dict[str, Msg] = {
     "forwarded-email": Msg("The message is sent by e-mail."),
     "forward-queued": Msg("The mail server is busy: the e-mail will be sent in a moment."),
     "message-sent": Msg("Your voice message is sent."),
+    "fax-queued": Msg("The fax is being sent: each number's result shows below."),
 }
 
 

@@ -9,6 +9,8 @@ Rules of this file:
   terminal is used under the port's lock, so `finish()` from the pump thread is safe.
 - When the T.30 session ends (phase E), `on_end(outcome)` is called once, from the clock thread
   (it must only post); `finish()` (the call ended) hangs the terminal up and returns the outcome.
+- `FaxReception.send` is the same port calling and sending a TIFF-F file (forward as fax, an
+  outdial call of mode fax: switch.outdial).
 - Fax numbers: `fax_line(session, number)` is the line whose fax number `number` is.
 """
 
@@ -27,7 +29,7 @@ import pjsua2 as pj
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from media.fax import FaxOutcome, FaxTerminal
+from media.fax import FaxOutcome, FaxTerminal, Modem
 from routing.model import CallFacts
 from store.models import Line
 
@@ -35,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 FRAME = 160  # 20 ms at 8 kHz
 FRAME_BYTES = FRAME * 2
+SEND_MODEMS = Modem.V27TER | Modem.V29
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,25 @@ class FaxReception:
         logger.info("%s: fax receiver started (ident %r)", call_id, ident)
         return cls(port, audio)
 
+    @classmethod
+    def send(
+        cls,
+        audio: pj.AudioMedia,
+        call_id: str,
+        path: Path,
+        ident: str,
+        on_end: Callable[[FaxOutcome], None],
+    ) -> FaxReception:
+        """Call as a fax machine on `audio`, sending the pages of the TIFF-F file `path` (V.29
+        at most: under load the faster V.17 trains badly, and a page sent at 9600 bit/s is
+        still well under a minute)."""
+        terminal = FaxTerminal(send_from=path, calling=True, ident=ident, modems=SEND_MODEMS)
+        port = FaxPort(terminal, call_id, on_end)
+        audio.startTransmit(port)
+        port.startTransmit(audio)
+        logger.info("%s: fax sender started (ident %r)", call_id, ident)
+        return cls(port, audio)
+
     def stop(self) -> FaxOutcome | None:
         """Disconnect and finish (pump thread); None when already stopped."""
         port, self.port = self.port, None
@@ -162,9 +184,10 @@ class FaxReception:
                 a.stopTransmit(b)
         outcome = port.finish()
         logger.info(
-            "%s: fax ended: %s pages, %s (%s), %s bit/s, TSI %r, %s frames (%s empty)",
+            "%s: fax ended: %s pages in, %s out, %s (%s), %s bit/s, ident %r, %s frames (%s empty)",
             port.call_id,
             outcome.pages_rx,
+            outcome.pages_tx,
             outcome.code,
             outcome.text,
             outcome.bit_rate,

@@ -24,6 +24,11 @@ Rules of this file:
   "outdial" and makes the result `logged_in`.
 - page: on answer (once audio flows) the callback number and `#` go out as RFC 4733 events,
   then the switch hangs up.
+- fax (forward as fax): the job names the TIFF-F document to send (`data.document`, relative to
+  the storage root, made by the portal with its cover page); on answer (once audio flows) a
+  calling fax terminal (switch.fax) sends it with T.30, and the switch hangs up at its phase E.
+  The result is `answered` with the pages the far end confirmed when T.30 succeeded, else
+  `failed` with the T.30 reason in `detail` (and the pages that did go through).
 - Every call ends: the ring timer cancels an unanswered call, a page call is hung up after its
   digits (or after PAGE_MAX_SECONDS), the IVR dialogs end with their own time-outs; the
   pjsua2 Call is released on DISCONNECTED like any leg.
@@ -39,6 +44,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pjsua2 as pj
@@ -48,10 +54,12 @@ from events.events import OutdialRequest, OutdialResult
 from events.outbox import enqueue
 from ivr.identity import CallerIdentity
 from ivr.runner import CallInfo
+from media.fax import FaxOutcome
 from routing.model import DialPlan
 from routing.numbers import for_account, normalize, refusal
 from store.models import Line, NotificationJob
 from switch.b2bua import BUSY_CODES, SwitchCall, op
+from switch.fax import FaxReception
 from switch.legs import Destination, Resolution
 from switch.media import CallMedia, MediaSession
 
@@ -66,6 +74,8 @@ DIGIT_SECONDS = 0.35
 """Time one RFC 4733 digit takes to go out (its events and the gap after it)."""
 PAGE_MAX_SECONDS = 20.0
 """A page call is hung up this long after its answer whatever happened."""
+FAX_MAX_SECONDS = 30 * 60.0
+"""A fax call is hung up this long after its answer whatever happened."""
 REMEMBER = 4096
 """(job_id, attempt) pairs a worker remembers having taken."""
 
@@ -80,7 +90,7 @@ def _expired(request: OutdialRequest, now: datetime) -> bool:
     return expires <= now
 
 
-CALL_JOB_MODES = {"outdial": "notify", "page": "page"}
+CALL_JOB_MODES = {"outdial": "notify", "page": "page", "fax": "fax"}
 """Notification job kinds the switch performs, and the request mode of each."""
 
 
@@ -93,9 +103,10 @@ class Refused(Exception):
         self.job_known = job_known
 
 
-def vet(session: Session, request: OutdialRequest, plan: DialPlan) -> None:
+def vet(session: Session, request: OutdialRequest, plan: DialPlan) -> str:
     """Raise Refused unless `request` is what its notification job in the store asks for and
-    the dial plan lets the account call its number."""
+    the dial plan lets the account call its number. Returns the document of a fax job (its
+    path under the storage root), else ''."""
     job = session.get(NotificationJob, request.job_id)
     if job is None:
         raise Refused(f"no notification job {request.job_id}")
@@ -114,6 +125,9 @@ def vet(session: Session, request: OutdialRequest, plan: DialPlan) -> None:
         raise Refused(f"job {job.id} asks for another call")
     if mode == "page" and request.dtmf != str(job.data.get("dtmf", "")):
         raise Refused(f"job {job.id} asks for other digits")
+    document = str(job.data.get("document", "")) if mode == "fax" else ""
+    if mode == "fax" and not document:
+        raise Refused(f"job {job.id} has no document to send", job_known=True)
     line = session.get(Line, request.line)
     account = line.account if line is not None else None
     allow_international = bool(account and account.allow_international)
@@ -121,6 +135,7 @@ def vet(session: Session, request: OutdialRequest, plan: DialPlan) -> None:
     reason = refusal(request.number, plan, allow_international)
     if reason is not None:
         raise Refused(f"refused by the dial plan: {reason}", job_known=True)
+    return document
 
 
 class Outdial:
@@ -159,12 +174,13 @@ class Outdial:
             self.report(request, "failed", detail="switch stopping")
             return
 
-        def resolve() -> Resolution:
+        def resolve() -> tuple[Resolution, str]:
             with w.store.read() as s:
-                vet(s, request, w.dial_plan)
-                return w.resolver.resolve(s, request.line, request.number)
+                document = vet(s, request, w.dial_plan)
+                return w.resolver.resolve(s, request.line, request.number), document
 
-        def resolved(resolution: Resolution | None, error: BaseException | None) -> None:
+        def resolved(found: tuple[Resolution, str] | None, error: BaseException | None) -> None:
+            resolution, document = found if found is not None else (None, "")
             if isinstance(error, Refused):
                 logger.warning(
                     "outdial job %s attempt %s: not dialed: %s",
@@ -191,30 +207,45 @@ class Outdial:
                 request.line,
                 request.number,
             )
-            self.dial(request, resolution.destinations[0])
+            self.dial(request, resolution.destinations[0], document)
 
         w.db_submit(resolve, resolved)
 
-    def dial(self, request: OutdialRequest, dest: Destination) -> None:
+    def dial(self, request: OutdialRequest, dest: Destination, document: str = "") -> None:
         w = self.w
         if w.shutting_down or w.account is None:
             self.report(request, "failed", detail="switch stopping")
             return
+        path = None
+        if request.mode == "fax":
+            try:
+                path = w.files.path(document)
+            except ValueError:
+                path = None
+            if path is None or not path.is_file():
+                logger.error("outdial job %s: fax document missing", request.job_id)
+                self.report(request, "failed", detail="fax document missing")
+                return
         if not w.admit_leg():
             w.refuse_capacity()
             logger.warning("outdial job %s: every call slot is taken", request.job_id)
             self.report(request, "failed", detail="busy switch")
             return
-        call = OutdialCall(self, request, dest)
+        call = OutdialCall(self, request, dest, path)
         self.calls.add(call)
         call.start()
 
     def finished(self, call: OutdialCall) -> None:
         self.calls.discard(call)
-        self.report(call.request, call.outcome or "failed", call.logged_in, call.detail)
+        self.report(call.request, call.outcome or "failed", call.logged_in, call.detail, call.pages)
 
     def report(
-        self, request: OutdialRequest, result: str, logged_in: bool = False, detail: str = ""
+        self,
+        request: OutdialRequest,
+        result: str,
+        logged_in: bool = False,
+        detail: str = "",
+        pages: int = 0,
     ) -> None:
         """Write the attempt's result to the outbox (database thread)."""
         event = OutdialResult(
@@ -224,6 +255,7 @@ class Outdial:
             result=result,
             logged_in=logged_in,
             detail=detail,
+            pages=pages,
         )
         logger.info(
             "outdial job %s attempt %s: %s%s%s",
@@ -252,8 +284,18 @@ class Outdial:
 class OutdialCall:
     """One outdial or page call (pump thread; the owner of its SwitchCall)."""
 
-    def __init__(self, service: Outdial, request: OutdialRequest, dest: Destination) -> None:
+    def __init__(
+        self,
+        service: Outdial,
+        request: OutdialRequest,
+        dest: Destination,
+        document: Path | None = None,
+    ) -> None:
         self.service = service
+        self.document = document
+        self.fax: FaxReception | None = None
+        self.fax_outcome: FaxOutcome | None = None
+        self.pages = 0
         self.request = request
         self.dest = dest
         self.call_id = f"outdial-{request.job_id}-{request.attempt}"
@@ -338,6 +380,11 @@ class OutdialCall:
             if self.call is not None and self.call.audio is not None:
                 self.page()
             return
+        if self.request.mode == "fax":
+            self.timers.append(pump.call_later(FAX_MAX_SECONDS, self.hangup))
+            if self.call is not None and self.call.audio is not None:
+                self.send_fax()
+            return
         self.media = MediaSession.of(pump, self.call_id, self)
         if self.call is not None and self.call.audio is not None:
             self.media.media_ready()
@@ -390,12 +437,65 @@ class OutdialCall:
         logger.info("%s: page of %s digits sent", self.call_id, len(digits))
         self.timers.append(self.w.pump.call_later(DIGIT_SECONDS * len(digits) + 1.0, self.hangup))
 
+    def send_fax(self) -> None:
+        """Start the T.30 sender on the call's audio (pump thread)."""
+        call = self.call
+        if self.fax is not None or self.fax_outcome is not None or self.document is None:
+            return
+        if call is None or call.disconnected or call.audio is None:
+            return
+        me = weakref.ref(self)
+        pump = self.w.pump
+
+        def on_end(_outcome: FaxOutcome) -> None:  # media clock thread: post only
+            def end() -> None:
+                oc = me()
+                if oc is not None:
+                    oc.fax_done()
+                    oc.hangup()
+
+            pump.post(end)
+
+        try:
+            self.fax = FaxReception.send(
+                call.audio, self.call_id, self.document, self.request.line, on_end
+            )
+        except (pj.Error, ValueError, OSError) as exc:
+            logger.error("%s: cannot start the fax sender: %s", self.call_id, exc)
+            self.outcome, self.detail = "failed", "fax sender failed"
+            self.hangup()
+
+    def fax_done(self) -> None:
+        """Stop the sender and keep its outcome (pump thread)."""
+        fax, self.fax = self.fax, None
+        if fax is None:
+            return
+        outcome = fax.stop()
+        if outcome is not None:
+            self.fax_outcome = outcome
+
+    def fax_result(self) -> None:
+        """The result of an answered fax call, from its T.30 outcome."""
+        outcome = self.fax_outcome
+        if outcome is None:
+            self.outcome, self.detail = "failed", "no fax exchange"
+            return
+        self.pages = outcome.pages_tx
+        if outcome.ok:
+            self.outcome, self.detail = "answered", ""
+        else:
+            self.outcome = "failed"
+            self.detail = f"fax failed: {outcome.text} ({outcome.pages_tx} page(s) sent)"
+
     def ended(self, code: int, reason: str) -> None:
         for t in self.timers:
             t.cancel()
         self.timers = []
         if self.media is not None:
             self.media.close()
+        self.fax_done()
+        if self.request.mode == "fax" and self.answered and self.outcome == "answered":
+            self.fax_result()
         if self.outcome is None:
             if code in BUSY_CODES:
                 self.outcome = "busy"
@@ -413,6 +513,8 @@ class OutdialCall:
             self.media.media_ready()
         elif self.request.mode == "page":
             self.page()
+        elif self.request.mode == "fax":
+            self.send_fax()
 
     def on_digit(self, call: SwitchCall, digit: str, method: str) -> None:
         if self.media is not None:

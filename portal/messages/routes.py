@@ -24,6 +24,7 @@ from portal.messages.schemas import (
     CallsOut,
     DeliveryOut,
     EmailForwardOut,
+    FaxSendsOut,
     ForwardIn,
     MessageOut,
     MessagePatch,
@@ -201,6 +202,15 @@ def message_pdf(
     return response
 
 
+@api.get("/lines/{n}/messages/{message_id:id}/fax-sends", response_model=FaxSendsOut)
+def message_fax_sends(
+    message_id: int, line: ApiLine, auth: ApiAuth, portal: PortalDep
+) -> FaxSendsOut:
+    """The forwards as fax of this fax, one per destination, newest first: pending or sending
+    (attempts so far), sent (pages confirmed, cover page included), failed (with the reason)."""
+    return sending.fax_sends(portal, line, message_id)
+
+
 for _path, _view in (
     ("/lines/{n}/messages/{message_id:id}/audio", message_audio),
     ("/lines/{n}/messages/{message_id:id}/pdf", message_pdf),
@@ -246,9 +256,11 @@ def _forward_problems(exc: ValidationError) -> Invalid:
         }
     },
     responses={
-        202: {"description": "e-mail queued: the mail server is unavailable, it is retried"},
         403: {"description": "private-message-not-forwardable"},
-        501: {"description": "fax-sending-unavailable"},
+        202: {
+            "description": "e-mail queued (the mail server is unavailable, it is retried), or "
+            "fax sends queued: one per number (FaxSendsOut)"
+        },
     },
 )
 async def forward_message(
@@ -283,10 +295,11 @@ async def forward_message(
         body = ForwardIn.model_validate(raw)
     except ValidationError as exc:
         raise _forward_problems(exc) from None
-    out: DeliveryOut | EmailForwardOut
+    out: DeliveryOut | EmailForwardOut | FaxSendsOut
     if body.as_ == "fax":
-        sending.forward_fax(portal, line, message_id)
-    if body.as_ == "email":
+        out = await run_in_threadpool(sending.forward_fax, portal, line, message_id, body.to, lang)
+        status = 202
+    elif body.as_ == "email":
         out = await sending.forward_email(
             portal, auth, line, message_id, to=body.to, cc=body.cc, bcc=body.bcc, body=body.body
         )
@@ -564,6 +577,11 @@ def _send_page(
             "values": values or {},
             "errors": errors or {},
             "max_seconds": portal.settings.mailbox.max_message_seconds,
+            "fax_sends": (
+                sending.fax_sends(portal, line, message.id).sends
+                if kind == "fax" and message is not None
+                else []
+            ),
         }
     )
     return render(portal, lang, "message_send.html", ctx, status_code=status_code)
@@ -633,7 +651,9 @@ async def _send(
             )
         elif kind == "fax":
             assert message is not None
-            sending.forward_fax(portal, line, message.id)
+            await run_in_threadpool(
+                sending.forward_fax, portal, line, message.id, _values(form, "to"), lang
+            )
         elif kind == "voicemail":
             assert message is not None
             await run_in_threadpool(
@@ -703,6 +723,8 @@ async def _send(
             errors=errors,
             status_code=exc.status,
         )
+    if kind == "fax" and message is not None:
+        return redirect(f"/messages/{message.id}/fax", "fax-queued")
     flash = "forwarded-email" if kind == "email" else "message-sent"
     back = "/messages/faxes" if message is not None and message.kind == "fax" else "/messages"
     return redirect(back, flash)

@@ -130,3 +130,21 @@ class CallOut(BaseModel):
 
 class CallsOut(Paged):
     calls: list[CallOut]
+
+
+class FaxSend(BaseModel):
+    """One destination of a forward as fax: its send job and how it went."""
+
+    job_id: int
+    number: str
+    state: Literal["pending", "sending", "sent", "failed", "cancelled"]
+    attempts: int
+    pages: int = Field(description="pages the far end confirmed (cover page included)")
+    error: str = Field(description="why the fax failed, or the last failed attempt")
+    created_at: str
+
+
+class FaxSendsOut(BaseModel):
+    """The forwards as fax of one fax, newest first (POST .../forward answers the new ones)."""
+
+    sends: list[FaxSend]

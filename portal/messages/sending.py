@@ -3,7 +3,12 @@ mail path), as voicemail or as fax, reply, and new voice messages (SPEC S8, S9 t
 
 Rules of this file:
 - Private messages are never forwarded (`private-message-not-forwardable`), whatever the page
-  shows; faxes cannot be sent yet (`fax-sending-unavailable`, T.30 transmit is future work).
+  shows.
+- Fax: only a fax is forwarded as fax (`not-a-fax`), to at most MAX_FAX_DESTINATIONS numbers
+  that all pass the dial plan (or nothing is queued). The document sent (the line's cover page,
+  then the fax's pages) is written once under faxout/, and one `fax` notification job per number
+  asks the switch for the T.30 calls (docs/architecture.md "Outdial contract", mode fax), with
+  retries on busy / no answer / failure; `fax_sends` reads the result of each destination.
 - E-mail: notify.notifier.forward_by_email with the configured mailer (SMTP, or the spool of
   .eml files when no SMTP server is set). When the server is temporarily unavailable the
   forward is queued for the notifier (queue_forward_by_email), which retries it.
@@ -14,27 +19,39 @@ Rules of this file:
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import select
+
+from media import faxdoc
+from notify import queue
 from notify.email import MAX_RECIPIENTS, MailError, make_mailer
 from notify.notifier import ForwardRefused, forward_by_email, queue_forward_by_email
+from notify.rules import FAX, FAX_MAX_ATTEMPTS, FAX_RETRY_MINUTES, JobSpec
 from portal import validate
 from portal.auth.services import Auth, LineRef
 from portal.deps import Portal
 from portal.errors import Problems, Refused
 from portal.i18n import Msg, format_number
 from portal.messages import delivery
-from portal.messages.schemas import Delivered, DeliveryOut, EmailForwardOut, Skipped
+from portal.messages.schemas import (
+    Delivered,
+    DeliveryOut,
+    EmailForwardOut,
+    FaxSend,
+    FaxSendsOut,
+    Skipped,
+)
 from portal.messages.services import MESSAGE_NOT_FOUND
-from store.models import Message
+from routing.numbers import for_account
+from store.models import Account, Line, Message, NotificationJob
 
 logger = logging.getLogger(__name__)
 
 PRIVATE = Msg("This message is private: it cannot be forwarded.")
-FAX_UNAVAILABLE = Msg(
-    "Sending faxes is not available yet: forward the fax as e-mail instead (PDF attached)."
-)
+MAX_FAX_DESTINATIONS = 10
 
 
 def _message(portal: Portal, line: LineRef, message_id: int) -> Message:
@@ -319,7 +336,99 @@ async def forward_email(
     return EmailForwardOut(status="sent", message_id=mid)
 
 
-def forward_fax(portal: Portal, line: LineRef, message_id: int) -> None:
+def _fax_send(job: NotificationJob) -> FaxSend:
+    state = {"done": "sent"}.get(job.state, job.state)
+    return FaxSend(
+        job_id=job.id,
+        number=job.target,
+        state=state,  # type: ignore[arg-type]
+        attempts=job.attempts,
+        pages=int(job.data.get("pages_sent", 0)),
+        error="" if state == "sent" else job.last_error,
+        created_at=job.created_at.isoformat(),
+    )
+
+
+def forward_fax(
+    portal: Portal, line: LineRef, message_id: int, to: Sequence[str], lang: str
+) -> FaxSendsOut:
+    """Queue one fax send per number of `to`: all of them pass the dial plan, or none is."""
     m = _message(portal, line, message_id)
     _forwardable(m)
-    raise Refused(501, "fax-sending-unavailable", FAX_UNAVAILABLE)
+    if m.kind != "fax":
+        raise Refused(
+            422, "not-a-fax", Msg("Only a fax can be forwarded as a fax: forward it as e-mail.")
+        )
+    problems = Problems()
+    numbers: list[str] = []
+    entries = [t.strip() for t in to if t.strip()]
+    if not entries:
+        problems.add("to", "required", Msg("Enter a fax number."))
+    elif len(entries) > MAX_FAX_DESTINATIONS:
+        problems.add(
+            "to",
+            "too-many",
+            Msg("At most %(count)s fax numbers at a time.", count=MAX_FAX_DESTINATIONS),
+        )
+    with portal.store.read() as s:
+        row = s.get(Line, line.number)
+        assert row is not None
+        account: Account = row.account
+        plan = for_account(portal.dial_plan, account.allow_nanp_abroad)
+        name, allow_international = account.display_name, account.allow_international
+    if not problems.items:
+        for i, entry in enumerate(entries):
+            number = validate.destination(entry, f"to.{i}", problems, plan, allow_international)
+            if number is not None and number not in numbers:
+                numbers.append(number)
+    problems.check()
+    try:
+        source = portal.files.path(m.file_path)
+        relpath = portal.files.new_name(f"faxout/{line.number}", ".tif")
+        out = portal.files.path(relpath)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pages = faxdoc.with_cover(source, out, line_name=name, line_number=line.number, lang=lang)
+    except (OSError, ValueError) as exc:
+        logger.error("line %s: fax %s cannot be forwarded: %s", line.number, m.id, exc)
+        raise Refused(410, "file-missing", Msg("The file of this message is missing.")) from None
+    with portal.store.transaction() as s:
+        jobs = queue.add_jobs(
+            s,
+            event_id=str(uuid.uuid4()),
+            line=line.number,
+            message_id=m.id,
+            specs=[JobSpec(FAX, n, portal.now(), {}) for n in numbers],
+            common={
+                "document": relpath,
+                "pages": pages,
+                "language": lang,
+                "max_attempts": FAX_MAX_ATTEMPTS,
+                "retry_minutes": FAX_RETRY_MINUTES,
+                "stop_on_answer": True,
+            },
+        )
+        sends = [_fax_send(j) for j in jobs]
+    logger.info(
+        "line %s: fax %s (%s pages with the cover) queued to %s number(s)",
+        line.number,
+        m.id,
+        pages,
+        len(numbers),
+    )
+    return FaxSendsOut(sends=sends)
+
+
+def fax_sends(portal: Portal, line: LineRef, message_id: int) -> FaxSendsOut:
+    """The forwards as fax of a fax of this line, newest first."""
+    m = _message(portal, line, message_id)
+    with portal.store.read() as s:
+        jobs = s.scalars(
+            select(NotificationJob)
+            .where(
+                NotificationJob.kind == FAX,
+                NotificationJob.line_number == line.number,
+                NotificationJob.message_id == m.id,
+            )
+            .order_by(NotificationJob.id.desc())
+        ).all()
+        return FaxSendsOut(sends=[_fax_send(j) for j in jobs])

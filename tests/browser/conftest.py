@@ -283,7 +283,7 @@ def box(server: Server) -> Iterator[Box]:
         s.execute(delete(Contact))
         for mb in s.scalars(select(Mailbox)):
             mb.quota_seconds = 3600
-    for folder in ("messages", "spool"):
+    for folder in ("messages", "spool", "faxout"):
         for p in (server.root / "var" / folder).rglob("*"):
             if p.is_file():
                 p.unlink()

@@ -16,7 +16,7 @@ import numpy as np
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from media import convert
+from media import convert, faxdoc
 from store.models import (
     Account,
     CallLogEntry,
@@ -24,9 +24,12 @@ from store.models import (
     ContactGroup,
     GroupMember,
     Mailbox,
+    Message,
+    NotificationJob,
 )
 from tests.browser.conftest import DEMO_NUMBER, DEMO_SECOND, DESKTOP, PHONE, Box, Server, shoot
 from tests.support.deposit import wav_bytes
+from tests.support.faxes import document
 
 
 def tone(seconds: float, hz: float = 440.0) -> bytes:
@@ -290,6 +293,13 @@ def test_delete_restore_purge_and_the_storage_warning(page: Page, box: Box, serv
 
 def test_faxes_missed_and_received_calls(page: Page, box: Box, server: Server) -> None:
     fax = box.deposit(kind="fax", caller_number="6135550188", caller_name="Cabinet Roy")
+    tif = box.files.new_name(f"messages/{DEMO_NUMBER}", ".tif")  # as the switch stores a fax
+    document(box.files.path(tif), 2)
+    faxdoc.tiff_to_pdf(box.files.path(tif), box.files.path(tif).with_suffix(".pdf"))
+    with server.store.transaction() as s:
+        stored = s.get(Message, fax.message_id)
+        assert stored is not None
+        stored.file_path = tif
     now = datetime.now(UTC)
     with server.store.transaction() as s:
         s.add(
@@ -320,11 +330,19 @@ def test_faxes_missed_and_received_calls(page: Page, box: Box, server: Server) -
     dialog = page.locator("#dlg-fax")
     dialog.get_by_label("À", exact=True).fill("613 555 0199")
     dialog.get_by_role("button", name="Envoyer").click()
-    expect(dialog.locator("[data-send-error]")).to_have_text(
-        "L'envoi de télécopies n'est pas encore offert : renvoyez plutôt la télécopie comme "
-        "courriel (PDF joint)."
+    # Queued for the switch: the fax's "forward as fax" page shows each number's result.
+    expect(page.get_by_test_id("flash")).to_have_text(
+        "La télécopie est en cours d'envoi : le résultat de chaque numéro s'affiche ci-dessous."
     )
-    dialog.get_by_role("button", name="Annuler").click()
+    assert page.url.endswith(f"/messages/{fax.message_id}/fax")
+    expect(page.get_by_test_id("fax-sends").locator("tbody td")).to_have_text(
+        ["(613) 555-0199", "En attente", "", "0", ""]
+    )
+    shoot(page, "messages-fax-sends")
+    with server.store.read() as s:
+        [job] = s.scalars(select(NotificationJob).where(NotificationJob.kind == "fax")).all()
+        assert (job.target, job.state, job.message_id) == ("6135550199", "pending", fax.message_id)
+    page.goto("/messages/faxes")
     page.locator('[data-tab="missed"]').click()
     expect(page.get_by_test_id("list-summary")).to_have_text("2 appels manqués")  # incl. the fax
     shoot(page, "messages-missed")

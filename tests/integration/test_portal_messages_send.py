@@ -1,13 +1,15 @@
 """Forward, reply and new voice messages from the portal (SPEC S5, S7, S8, S9): e-mail through
 the notifier's mail path (a real aiosmtpd server, the spool, the queue), voicemail into local
-mailboxes only (dial plan, groups, intro), private messages never forwarded, faxes not sent
-yet, audio converted by media.convert, nothing half-applied."""
+mailboxes only (dial plan, groups, intro), private messages never forwarded, faxes forwarded
+as faxes (cover page, one send per number, dial plan, results), audio converted by
+media.convert, nothing half-applied."""
 
 from __future__ import annotations
 
 import email
 import email.policy
 import wave
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from media import convert
+from events.events import OutdialRequest, OutdialResult, parse_event
+from media import convert, faxdoc
+from notify import outdial, queue
+from notify.outdial import dial_plan
+from notify.rules import FAX_RETRY_MINUTES
+from routing.model import DialPlan
 from store.models import (
     Account,
     Contact,
@@ -28,7 +35,10 @@ from store.models import (
     OutboxEvent,
 )
 from store.session import Store
+from switch.outdial import Refused as SwitchRefused
+from switch.outdial import vet
 from tests.support.deposit import deposit, wav_bytes
+from tests.support.faxes import document, similarity
 from tests.support.portal import (
     A_NUMBER,
     A_SECOND,
@@ -224,21 +234,225 @@ def test_private_messages_are_never_forwarded(env: PortalEnv, api: TestClient) -
     assert api.get(f"{MESSAGES}/{m.message_id}").json()["private"] is True
 
 
-def test_faxes_cannot_be_sent_as_faxes_yet(env: PortalEnv, api: TestClient) -> None:
-    fax = deposit(env.store, env.files, A_NUMBER, kind="fax")
+def tiff_fax(env: PortalEnv, pages: int = 2, *, private: bool = False) -> int:
+    """A received fax as the switch stores it: a TIFF-F of `pages` pages."""
+    m = deposit(env.store, env.files, A_NUMBER, kind="fax", private=private)
+    rel = env.files.new_name(f"messages/{A_NUMBER}", ".tif")
+    path = env.files.path(rel)
+    document(path, pages)
+    with env.store.transaction() as s:
+        row = s.get(Message, m.message_id)
+        assert row is not None
+        row.file_path, row.pages = rel, pages
+    return m.message_id
+
+
+def fax_jobs(store: Store) -> list[NotificationJob]:
+    with store.read() as s:
+        return list(
+            s.scalars(
+                select(NotificationJob)
+                .where(NotificationJob.kind == "fax")
+                .order_by(NotificationJob.id)
+            )
+        )
+
+
+def attempt(env: PortalEnv, now: datetime) -> list[OutdialRequest]:
+    """What the notifier does for due fax jobs: claim them and ask the switch (outbox)."""
+    plan = dial_plan(env.settings.dialplan)
+    with env.store.transaction() as s:
+        for job in queue.claim_due(s, now, 10):
+            assert (
+                outdial.request(s, job, now=now, plan=plan, ring_seconds=30, result_timeout=600)
+                == ""
+            )
+        events = s.scalars(
+            select(OutboxEvent.payload)
+            .where(OutboxEvent.topic.like("%/outdial/request"))
+            .order_by(OutboxEvent.id)
+        ).all()
+    return [r for e in events if isinstance(r := parse_event(dict(e)), OutdialRequest)]
+
+
+def settle(env: PortalEnv, request: OutdialRequest, result: str, **kw: Any) -> None:
+    event = OutdialResult(
+        line=request.line, job_id=request.job_id, attempt=request.attempt, result=result, **kw
+    )
+    with env.store.transaction() as s:
+        assert outdial.on_result(s, event, event.at)
+
+
+def test_forward_as_fax_sends_to_each_number_with_a_cover_page_and_reports_each_result(
+    env: PortalEnv, api: TestClient
+) -> None:
+    fax_id = tiff_fax(env, 2)
     r = api.post(
-        f"{MESSAGES}/{fax.message_id}/forward",
+        f"{MESSAGES}/{fax_id}/forward",
+        json={"as": "fax", "to": ["613 555 0199", "(819) 555-0123", "6135550199"]},
+    )
+    assert r.status_code == 202, r.text
+    sends = r.json()["sends"]
+    assert [(x["number"], x["state"], x["attempts"], x["pages"]) for x in sends] == [
+        ("6135550199", "pending", 0, 0),
+        ("8195550123", "pending", 0, 0),
+    ]
+    jobs = fax_jobs(env.store)
+    assert [j.id for j in jobs] == [x["job_id"] for x in sends]
+    document_path = env.files.path(jobs[0].data["document"])
+    assert {j.data["document"] for j in jobs} == {jobs[0].data["document"]}
+    assert jobs[0].data["pages"] == 3 and jobs[0].message_id == fax_id
+    # The cover page first (the line's name and number), then the fax's two pages.
+    sent = faxdoc.page_images(document_path)
+    assert len(sent) == 3
+    cover = faxdoc.cover_page(line_name="Jeanne Tremblay", line_number=A_NUMBER, pages=2, lang="fr")
+    assert similarity(sent[0], cover) > 0.99
+    with env.store.read() as s:
+        original = env.files.path(s.get(Message, fax_id).file_path)  # type: ignore[union-attr]
+    assert [
+        similarity(a, b) > 0.99 for a, b in zip(sent[1:], faxdoc.page_images(original), strict=True)
+    ] == [
+        True,
+        True,
+    ]
+
+    # The notifier asks the switch for one fax call per number (mode fax) ...
+    now = datetime.now(UTC)
+    first = attempt(env, now)
+    assert [(q.number, q.mode, q.attempt) for q in first] == [
+        ("6135550199", "fax", 1),
+        ("8195550123", "fax", 1),
+    ]
+    # ... the first goes through (3 pages), the second is busy and tried again later.
+    settle(env, first[0], "answered", pages=3)
+    settle(env, first[1], "busy")
+    again = attempt(env, now + timedelta(minutes=FAX_RETRY_MINUTES, seconds=1))[2:]
+    assert [(q.number, q.attempt) for q in again] == [("8195550123", 2)]
+    settle(
+        env,
+        again[0],
+        "failed",
+        detail="fax failed: Timed out waiting for initial communication (0 page(s) sent)",
+    )
+    third = attempt(env, now + timedelta(minutes=2 * FAX_RETRY_MINUTES, seconds=2))[3:]
+    settle(env, third[0], "no-answer")
+
+    r = api.get(f"{MESSAGES}/{fax_id}/fax-sends")
+    assert r.status_code == 200
+    results = {x["number"]: x for x in r.json()["sends"]}
+    assert (results["6135550199"]["state"], results["6135550199"]["pages"]) == ("sent", 3)
+    assert results["6135550199"]["error"] == ""
+    failed = results["8195550123"]
+    assert (failed["state"], failed["attempts"], failed["pages"]) == ("failed", 3, 0)
+    assert failed["error"] == "no-answer; 3 attempt(s) made"
+
+    # The portal shows each destination's result on the fax's "forward as fax" page.
+    c = env.client()
+    sign_in_page(c)
+    page = c.get(f"/messages/{fax_id}/fax", headers={"Accept-Language": "en"}).text
+    assert 'data-testid="fax-sends"' in page
+    assert '<tr data-state="sent"><td>(613) 555-0199</td><td>Sent</td><td>3</td>' in page
+    assert (
+        '<tr data-state="failed"><td>(819) 555-0123</td><td>Failed</td><td></td><td>3</td>' in page
+    )
+
+
+def test_forward_as_fax_from_the_page_redirects_to_the_results(env: PortalEnv) -> None:
+    fax_id = tiff_fax(env, 1)
+    c = env.client()
+    csrf = sign_in_page(c)
+    r = c.post(
+        f"/messages/{fax_id}/fax",
+        data={"csrf_token": csrf, "line": A_NUMBER, "to": "613 555 0199"},
+        follow_redirects=False,
+    )
+    assert (r.status_code, r.headers["location"]) == (303, f"/messages/{fax_id}/fax")
+    page = c.get(r.headers["location"]).text
+    assert "La télécopie est en cours d&#39;envoi" in page
+    assert '<tr data-state="pending"><td>(613) 555-0199</td><td>En attente</td>' in page
+
+
+def test_forward_as_fax_refused_by_the_dial_plan_queues_nothing(
+    env: PortalEnv, api: TestClient
+) -> None:
+    fax_id = tiff_fax(env, 1)
+    before = set((env.root).rglob("*"))
+    for number in ("900 555 0100", "911", "011 33 1 23 45 67 89", "876 555 0100", "pas un numéro"):
+        r = api.post(
+            f"{MESSAGES}/{fax_id}/forward",
+            json={"as": "fax", "to": ["6135550199", number]},
+            headers={"Accept-Language": "en"},
+        )
+        assert r.status_code == 422, number
+        fields = r.json()["fields"]
+        assert [f["field"] for f in fields] == ["to.1"], number
+        assert fields[0]["error"] in ("destination-refused", "invalid-number"), number
+    r = api.post(f"{MESSAGES}/{fax_id}/forward", json={"as": "fax", "to": []})
+    assert (r.status_code, r.json()["fields"][0]["error"]) == (422, "required")
+    r = api.post(f"{MESSAGES}/{fax_id}/forward", json={"as": "fax", "to": ["6135550199"] * 11})
+    assert (r.status_code, r.json()["fields"][0]["error"]) == (422, "too-many")
+    assert fax_jobs(env.store) == []
+    assert set((env.root).rglob("*")) == before  # no document written either
+    voice = deposit(env.store, env.files, A_NUMBER)
+    r = api.post(
+        f"{MESSAGES}/{voice.message_id}/forward",
         json={"as": "fax", "to": ["6135550199"]},
         headers={"Accept-Language": "en"},
     )
-    assert r.status_code == 501
+    assert r.status_code == 422
     assert r.json() == {
-        "error": "fax-sending-unavailable",
-        "detail": "Sending faxes is not available yet: forward the fax as e-mail instead (PDF "
-        "attached).",
+        "error": "not-a-fax",
+        "detail": "Only a fax can be forwarded as a fax: forward it as e-mail.",
     }
-    r = api.post(f"{MESSAGES}/{fax.message_id}/forward", json={"as": "voicemail", "to": [B_NUMBER]})
+    r = api.post(f"{MESSAGES}/{fax_id}/forward", json={"as": "voicemail", "to": [B_NUMBER]})
     assert (r.status_code, r.json()["error"]) == (422, "not-a-voice-message")
+
+
+def test_the_switch_refuses_a_fax_job_whose_number_the_dial_plan_refuses(
+    env: PortalEnv, api: TestClient
+) -> None:
+    """The switch checks the job again before dialing: a dial plan tightened after the forward
+    was queued fails the attempt without a call."""
+    fax_id = tiff_fax(env, 1)
+    r = api.post(f"{MESSAGES}/{fax_id}/forward", json={"as": "fax", "to": ["6135550199"]})
+    assert r.status_code == 202
+    [request] = attempt(env, datetime.now(UTC))
+    tighter = DialPlan(blocked_area_codes=frozenset({"613"}))
+    with env.store.read() as s:
+        with pytest.raises(SwitchRefused) as refused:
+            vet(s, request, tighter)
+        assert refused.value.job_known and "dial plan" in refused.value.reason
+        assert (
+            vet(s, request, dial_plan(env.settings.dialplan))
+            == fax_jobs(env.store)[0].data["document"]
+        )
+        forged = parse_event({**request.payload(), "mode": "notify"})
+        assert isinstance(forged, OutdialRequest)
+        with pytest.raises(SwitchRefused):
+            vet(s, forged, dial_plan(env.settings.dialplan))
+
+
+def test_the_notifier_fails_a_fax_job_the_dial_plan_now_refuses(
+    env: PortalEnv, api: TestClient
+) -> None:
+    """A number refused by the dial plan when the attempt is due is never requested: the
+    destination fails with the reason, shown per destination."""
+    fax_id = tiff_fax(env, 1)
+    r = api.post(f"{MESSAGES}/{fax_id}/forward", json={"as": "fax", "to": ["613 555 0199"]})
+    assert r.status_code == 202
+    tighter = DialPlan(blocked_area_codes=frozenset({"613"}))
+    now = datetime.now(UTC)
+    with env.store.transaction() as s:
+        [job] = queue.claim_due(s, now, 10)
+        why = outdial.request(s, job, now=now, plan=tighter, ring_seconds=30, result_timeout=600)
+    assert why.startswith("refused by the dial plan: ")
+    [send] = api.get(f"{MESSAGES}/{fax_id}/fax-sends").json()["sends"]
+    assert (send["state"], send["attempts"], send["error"]) == ("failed", 1, why)
+    with env.store.read() as s:
+        assert (
+            s.scalars(select(OutboxEvent).where(OutboxEvent.topic.like("%/outdial/request"))).all()
+            == []
+        )
 
 
 # ------------------------------------------------------------------------------------------------

@@ -63,6 +63,8 @@ def bus_switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
                 # Requests published straight to the broker are not in the outbox: only the
                 # bus can bring them. Sweeps stay rare.
                 "RELAIS_NOTIFY__SWEEP_SECONDS": "600",
+                # a cap small enough to reach in a test (the default is 128 calls)
+                "RELAIS_MAX_CALLS_PER_WORKER": "4",
             },
         ) as sut,
     ):

@@ -605,11 +605,12 @@ def stop_process(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
 
 @contextlib.contextmanager
 def run_worker(
-    tmp: Path, env_overrides: Mapping[str, str] | None = None
+    tmp: Path, env_overrides: Mapping[str, str] | None = None, port: int | None = None
 ) -> Iterator[SwitchUnderTest]:
-    """One switch worker (`python -m switch.worker --no-edge`) with a fresh store and prompts."""
+    """One switch worker (`python -m switch.worker --no-edge`) with a fresh store and prompts
+    (on `port`, or a free one)."""
     with switch_store(tmp) as (root, db_url, store, prompts):
-        port = free_ports(1)
+        port = port or free_ports(1)
         env = base_env(root, db_url, prompts, port)
         env.update(env_overrides or {})
         log = tmp / "worker.log"

@@ -237,6 +237,7 @@
         submit.addEventListener("click", function (e) { e.preventDefault(); location.assign(back); }, { once: true });
         return;
       }
+      if (kind === "fax") { flashAndGo("fax-queued", "/messages/" + id + "/fax"); return; }
       flashAndGo(kind === "email" ? (result && result.status === "queued" ? "forward-queued" : "forwarded-email") : "message-sent", back);
     }).catch(function (err) {
       submit.disabled = false;
