@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ivr.calllog import CallRecord
     from ivr.runner import IvrRunner
     from routing.model import CallFacts, DialPlan
+    from store.files import FileStore
     from store.session import Store
     from switch.b2bua import Decision, SwitchCall
     from switch.endpoint import Pump
@@ -98,6 +99,9 @@ class OutdialHost(Slots, Threads, Protocol):
 
     @property
     def shutting_down(self) -> bool: ...
+
+    @property
+    def files(self) -> FileStore: ...
 
 
 class BusHost(Protocol):
