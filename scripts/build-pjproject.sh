@@ -37,6 +37,8 @@ say() { printf '[pjproject] %s\n' "$*"; }
 die() { printf '[pjproject] error: %s\n' "$*" >&2; exit 1; }
 
 [ -x "$PY" ] || die "no Python in $VENV (create the virtualenv first: make install)"
+VENV=$(cd "$VENV" && pwd)  # absolute: the SWIG step runs in another folder
+PY=$VENV/bin/python
 MAX_CALLS=$(awk '$2 == "PJSUA_MAX_CALLS" {print $3}' "$CONFIG")
 [[ "$MAX_CALLS" =~ ^[0-9]+$ ]] || die "PJSUA_MAX_CALLS not found in $CONFIG"
 VERSION="$DIST_VERSION+relais.calls$MAX_CALLS"
