@@ -35,7 +35,8 @@ run: install ## run the whole service on its embedded defaults
 
 test: install ## run every test tier (unit and integration two at a time; then peer, browser, multi-host)
 	$(PYTEST) -n 2 tests/unit tests/integration
-	$(PYTEST) tests/peer tests/browser tests/multihost
+	$(PYTEST) tests/peer tests/browser
+	$(PYTEST) tests/multihost
 
 test-unit: install ## pure tests: routing, dialogs, media, schedules
 	$(PYTEST) tests/unit
