@@ -30,7 +30,7 @@ CONFIGURE_FLAGS=(
   --disable-shared --enable-epoll --disable-sound --disable-video --disable-libyuv
   --disable-libwebrtc --disable-v4l2 --disable-openh264 --disable-ffmpeg --disable-sdl
 )
-OPT_FLAGS="-O2 -fPIC"
+OPT_FLAGS="-O2 -fPIC -DNDEBUG"  # a release build, as the stock wheel: pjlib asserts abort the process
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '[pjproject] %s\n' "$*"; }
