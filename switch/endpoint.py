@@ -116,6 +116,9 @@ class EndpointConfig:
     """pjlib log level on stderr (0 = silent, 5 = SIP traces)."""
     rtp_port: int = 0
     """First RTP port; 0 = any free port."""
+    fixed_jitter_ms: int | None = 100
+    """A fixed jitter buffer of this depth (fax modems, switch.fax, lose their carrier when an
+    adaptive buffer shrinks or grows under them); None: pjmedia's adaptive buffer."""
 
 
 @dataclass(order=True)
@@ -218,9 +221,9 @@ class Pump:
         cfg.medConfig.ecOptions = 0
         cfg.medConfig.threadCnt = 1
         cfg.medConfig.noVad = True
-        # A fixed jitter buffer (100 ms): fax modems (switch.fax) lose their carrier when an
-        # adaptive buffer shrinks or grows under them.
-        cfg.medConfig.jbInit = cfg.medConfig.jbMinPre = cfg.medConfig.jbMaxPre = 100
+        if c.fixed_jitter_ms is not None:
+            j = c.fixed_jitter_ms
+            cfg.medConfig.jbInit = cfg.medConfig.jbMinPre = cfg.medConfig.jbMaxPre = j
         self.ep.libInit(cfg)
         tc = pj.TransportConfig()
         tc.port = c.port

@@ -7,6 +7,8 @@ Rules of this file:
 - `CallMedia` is the thread-safe face a dialog uses (ivr.dialog.Media): every method posts a
   command to the pump and returns at once; outcomes arrive as events on the call's queue.
 - Callbacks from the media clock thread (end of a playlist) only post to the pump.
+- Every playlist ends with a quarter of a second of silence (PLAYLIST_PAD): pjmedia's playlist
+  port never plays the last, partial 4000-byte block of its last file.
 - The pump's timers keep their function until they are due, even when cancelled (a recording's
   maximum length is minutes away): a timer set here holds its session only weakly, so an ended
   call's session, queue and dialog state are freed when the call ends.
@@ -23,8 +25,10 @@ import contextlib
 import logging
 import os
 import queue
+import tempfile
 import time
 import uuid
+import wave
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -55,6 +59,28 @@ logger = logging.getLogger(__name__)
 
 WAV_HEADER = 44
 BYTES_PER_SECOND = 16000  # 8 kHz mono 16-bit
+PLAYLIST_PAD = 2000
+"""Samples of silence played after every playlist. pjmedia's playlist port reads its files in
+4000-byte blocks (a quarter of a second) and reports the end when it reads the last, partial
+block of the last file, which it then never plays: without the pad the last 0 to 250 ms of
+every prompt sequence were lost (a "goodbye" heard without its end)."""
+
+_pad_file: str | None = None
+
+
+def playlist_pad() -> str:
+    """A WAV file of PLAYLIST_PAD samples of silence (written once per process)."""
+    global _pad_file
+    if _pad_file is None or not os.path.isfile(_pad_file):
+        folder = MediaSession.listen_dir or Path(tempfile.gettempdir())
+        path = folder / f"pad-{os.getpid()}.wav"
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(b"\0\0" * PLAYLIST_PAD)
+        _pad_file = str(path)
+    return _pad_file
 
 
 def wav_seconds(path: str | Path) -> float:
@@ -117,6 +143,10 @@ class MediaSession:
         self._hangup = hangup
         self.events: queue.Queue[Event] = queue.Queue()
         self._player: _Player | None = None
+        self._spent: _Player | None = None
+        """The last playlist, played to its end but kept connected until the next play, the
+        hang-up or the end of the call: when the bridge's clock runs late its last frames are
+        not sent yet at the time the playback was due to end."""
         self._play_token = 0
         self._play_tag = 0
         self._barge_in = False
@@ -242,9 +272,13 @@ class MediaSession:
             self.events.put(PlayFinished(interrupted=False, tag=tag))
             return
         ends_at = time.monotonic() + sum(wav_seconds(f) for f in existing)
+        try:
+            pad = [playlist_pad()]
+        except OSError:  # a full disk: the end of the prompts may be cut, they still play
+            pad = []
         player = _Player(lambda: self.pump.post(lambda: self._play_eof(token, ends_at)))
         try:
-            player.createPlaylist(existing, "play", pj.PJMEDIA_FILE_NO_LOOP)
+            player.createPlaylist([*existing, *pad], "play", pj.PJMEDIA_FILE_NO_LOOP)
             player.startTransmit(audio)
         except pj.Error as exc:
             logger.error("%s: cannot play %s: %s", self.call_id, existing, exc.info())
@@ -265,7 +299,11 @@ class MediaSession:
     def _play_done(self, token: int, interrupted: bool) -> None:
         if token != self._play_token or self._player is None:
             return  # an older playlist, already replaced or stopped
-        self._release_player()
+        if interrupted:
+            self._release_player()
+        else:
+            self._release_spent()
+            self._spent, self._player = self._player, None
         self.events.put(PlayFinished(interrupted=interrupted, tag=self._play_tag))
 
     def stop_play(self) -> None:
@@ -273,7 +311,15 @@ class MediaSession:
             self._play_done(self._play_token, True)
 
     def _release_player(self) -> None:
+        self._release_spent()
         player, self._player = self._player, None
+        self._disconnect(player)
+
+    def _release_spent(self) -> None:
+        spent, self._spent = self._spent, None
+        self._disconnect(spent)
+
+    def _disconnect(self, player: _Player | None) -> None:
         if player is None:
             return
         audio = self._get_audio()
