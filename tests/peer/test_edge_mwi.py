@@ -154,11 +154,6 @@ def test_a_subscribing_phone_gets_its_lamp_in_its_subscription_only(system: Syst
         phone.close()
 
 
-@pytest.mark.skip(
-    reason="baresip's mwi module re-subscribes in a loop against the edge in some runs (two of "
-    "four file runs): a bug of the edge's subscription handling still to find (issue 12); the "
-    "plain SIP and SIPp subscription tests in this file cover the edge's side"
-)
 def test_baresip_subscribes_and_its_lamp_lights_and_clears(system: System, tmp_path: Path) -> None:
     """baresip's mwi module subscribes after registering: its lamp shows the message left while
     nobody was registered, and clears when the messages are deleted (in the portal: the change

@@ -109,6 +109,12 @@ class Baresip(Phone):
                     "audio_alert alsa,null",
                     f"audio_source aufile,{self.dir / 'mic.wav'}",
                     "module_path /usr/lib/baresip/modules",
+                    # baresip 1.0's mwi module re-subscribes every subscription it holds 1 ms
+                    # after it loads, appending to the list it walks: when the account has
+                    # registered by then (the edge answers within a millisecond on loopback)
+                    # it loops forever. Loaded first, the other modules' loading (alsa's
+                    # takes a few ms) is over before the account registers.
+                    *(["module mwi.so"] if mwi else []),
                     "module g711.so",
                     "module aufile.so",
                     "module alsa.so",
@@ -116,7 +122,6 @@ class Baresip(Phone):
                     f"snd_path {self.dir}",
                     "module_app account.so",
                     "module_app menu.so",
-                    *(["module_app mwi.so"] if mwi else []),
                     f"call_max_calls {max_calls}",
                     "",
                 ]
