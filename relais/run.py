@@ -113,7 +113,9 @@ def tcp_ready(host: str, port: int) -> Callable[[], bool]:
 
 
 def state_path(cfg: Settings) -> Path:
-    return cfg.storage_root / "run" / "supervisor.json"
+    """<storage_root>/run/supervisor.json (supervisor-<switch_host>.json when the switch host
+    has its own address: the hosts of a site share the storage root)."""
+    return cfg.storage_root / "run" / f"supervisor{cfg.host_suffix}.json"
 
 
 def relais_argv(*args: str) -> list[str]:

@@ -71,7 +71,7 @@ def read_worker_status(storage_root: Path) -> list[dict[str, object]]:
             found.append(json.loads(path.read_text()))
         except (OSError, ValueError):
             continue
-    return sorted(found, key=lambda d: int(str(d.get("index", 0))))
+    return sorted(found, key=lambda d: (int(str(d.get("index", 0))), str(d.get("address", ""))))
 
 
 def worker_status_lines(cfg: Settings) -> list[str]:

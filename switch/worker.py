@@ -80,8 +80,10 @@ def call_capacity(configured: int, library_max: int = LIMITS.max_calls) -> int:
     return max(1, min(configured, library_max - max(1, library_max // 16)))
 
 
-def status_path(storage_root: Path, index: int) -> Path:
-    return storage_root / "run" / f"switch-{index}.json"
+def status_path(cfg: Settings, index: int) -> Path:
+    """<storage_root>/run/switch-<i>.json; switch-<i>-<switch_host>.json when the switch host
+    has its own address (every switch host of a site has a worker <i> and shares the root)."""
+    return cfg.storage_root / "run" / f"switch-{index}{cfg.host_suffix}.json"
 
 
 class SwitchAccount(pj.Account):  # type: ignore[misc]
@@ -101,9 +103,7 @@ def worker_folder(cfg: Settings, index: int) -> str:
     when the switch host has its own address, since every switch host of a site shares the
     storage root and has a worker <i> (docs/scaling.md): start-up recovers and clears only its
     own worker's files, never those of a live call on another host."""
-    if cfg.switch_host in ("127.0.0.1", "0.0.0.0", "", "localhost"):
-        return f"w{index}"
-    return f"w{index}-{cfg.switch_host}"
+    return f"w{index}{cfg.host_suffix}"
 
 
 class Worker:
@@ -316,7 +316,7 @@ class Worker:
         self.dialog_pool.shutdown(wait=False, cancel_futures=True)
         self.db.shutdown(wait=True)
         self._stop.set()
-        status_path(self.cfg.storage_root, self.index).unlink(missing_ok=True)
+        status_path(self.cfg, self.index).unlink(missing_ok=True)
         self.store.dispose()
 
     def wait(self) -> None:
@@ -499,7 +499,7 @@ class Worker:
         }
 
     def _status_loop(self) -> None:
-        path = status_path(self.cfg.storage_root, self.index)
+        path = status_path(self.cfg, self.index)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         failing = False

@@ -220,3 +220,16 @@ def test_the_site_is_what_docs_scaling_describes(site: Site) -> None:
             if key.startswith("RELAIS_") and key not in ("RELAIS_PROMPTS_DIR", "RELAIS_LOG_LEVEL"):
                 setting = key.removeprefix("RELAIS_").lower().replace("__", ".")
                 assert setting in doc or key in doc, f"{key} is not in docs/scaling.md"
+
+
+def test_relais_status_on_a_switch_host_shows_every_host_s_workers(site: Site) -> None:
+    """The hosts share the storage root and each has a worker 0: each worker's status file
+    carries its host's address, so `relais status` shows all of them, none hiding another."""
+    out = site.relais("switch-a", "status")
+    assert f"switch  : {2 * site.workers} worker(s)" in out, out
+    for host in SWITCHES:
+        address = site.addr(host)
+        shown = re.findall(rf"worker \d+ +up +pid \d+ {re.escape(address)}:\d+", out)
+        assert len(shown) == site.workers, out
+    files = sorted(p.name for p in (site.root / "run").glob("switch-*.json"))
+    assert len(files) == 2 * site.workers and len(set(files)) == len(files), files
