@@ -441,8 +441,11 @@ def _page(
     asked = page_number(request.query_params.get("page"))
     messages = None
     calls = None
+    fax_number = None
     with portal.store.read() as s:
         counts = services.counts(s, line.number)
+        if tab == "fax":
+            fax_number = services.fax_number(s, line.number)
     if tab in ("voice", "fax", "deleted"):
         total = {
             "voice": counts.voice_new + counts.voice_old,
@@ -474,6 +477,7 @@ def _page(
             "messages": messages.messages if messages else [],
             "calls": calls or [],
             "counts": counts,
+            "fax_number": fax_number,
             "pager": at,
             "max_seconds": portal.settings.mailbox.max_message_seconds,
             "after": live.outbox_cursor(portal.store, None),

@@ -40,7 +40,7 @@ from portal.i18n import Msg
 from portal.messages.schemas import CallOut, FolderCounts, MessageOut, MessagesOut
 from store import repository
 from store.files import FileStore
-from store.models import CallLogEntry, Message
+from store.models import CallLogEntry, Line, Message
 from store.session import Store
 
 logger = logging.getLogger(__name__)
@@ -111,6 +111,11 @@ def _owned(s: Session, line: LineRef, message_id: int) -> Message:
     if m is None or m.line_number != line.number:
         raise Refused(404, "message-not-found", MESSAGE_NOT_FOUND)
     return m
+
+
+def fax_number(s: Session, number: str) -> str | None:
+    """The number that reaches the line's mailbox straight as a fax, if it has one."""
+    return s.scalar(select(Line.fax_number).where(Line.number == number))
 
 
 def counts(s: Session, number: str) -> FolderCounts:

@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from media import convert, faxdoc
+from store import repository
 from store.models import (
     Account,
     CallLogEntry,
@@ -300,6 +301,11 @@ def test_faxes_missed_and_received_calls(page: Page, box: Box, server: Server) -
         stored = s.get(Message, fax.message_id)
         assert stored is not None
         stored.file_path = tif
+        stored.pages = 2
+        stored.fax_remote_ident = "+1 613 555 0188"
+        stored.fax_bit_rate = 14400
+        stored.fax_status = "partial"  # the call ended during a third page
+        repository.set_fax_number(s, DEMO_NUMBER, "6135550142")
     now = datetime.now(UTC)
     with server.store.transaction() as s:
         s.add(
@@ -318,7 +324,22 @@ def test_faxes_missed_and_received_calls(page: Page, box: Box, server: Server) -
     page.goto("/messages/faxes")
     r = row(page, fax.message_id)
     expect(r.locator(".msg__meta")).to_contain_text("2 pages")
-    shoot(page, "messages-faxes")
+    # What the fax machine said, how fast it came, and that it was cut short.
+    shown = {
+        "fr": ("poste +1 613 555 0188", "14\u202f400 bit/s", "incomplète", "numéro de télécopie"),
+        "en": ("station +1 613 555 0188", "14,400 bit/s", "incomplete", "fax number"),
+    }
+    for lang, (station, speed, partial, number) in shown.items():
+        if lang == "en":
+            page.get_by_role("link", name="English").click()
+            r = row(page, fax.message_id)
+        expect(r.get_by_test_id("fax-station")).to_have_text(station)
+        expect(r.get_by_test_id("fax-speed")).to_have_text(speed)
+        expect(r.get_by_test_id("fax-partial")).to_have_text(partial)
+        expect(page.get_by_test_id("fax-number")).to_have_text(f"{number} (613) 555-0142")
+        shoot(page, f"messages-faxes-{lang}")
+    page.get_by_role("link", name="Français").click()
+    r = row(page, fax.message_id)
     with page.expect_popup() as popup:
         r.get_by_role("link", name="Afficher la télécopie de (613) 555-0188").click()
     assert popup.value.url.endswith(f"/api/v1/lines/{DEMO_NUMBER}/messages/{fax.message_id}/pdf")
