@@ -11,7 +11,7 @@ Rules of this file:
   |               |                  | "no response" and ask again (3rd time: goodbye)        |
   | checking      | done:check_pin   | ok: open; locked: "locked", goodbye; wrong: "incorrect"|
   |               |                  | and ask again (3rd wrong PIN of the call: goodbye)     |
-  | opening       | done:open        | "N new messages, M saved" (+ faxes with fax autoplay); |
+  | opening       | done:open        | "N new messages, M saved" (fax autoplay: + each fax);  |
   |               |                  | voice autoplay: the first new message, else main menu  |
   | menu          | digit            | the current menu's key table; 0 = help + menu again;   |
   |               |                  | * = back one level; other keys: "invalid" + menu       |
@@ -72,9 +72,20 @@ MAX_MISSES = 3
 MAX_LOGIN_ATTEMPTS = 3
 """Wrong PINs in one call before it ends."""
 MAX_DIGITS = 20
+FAX_ENVELOPES = 5
+"""New faxes whose envelopes fax autoplay announces after the summary (the newest ones)."""
 """Longest entry (a number, a PIN); longer is an invalid entry."""
 GREETING_MAX_SECONDS = 120.0
 EXTRA_KINDS = ("busy", "no_answer", "extended_absence")
+
+
+@dataclass(frozen=True)
+class FaxInfo:
+    """A new fax, as its envelope announces it by phone (fax autoplay)."""
+
+    caller_number: str | None
+    received_at: datetime
+    pages: int
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,9 @@ class Box:
     extra_on: Mapping[str, bool] = field(default_factory=dict)
     """busy / no_answer / extended_absence -> enabled."""
     fax_new: int = 0
+    new_faxes: tuple[FaxInfo, ...] = ()
+    """The newest new faxes, oldest first (at most FAX_ENVELOPES): their envelopes are
+    announced after the summary with fax autoplay."""
     full: bool = False
     almost_full: bool = False
     max_message_seconds: float = 180.0
@@ -304,7 +318,14 @@ def _opened(s: RetrievalState, e: EffectDone) -> R:
         *say.mailbox_summary(s.new_count, len(s.messages) - s.new_count, box.lang, new_faxes=faxes)
     ]
     if faxes:
-        news.append("faxes_on_portal")
+        for fax in box.new_faxes:
+            news += [
+                say.PAUSE,
+                *say.fax_envelope(
+                    fax.caller_number, fax.received_at, fax.pages, box.now, box.tz, box.lang
+                ),
+            ]
+        news += [say.PAUSE, "faxes_on_portal"] if box.new_faxes else ["faxes_on_portal"]
     if box.full:
         news.append("own_mailbox_full")
     elif box.almost_full:

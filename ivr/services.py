@@ -50,7 +50,7 @@ from ivr.calllog import CallRecord, log_call
 from ivr.envelope import MessageInfo
 from ivr.greeting import GreetingFacts, Selection, select_greeting
 from ivr.pin import Attempt, LockoutPolicy, PinRecord, after_attempt
-from ivr.retrieval import Box, Opened
+from ivr.retrieval import FAX_ENVELOPES, Box, FaxInfo, Opened
 from media import analysis, faxdoc
 from media.convert import write_wav
 from store import credentials, repository
@@ -580,6 +580,20 @@ class Voicemail:
                 )
                 .order_by(Message.received_at, Message.id)
             ).all()
+            new_faxes: tuple[FaxInfo, ...] = ()
+            if box.autoplay_fax and counts.fax_new:
+                newest = s.execute(
+                    select(Message.caller_number, Message.received_at, Message.pages)
+                    .where(
+                        Message.line_number == mailbox,
+                        Message.folder == "inbox",
+                        Message.kind == "fax",
+                        Message.heard.is_(False),
+                    )
+                    .order_by(Message.received_at.desc(), Message.id.desc())
+                    .limit(FAX_ENVELOPES)
+                ).all()
+                new_faxes = tuple(FaxInfo(*f) for f in reversed(newest))
             callers = {r.caller_number for r in rows if r.caller_number}
             names = (
                 {
@@ -630,6 +644,7 @@ class Voicemail:
                         "extended_absence": box.extended_absence_enabled,
                     },
                     fax_new=counts.fax_new,
+                    new_faxes=new_faxes,
                     full=counts.full,
                     almost_full=counts.used_seconds >= ALMOST_FULL * counts.quota_seconds,
                     max_message_seconds=float(box.max_message_seconds),

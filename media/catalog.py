@@ -428,6 +428,15 @@ _PHRASES: Final[dict[str, Prompt]] = {
     ),
     "envelope_received": _s("reçu", "received"),
     "envelope_length": _s("Durée :", "Length:"),
+    # a new fax by phone, with fax autoplay: "Une télécopie de 3 pages, de 6 1 3 ..., reçue
+    # hier à 9 heures."
+    "fax_of": _s("Une télécopie de", "A fax of"),
+    "count_page": _s("page", "page"),
+    "count_pages": _s("pages", "pages"),
+    "count_no_pages": _s("aucune page", "no pages"),
+    "fax_from": _s("de", "from"),
+    "fax_from_unknown": _s("d'un expéditeur inconnu,", "from an unknown sender,"),
+    "fax_received": _s("reçue", "received"),
     # recording by phone: "Enregistrez votre nom après le signal sonore." + "finish_with_pound"
     "record_greeting": _s(
         "Enregistrez votre message d'accueil après le signal sonore.",

@@ -174,8 +174,9 @@ NOUNS: Final[dict[str, Noun]] = {
         "count_urgent_message", "count_urgent_messages", "count_no_urgent_messages"
     ),
     "new_fax": Noun("count_new_fax", "count_new_faxes", "count_no_new_faxes", feminine=True),
+    "page": Noun("count_page", "count_pages", "count_no_pages", feminine=True),
 }
-CountNoun = Literal["new_message", "saved_message", "message", "urgent_message", "new_fax"]
+CountNoun = Literal["new_message", "saved_message", "message", "urgent_message", "new_fax", "page"]
 
 
 def count(n: int, noun: CountNoun, lang: str) -> list[str]:
@@ -338,6 +339,20 @@ def envelope(
     if length_s is not None:
         out += [PAUSE, "envelope_length", *duration(length_s, lang)]
     return out
+
+
+def fax_envelope(
+    caller: str | None, received_at: datetime, pages: int, now: datetime, tz: str, lang: str
+) -> list[str]:
+    """A new fax announced by phone (fax autoplay): "Une télécopie de 3 pages, de 613 555 0100,
+    reçue hier à 9 heures." An anonymous sender (None) is "an unknown sender"."""
+    check_language(lang)
+    out = ["fax_of", *count(pages, "page", lang), PAUSE]
+    if caller:
+        out += ["fax_from", *phone_number(caller), PAUSE]
+    else:
+        out.append("fax_from_unknown")
+    return [*out, "fax_received", *when(received_at, now, tz, lang)]
 
 
 Menu = Sequence[tuple[str, str]]

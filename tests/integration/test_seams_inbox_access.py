@@ -4,6 +4,10 @@ envelope playback, language by phone) is what the phone's login and retrieval di
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from ivr.retrieval import FaxInfo
+from store.models import Message
 from tests.support.portal import sign_in_page
 from tests.support.seams import A_NUMBER, A_SECOND, Both, both
 
@@ -34,6 +38,24 @@ def test_inbox_access_saved_in_the_portal_is_what_the_phone_uses(both: Both) -> 
         "envelope",
         True,
         True,
+    )
+    assert box.new_faxes == ()
+    # Fax autoplay: the newest new faxes, oldest first, are what the phone announces.
+    received = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+    with both.store.transaction() as s:
+        for i, (caller, pages, heard) in enumerate(
+            [("6135550188", 3, False), (None, 1, False), ("4165550123", 2, True)]
+        ):
+            s.add(
+                Message(
+                    line_number=A_NUMBER, kind="fax", caller_number=caller, pages=pages,
+                    heard=heard, received_at=received + timedelta(minutes=i),
+                    file_path=f"messages/{A_NUMBER}/f{i}.tif",
+                )
+            )  # fmt: skip
+    assert both.vm.open(A_NUMBER).box.new_faxes == (
+        FaxInfo("6135550188", received, 3),
+        FaxInfo(None, received + timedelta(minutes=1), 1),
     )
     # Only that line's mailbox changed.
     assert both.vm.login_facts(A_SECOND) == ("fr", False, False)

@@ -393,3 +393,28 @@ def test_five_wrong_pins_in_five_calls_lock_the_mailbox_and_the_portal_shows_it(
     call.hear(*ids("en", say.mailbox_summary(0, 0, "en")))  # in, in the mailbox's language
     call.hangup()
     call.wait_ended()
+
+
+def test_fax_autoplay_announces_each_new_fax_by_phone(ivr: SwitchUnderTest, phones: Phones) -> None:
+    """With fax autoplay, the login summary counts the new faxes, then says each one's envelope
+    ("A fax of 3 pages, from ..., received today at ...") and where to see them."""
+    line = subscriber(ivr, "en", autoplay_fax=True)
+    received = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    with ivr.store.transaction() as s:
+        s.add(
+            Message(
+                line_number=line.number, kind="fax", caller_number="6135550188", pages=3,
+                received_at=received, file_path=f"messages/{line.number}/fax.tif",
+            )
+        )  # fmt: skip
+    call = phones.caller("6135557799").call(pilot(ivr))
+    call.wait_answered()
+    call.hear(*ids("fr", "welcome"), "fr/enter_mailbox[0:0.6]")
+    call.press(line.number + "#", gap=0.12)
+    call.hear("fr/enter_pin[0:0.6]")
+    call.press(PIN + "#", gap=0.12)
+    fax = say.fax_envelope("6135550188", received, 3, datetime.now(UTC), "America/Toronto", "en")
+    call.hear(*ids("en", say.mailbox_summary(0, 0, "en", new_faxes=1)))
+    call.hear(*ids("en", fax, "faxes_on_portal"))
+    call.hangup()
+    call.wait_ended()

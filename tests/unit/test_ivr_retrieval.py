@@ -28,7 +28,7 @@ from ivr.dialog import (
 )
 from ivr.envelope import MessageInfo, envelope, presentation
 from ivr.machine import HANGUP_GRACE, Io, event_key, items
-from ivr.retrieval import Box, Opened, Retrieval, RetrievalState
+from ivr.retrieval import Box, FaxInfo, Opened, Retrieval, RetrievalState
 from media import say
 from tests.support.machines import check_step
 
@@ -315,6 +315,43 @@ CASES: list[tuple[str, RetrievalState, Any, str, list[Any], dict[str, Any]]] = [
                     say.mailbox_summary(0, 0, "fr", new_faxes=2),
                     "faxes_on_portal",
                     "mailbox_almost_full",
+                )
+                + menu("main")
+            )
+        ],
+        {},
+    ),
+    (
+        "opened with fax autoplay: each new fax's envelope, then where to see them",
+        at("opening", mailbox=BOX),
+        EffectDone(
+            "open",
+            Opened(
+                replace(
+                    OPEN_BOX,
+                    autoplay_fax=True,
+                    fax_new=2,
+                    new_faxes=(
+                        FaxInfo("6135550188", NOW - timedelta(hours=3), 3),
+                        FaxInfo(None, NOW - timedelta(minutes=5), 1),
+                    ),
+                ),
+                (),
+            ),
+        ),
+        "menu",
+        [
+            play(
+                fr(
+                    say.mailbox_summary(0, 0, "fr", new_faxes=2),
+                    say.PAUSE,
+                    say.fax_envelope(
+                        "6135550188", NOW - timedelta(hours=3), 3, NOW, OPEN_BOX.tz, "fr"
+                    ),
+                    say.PAUSE,
+                    say.fax_envelope(None, NOW - timedelta(minutes=5), 1, NOW, OPEN_BOX.tz, "fr"),
+                    say.PAUSE,
+                    "faxes_on_portal",
                 )
                 + menu("main")
             )

@@ -362,6 +362,19 @@ def test_envelope() -> None:
     )
 
 
+def test_fax_envelope() -> None:
+    """A new fax by phone, with fax autoplay: its pages (a feminine noun in French), sender and
+    when it came ("reçue": a fax is feminine too)."""
+    received = utc(2025, 6, 17, 13, 0)
+    assert fr(say.fax_envelope("6135550100", received, 1, NOW, TORONTO, "fr")) == (
+        "Une télécopie de une page, de six un trois, cinq cinq cinq, zéro un zéro zéro, reçue "
+        "hier à neuf heures"
+    )
+    assert en(say.fax_envelope(None, received, 12, NOW, TORONTO, "en")) == (
+        "A fax of twelve pages, from an unknown sender, received yesterday at nine a.m."
+    )
+
+
 def test_menus_are_built_from_their_tables() -> None:
     assert fr(say.menu(say.MAIN_MENU)) == (
         "Pour écouter vos messages, appuyez sur un, Pour envoyer un message vocal, appuyez sur "
