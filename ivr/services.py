@@ -345,9 +345,16 @@ class Voicemail:
     # -- fax -------------------------------------------------------------------------------------
 
     def prepare_fax(self, ctx: DepositContext) -> Path:
-        """Where the fax receiver of this call writes its TIFF-F (the worker's spool)."""
+        """Where the fax receiver of this call writes its TIFF-F (the worker's spool), with a
+        sidecar: a worker killed mid-fax delivers the pages received in full when it starts
+        again (recover_orphans)."""
         logger.info("%s: fax for %s", ctx.call_id, ctx.mailbox)
-        return self.spool / f"fax-{os.urandom(12).hex()}.tif"
+        path = self.spool / f"fax-{os.urandom(12).hex()}.tif"
+        try:
+            path.with_suffix(".json").write_text(json.dumps(asdict(ctx)))
+        except OSError as exc:  # the fax is still received; only a crash would lose it
+            logger.error("%s: cannot write the fax sidecar (%s)", ctx.call_id, exc)
+        return path
 
     def deliver_fax(
         self,
@@ -362,6 +369,16 @@ class Voicemail:
 
         `complete` is False when the call ended mid-fax: the fax is kept as partial.
         """
+        try:
+            return self._deliver_fax(
+                ctx, tiff, complete=complete, remote_ident=remote_ident, bit_rate=bit_rate
+            )
+        finally:
+            tiff.with_suffix(".json").unlink(missing_ok=True)
+
+    def _deliver_fax(
+        self, ctx: DepositContext, tiff: Path, *, complete: bool, remote_ident: str, bit_rate: int
+    ) -> int | None:
         try:
             pages = len(faxdoc.tiff_pages(tiff)) if tiff.is_file() else 0
         except ValueError as exc:
@@ -508,13 +525,20 @@ class Voicemail:
             p.unlink(missing_ok=True)
 
     def recover_orphans(self) -> int:
-        """Deliver the deposits a previous run of this worker left in its spool (SPEC S12)."""
+        """Deliver the deposits and faxes a previous run of this worker left in its spool
+        (SPEC S12)."""
         delivered = 0
         for sidecar in sorted(self.spool.glob("*.json")):
             try:
                 ctx = DepositContext(**json.loads(sidecar.read_text()))
             except (ValueError, TypeError) as exc:
                 logger.error("unreadable recording sidecar %s (%s): left in place", sidecar, exc)
+                continue
+            if sidecar.name.startswith("fax-"):
+                # A fax whose call the worker did not see end: the pages written in full.
+                logger.warning("%s: recovering an orphan fax for %s", ctx.call_id, ctx.mailbox)
+                if self.deliver_fax(ctx, sidecar.with_suffix(".tif"), complete=False):
+                    delivered += 1
                 continue
             wav = sidecar.with_suffix(".wav")
             if not wav.is_file() or wav.stat().st_size <= WAV_HEADER:
@@ -524,9 +548,11 @@ class Voicemail:
             logger.warning("%s: recovering an orphan recording for %s", ctx.call_id, ctx.mailbox)
             if self.deliver(ctx, wav) is not None:
                 delivered += 1
-        for stray in self.spool.glob("*.wav"):
+        for stray in [*self.spool.glob("*.wav"), *self.spool.glob("fax-*.tif")]:
             if not stray.with_suffix(".json").exists():
-                stray.unlink(missing_ok=True)  # a recording by phone that was never kept
+                # A recording by phone that was never kept; a fax whose sidecar could not be
+                # written (nobody knows its mailbox).
+                stray.unlink(missing_ok=True)
         return delivered
 
     # -- login -----------------------------------------------------------------------------------

@@ -119,3 +119,43 @@ def test_no_page_or_a_corrupt_file_is_a_missed_call(
             ("missed", "abandoned", "c3"),
             ("missed", "abandoned", "c4"),
         ]
+
+
+def test_a_fax_whose_worker_was_killed_is_recovered_when_it_starts_again(
+    service: Voicemail, store: Store, tmp_path: Path
+) -> None:
+    """The receiver wrote two pages when the worker died (SIGKILL: no end of call, no
+    delivery): the worker's next start delivers them as a partial fax; a fax whose file never
+    got a page is a missed call; a fax file with no sidecar (its mailbox unknown) is removed."""
+    sent = document(tmp_path / "sent.tif", 2)
+    path = service.prepare_fax(ctx("killed"))
+    assert path.with_suffix(".json").is_file()
+    fax.exchange(fax.FaxTerminal(send_from=sent, calling=True), fax.FaxTerminal(receive_to=path))
+    empty = service.prepare_fax(ctx("no-page"))  # answered, killed before the first page
+    stray = tmp_path / "spool" / "fax-stray.tif"
+    stray.write_bytes(path.read_bytes())
+    restarted = Voicemail(store, FileStore(tmp_path / "var"), tmp_path / "spool")
+    assert restarted.recover_orphans() == 1
+    with store.read() as s:
+        [m] = s.scalars(select(Message)).all()
+        assert (m.kind, m.pages, m.fax_status, m.call_id) == ("fax", 2, "partial", "killed")
+        log = s.scalars(select(CallLogEntry).order_by(CallLogEntry.id)).all()
+        assert {(c.call_id, c.direction, c.disposition) for c in log} == {
+            ("killed", "missed", "voicemail"),
+            ("no-page", "missed", "abandoned"),
+        }
+    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == []
+    assert not empty.exists()
+    assert restarted.recover_orphans() == 0  # nothing twice
+
+
+def test_a_fax_delivered_at_the_end_of_its_call_leaves_no_sidecar(
+    service: Voicemail, tmp_path: Path
+) -> None:
+    path = service.prepare_fax(ctx("ended"))
+    fax.exchange(
+        fax.FaxTerminal(send_from=document(tmp_path / "sent.tif", 1), calling=True),
+        fax.FaxTerminal(receive_to=path),
+    )
+    assert service.deliver_fax(ctx("ended"), path, complete=True) is not None
+    assert list((tmp_path / "spool").iterdir()) == []
