@@ -204,11 +204,11 @@ def message_pdf(
 
 @api.get("/lines/{n}/messages/{message_id:id}/fax-sends", response_model=FaxSendsOut)
 def message_fax_sends(
-    message_id: int, line: ApiLine, auth: ApiAuth, portal: PortalDep
+    message_id: int, line: ApiLine, auth: ApiAuth, portal: PortalDep, lang: Lang
 ) -> FaxSendsOut:
     """The forwards as fax of this fax, one per destination, newest first: pending or sending
     (attempts so far), sent (pages confirmed, cover page included), failed (with the reason)."""
-    return sending.fax_sends(portal, line, message_id)
+    return sending.fax_sends(portal, line, message_id, lang)
 
 
 for _path, _view in (
@@ -582,7 +582,7 @@ def _send_page(
             "errors": errors or {},
             "max_seconds": portal.settings.mailbox.max_message_seconds,
             "fax_sends": (
-                sending.fax_sends(portal, line, message.id).sends
+                sending.fax_sends(portal, line, message.id, lang).sends
                 if kind == "fax" and message is not None
                 else []
             ),

@@ -140,7 +140,12 @@ class FaxSend(BaseModel):
     state: Literal["pending", "sending", "sent", "failed", "cancelled"]
     attempts: int
     pages: int = Field(description="pages the far end confirmed (cover page included)")
-    error: str = Field(description="why the fax failed, or the last failed attempt")
+    error: str = Field(
+        description="why the fax failed, or the last failed attempt: the switch's own words"
+    )
+    reason: str = Field(
+        default="", description="the same, in the reader's language (empty once it is sent)"
+    )
     created_at: str
 
 

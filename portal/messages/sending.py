@@ -34,7 +34,7 @@ from portal import validate
 from portal.auth.services import Auth, LineRef
 from portal.deps import Portal
 from portal.errors import Problems, Refused
-from portal.i18n import Msg, format_number
+from portal.i18n import Msg, format_number, translations
 from portal.messages import delivery
 from portal.messages.schemas import (
     Delivered,
@@ -336,7 +336,48 @@ async def forward_email(
     return EmailForwardOut(status="sent", message_id=mid)
 
 
-def _fax_send(job: NotificationJob) -> FaxSend:
+_ATTEMPT_RESULTS = {
+    "busy": Msg("The number was busy."),
+    "no-answer": Msg("Nobody answered."),
+    "failed": Msg("The call failed."),
+}
+
+
+def _fax_reason(job: NotificationJob, state: str, lang: str) -> str:
+    """Why a fax send has not gone through (yet), in the reader's language: its last attempt's
+    result, the pages that did go through, and whether another attempt follows."""
+    if state == "sent":
+        return ""
+    if state == "cancelled":
+        return Msg("Cancelled before it went through.").render(lang)
+    results = job.data.get("results") or []
+    last = results[-1] if results else None
+    if last is None:
+        if state == "failed":  # refused before any call (dial plan, no document, ...)
+            return Msg("The call could not be made.").render(lang)
+        return ""
+    detail = str(last.get("detail") or "")
+    if last.get("result") == "answered" or detail.startswith("fax failed"):
+        said = Msg("The fax machine that answered did not take the whole fax.")
+    elif detail == "no fax exchange":
+        said = Msg("The call was answered, but not by a fax machine.")
+    else:
+        said = _ATTEMPT_RESULTS.get(str(last.get("result")), _ATTEMPT_RESULTS["failed"])
+    parts = [said.render(lang)]
+    pages = int(last.get("pages") or 0)
+    if pages:
+        parts.append(
+            translations(lang).ngettext(
+                "%(num)s page went through.", "%(num)s pages went through.", pages
+            )
+            % {"num": pages}
+        )
+    if state in ("pending", "sending"):
+        parts.append(Msg("Another attempt will be made.").render(lang))
+    return " ".join(parts)
+
+
+def _fax_send(job: NotificationJob, lang: str) -> FaxSend:
     state = {"done": "sent"}.get(job.state, job.state)
     return FaxSend(
         job_id=job.id,
@@ -345,6 +386,7 @@ def _fax_send(job: NotificationJob) -> FaxSend:
         attempts=job.attempts,
         pages=int(job.data.get("pages_sent", 0)),
         error="" if state == "sent" else job.last_error,
+        reason=_fax_reason(job, state, lang),
         created_at=job.created_at.isoformat(),
     )
 
@@ -407,7 +449,7 @@ def forward_fax(
                 "stop_on_answer": True,
             },
         )
-        sends = [_fax_send(j) for j in jobs]
+        sends = [_fax_send(j, lang) for j in jobs]
     logger.info(
         "line %s: fax %s (%s pages with the cover) queued to %s number(s)",
         line.number,
@@ -418,7 +460,7 @@ def forward_fax(
     return FaxSendsOut(sends=sends)
 
 
-def fax_sends(portal: Portal, line: LineRef, message_id: int) -> FaxSendsOut:
+def fax_sends(portal: Portal, line: LineRef, message_id: int, lang: str) -> FaxSendsOut:
     """The forwards as fax of a fax of this line, newest first."""
     m = _message(portal, line, message_id)
     with portal.store.read() as s:
@@ -431,4 +473,4 @@ def fax_sends(portal: Portal, line: LineRef, message_id: int) -> FaxSendsOut:
             )
             .order_by(NotificationJob.id.desc())
         ).all()
-        return FaxSendsOut(sends=[_fax_send(j) for j in jobs])
+        return FaxSendsOut(sends=[_fax_send(j, lang) for j in jobs])

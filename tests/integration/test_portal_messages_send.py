@@ -334,6 +334,12 @@ def test_forward_as_fax_sends_to_each_number_with_a_cover_page_and_reports_each_
         "failed",
         detail="fax failed: Timed out waiting for initial communication (0 page(s) sent)",
     )
+    # Each result is said in the reader's language, the switch's own words kept beside it.
+    pending = {x["number"]: x for x in api.get(f"{MESSAGES}/{fax_id}/fax-sends").json()["sends"]}
+    assert pending["8195550123"]["reason"] == (
+        "Le télécopieur qui a répondu n'a pas reçu toute la télécopie. Un autre essai suivra."
+    )
+    assert pending["8195550123"]["error"].startswith("fax failed: Timed out")
     third = attempt(env, now + timedelta(minutes=2 * FAX_RETRY_MINUTES, seconds=2))[3:]
     settle(env, third[0], "no-answer")
 
@@ -345,6 +351,7 @@ def test_forward_as_fax_sends_to_each_number_with_a_cover_page_and_reports_each_
     failed = results["8195550123"]
     assert (failed["state"], failed["attempts"], failed["pages"]) == ("failed", 3, 0)
     assert failed["error"] == "no-answer; 3 attempt(s) made"
+    assert (failed["reason"], results["6135550199"]["reason"]) == ("Personne n'a répondu.", "")
 
     # The portal shows each destination's result on the fax's "forward as fax" page.
     c = env.client()
@@ -353,7 +360,9 @@ def test_forward_as_fax_sends_to_each_number_with_a_cover_page_and_reports_each_
     assert 'data-testid="fax-sends"' in page
     assert '<tr data-state="sent"><td>(613) 555-0199</td><td>Sent</td><td>3</td>' in page
     assert (
-        '<tr data-state="failed"><td>(819) 555-0123</td><td>Failed</td><td></td><td>3</td>' in page
+        '<tr data-state="failed"><td>(819) 555-0123</td><td>Failed</td><td></td><td>3</td>'
+        '<td>Nobody answered.<br><small class="muted" data-testid="fax-send-detail">'
+        "no-answer; 3 attempt(s) made</small></td>" in page
     )
 
 
