@@ -55,7 +55,7 @@ from media import analysis, faxdoc
 from media.convert import write_wav
 from store import credentials, repository
 from store.files import FileStore
-from store.models import ContactGroup, Greeting, Line, Mailbox, Message
+from store.models import CallLogEntry, ContactGroup, Greeting, Line, Mailbox, Message
 from store.session import Store
 
 logger = logging.getLogger(__name__)
@@ -261,8 +261,12 @@ class Voicemail:
         urgent: bool = False,
         private: bool = False,
         min_seconds: float | None = None,
+        recovering: bool = False,
     ) -> int | None:
-        """Store a deposit as a message; None when it holds too little voice (logged missed).
+        """Store a deposit as a message; None when it holds too little voice (logged missed),
+        or when the storage has no room for it now: the recording then stays in the spool
+        with its sidecar, the call is logged, and the worker's next start delivers it
+        (`recovering`: the call was logged already if its call-log row exists).
 
         `min_seconds` is the mailbox's minimum (read from the mailbox when not given). The
         message, its call-log entry, their events and the new counts are one short transaction
@@ -310,7 +314,8 @@ class Voicemail:
         def commit() -> tuple[int, repository.Counts]:
             with self.store.transaction() as s:
                 message_id: int = s.execute(_INSERT_MESSAGE, row).scalar_one()
-                self._log(s, ctx, "missed", "voicemail", now)
+                if not (recovering and self._logged(s, ctx)):
+                    self._log(s, ctx, "missed", "voicemail", now)
                 enqueue(
                     s,
                     MessageDeposited(
@@ -328,7 +333,18 @@ class Voicemail:
                 )
                 return message_id, repository.mailbox_changed(s, ctx.mailbox, origin="switch")
 
-        message_id, counts = self.files.store_file_then_row(relpath, data, commit)
+        try:
+            message_id, counts = self.files.store_file_then_row(relpath, data, commit)
+        except OSError as exc:  # a full disk: nothing of the recording is lost
+            logger.error(
+                "%s: message for %s not stored now (%s): its recording stays in the spool and "
+                "is delivered when this worker starts again",
+                ctx.call_id,
+                ctx.mailbox,
+                exc.strerror or exc,
+            )
+            self.log_call(ctx, "missed", "voicemail")
+            return None
         self.discard(record_path)
         logger.info(
             "%s: message %s (%.2f s, urgent=%s, private=%s) delivered to %s",
@@ -501,6 +517,19 @@ class Voicemail:
             ),
         )
 
+    @staticmethod
+    def _logged(s: Session, ctx: DepositContext) -> bool:
+        """Whether the call of `ctx` has its call-log row (read through the line's index)."""
+        found = s.scalar(
+            select(CallLogEntry.id)
+            .where(
+                CallLogEntry.line_number == ctx.mailbox,
+                CallLogEntry.call_id == ctx.call_id[:255],
+            )
+            .limit(1)
+        )
+        return found is not None
+
     def _refused(self, ctx: DepositContext, free: int) -> None:
         """Report a deposit refused for want of space (best effort: the store may be full too)."""
         event = DepositRefused(
@@ -546,7 +575,7 @@ class Voicemail:
                 self.log_call(ctx, "missed", "abandoned")
                 continue
             logger.warning("%s: recovering an orphan recording for %s", ctx.call_id, ctx.mailbox)
-            if self.deliver(ctx, wav) is not None:
+            if self.deliver(ctx, wav, recovering=True) is not None:
                 delivered += 1
         for stray in [*self.spool.glob("*.wav"), *self.spool.glob("fax-*.tif")]:
             if not stray.with_suffix(".json").exists():

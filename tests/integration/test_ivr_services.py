@@ -3,9 +3,7 @@ replies and forwards, greetings, and the MWI targets of a change (ivr/services.p
 
 from __future__ import annotations
 
-import contextlib
 import json
-import subprocess
 import wave
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +31,7 @@ from store.models import (
 )
 from store.session import Store
 from switch.mwi import EdgeNotifyRouter, MwiSender, NoEdgeNotifyRouter, Notify
+from tests.support.disk import fill, small_filesystem
 from tests.support.phone import dtmf_samples
 
 RATE = 8000
@@ -406,42 +405,28 @@ def test_low_disk_space_refuses_the_deposit_and_reports_it(
 def test_call_log_rows_survive_a_full_disk(tmp_path: Path) -> None:
     """The store on a small file system (a 4 MB tmpfs) that fills up: the missed-call row is
     kept, not lost, and written with the next row once there is room again."""
-    small = tmp_path / "small"
-    small.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(small)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    store = Store(f"sqlite:///{small / 'relais.db'}")
-    try:
-        upgrade(store.engine)
-        with store.transaction() as s:
-            repository.create_account(s, number=A, name="A", password="motdepasse1", pin="4826")
-        vm = Voicemail(store, FileStore(tmp_path / "var"), tmp_path / "var" / "spool" / "w0")
-        with store.engine.connect() as conn:  # the next write must grow the WAL file
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        filler = small / "filler"
-        with filler.open("wb", buffering=0) as fh:
-            for size in (65536, 4096, 1):
-                with contextlib.suppress(OSError):
-                    while True:
-                        fh.write(b"\0" * size)
-        vm.log_call(ctx(caller="6135550001"), "missed", "voicemail")  # does not raise
-        with store.read() as s:  # the disk was full indeed: the row is waiting
-            assert s.scalar(sa.text("SELECT count(*) FROM call_log")) == 0
-        filler.unlink()
-        vm.log_call(ctx(caller="6135550002"), "missed", "abandoned")
-        with store.read() as s:
-            rows = s.execute(
-                sa.text("SELECT caller_number, disposition FROM call_log ORDER BY id")
-            ).all()
-        assert [tuple(r) for r in rows] == [
-            ("6135550001", "voicemail"),
-            ("6135550002", "abandoned"),
-        ]
-    finally:
-        store.dispose()
-        subprocess.run(["umount", "-l", str(small)], check=False)
+    with small_filesystem(tmp_path / "small", "4m") as small:
+        store = Store(f"sqlite:///{small / 'relais.db'}")
+        try:
+            upgrade(store.engine)
+            with store.transaction() as s:
+                repository.create_account(s, number=A, name="A", password="motdepasse1", pin="4826")
+            vm = Voicemail(store, FileStore(tmp_path / "var"), tmp_path / "var" / "spool" / "w0")
+            with store.engine.connect() as conn:  # the next write must grow the WAL file
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            filler = fill(small)
+            vm.log_call(ctx(caller="6135550001"), "missed", "voicemail")  # does not raise
+            with store.read() as s:  # the disk was full indeed: the row is waiting
+                assert s.scalar(sa.text("SELECT count(*) FROM call_log")) == 0
+            filler.unlink()
+            vm.log_call(ctx(caller="6135550002"), "missed", "abandoned")
+            with store.read() as s:
+                rows = s.execute(
+                    sa.text("SELECT caller_number, disposition FROM call_log ORDER BY id")
+                ).all()
+            assert [tuple(r) for r in rows] == [
+                ("6135550001", "voicemail"),
+                ("6135550002", "abandoned"),
+            ]
+        finally:
+            store.dispose()

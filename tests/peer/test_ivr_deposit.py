@@ -3,10 +3,8 @@ cross-correlation against the shipped prompts, and what the store keeps."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 from media import analysis, say
 from media.convert import load_wav
 from store.models import Message
+from tests.support.disk import fill, small_filesystem
 from tests.support.ivr import speech, subscriber, together
 from tests.support.phone import PROMPTS, Phones, contains, ids, read_wav
 from tests.support.sip import SwitchUnderTest, run_worker
@@ -255,16 +254,7 @@ def test_a_full_disk_is_told_to_callers_and_the_worker_keeps_reporting(
     elsewhere. A caller hears that no message can be taken (not a silent hang-up), the call is
     logged missed, and the worker's status channel outlives ENOSPC."""
     tmp = tmp_path_factory.mktemp("full-disk")
-    small = tmp / "small"
-    small.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with small_filesystem(tmp / "small") as small:
         env = {
             "RELAIS_PROMPTS_DIR": str(PROMPTS),
             "RELAIS_STORAGE_ROOT": str(small),
@@ -274,12 +264,7 @@ def test_a_full_disk_is_told_to_callers_and_the_worker_keeps_reporting(
             line = subscriber(sut, "en")
             status = small / "run" / "switch-0.json"
             sut.wait_for(status.exists)
-            filler = small / "filler"
-            with filler.open("wb", buffering=0) as fh:
-                for size in (65536, 4096, 1):
-                    with contextlib.suppress(OSError):
-                        while True:
-                            fh.write(b"\0" * size)
+            filler = fill(small)
             assert shutil.disk_usage(small).free == 0
             call = phones.caller("6135554322").call(line.uri)
             call.wait_answered()
@@ -291,5 +276,48 @@ def test_a_full_disk_is_told_to_callers_and_the_worker_keeps_reporting(
             filler.unlink()
             before = json.loads(status.read_text())["updated_at"]
             sut.wait_for(lambda: json.loads(status.read_text())["updated_at"] > before)
-    finally:
-        subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_a_disk_that_fills_during_a_recording_keeps_what_was_written(
+    tmp_path_factory: pytest.TempPathFactory, phones: Phones
+) -> None:
+    """The storage root (a 2 MB tmpfs) fills up a few seconds into a message: the caller's
+    call is not cut short, the call is logged, and the part written before the disk filled is
+    kept in the spool, then delivered as a message once space is back (the worker's next
+    start), with the voice it holds."""
+    tmp = tmp_path_factory.mktemp("fills-up")
+    talk = speech(
+        "Hello, this is the building manager. The water will be shut off tomorrow morning "
+        "from eight to noon for repairs on the third floor. Please call me back if you have "
+        "any question about it. Thank you and have a good day."
+    )
+    with small_filesystem(tmp / "small") as small:
+        env = {
+            "RELAIS_PROMPTS_DIR": str(PROMPTS),
+            "RELAIS_STORAGE_ROOT": str(small),
+            "RELAIS_MAILBOX__MIN_FREE_MB": "0",
+        }
+        with run_worker(tmp, env) as sut:
+            line = subscriber(sut, "en")
+            sut.wait_for((small / "run" / "switch-0.json").exists)
+            filler = fill(small, leave=250_000)  # 4 s of two recorders
+            call = phones.caller("6135554323").call(line.uri)
+            call.wait_answered()
+            call.hear(*ids("en", say.system_greeting("unavailable"), "leave_message"))
+            call.hear(*ids("en", "beep"))
+            call.say(talk)
+            assert shutil.disk_usage(small).free < 16_000  # the disk did fill up
+            assert not call.ended  # the caller was not cut off
+            call.hangup()
+            call.wait_ended()
+            sut.wait_for(lambda: line.call_log() == [("missed", "voicemail")])
+            assert line.messages() == []  # no room to store it yet ...
+            kept = list((small / "spool").rglob("*.json"))
+            assert len(kept) == 1 and kept[0].with_suffix(".wav").stat().st_size > 64_000
+        filler.unlink()
+        with run_worker(tmp, env, port=sut.port) as again:  # ... its next start delivers it
+            again.wait_for(lambda: len(line.messages()) == 1)
+            [m] = line.messages()
+            assert m.duration_seconds >= 2.0
+            assert line.call_log() == [("missed", "voicemail")]  # logged once
+            assert list((small / "spool").rglob("*.json")) == []
