@@ -118,6 +118,21 @@ class DepositRefused(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class StorageSpace(Event):
+    """Free space under the storage root crossed `mailbox.min_free_mb` (installation-wide;
+    `line` is empty): `low` when callers can no longer leave messages, `ok` when they can
+    again. Sent by switch worker 0 of `host` on each change (and at its start when low)."""
+
+    type: ClassVar[str] = "storage.space"
+    topic_fmt: ClassVar[str] = "relais/site/storage/space"
+
+    state: str  # low | ok
+    free_mb: int
+    threshold_mb: int
+    host: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class CallReceived(Event):
     type: ClassVar[str] = "call.received"
     topic_fmt: ClassVar[str] = "relais/{line}/call/received"
@@ -191,6 +206,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         MessageDeposited,
         DepositRefused,
+        StorageSpace,
         MessageChanged,
         MailboxCounts,
         CallMissed,

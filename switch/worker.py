@@ -59,6 +59,7 @@ from switch.mwi import EdgeNotifyRouter, MwiSender, NoEdgeNotifyRouter, Notify, 
 from switch.mwi import send_notify as pjsua_send_notify
 from switch.outdial import Outdial
 from switch.sipmsg import parse_request, uri_user
+from switch.space import CHECK_SECONDS, SpaceWatch
 
 logger = logging.getLogger(__name__)
 
@@ -503,7 +504,21 @@ class Worker:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         failing = False
+        space = (
+            SpaceWatch(
+                self.store,
+                self.cfg.storage_root,
+                self.cfg.mailbox.min_free_mb,
+                self.cfg.switch_host,
+            )
+            if self.index == 0
+            else None
+        )
+        next_look = 0.0
         while not self._stop.is_set() and not self.shutting_down:
+            if space is not None and time.monotonic() >= next_look:
+                next_look = time.monotonic() + CHECK_SECONDS
+                space.check()
             try:
                 tmp.write_text(json.dumps(self.status()))
                 os.replace(tmp, path)

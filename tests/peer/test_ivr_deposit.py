@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
+from events.events import StorageSpace, parse_event
 from media import analysis, say
 from media.convert import load_wav
-from store.models import Message
+from store.models import Message, OutboxEvent
 from tests.support.disk import fill, small_filesystem
 from tests.support.ivr import speech, subscriber, together
 from tests.support.phone import PROMPTS, Phones, contains, ids, read_wav
@@ -245,6 +247,14 @@ def test_low_disk_space_tells_the_caller_and_logs_a_missed_call(
         assert line.messages() == []
         assert sut.log is not None
         assert "low disk space" in sut.log.read_text()
+        # The installation says so once, whatever the calls (worker 0, at its start).
+        with sut.store.read() as s:
+            spaces = [
+                e
+                for e in map(parse_event, s.scalars(select(OutboxEvent.payload)).all())
+                if isinstance(e, StorageSpace)
+            ]
+        assert [(e.state, e.threshold_mb) for e in spaces] == [("low", 10**12)]
 
 
 def test_a_full_disk_is_told_to_callers_and_the_worker_keeps_reporting(
