@@ -1,20 +1,31 @@
 """One call-log entry per call to a line, with its call.received / call.missed event (S2, S7).
 
-Runs inside the caller's transaction (never commits), on a database thread.
+`log_call` runs inside the caller's transaction (never commits), on a database thread.
+`CallLogWriter` owns its transactions: a row the store cannot take now (a full disk, a lock
+held too long) is kept and written with the next one, for every call of the worker.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, cast
 
 from sqlalchemy import Table, insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from events.events import CallMissed, CallReceived
 from events.outbox import enqueue
 from store.models import CallLogEntry
+from store.session import Store
+
+logger = logging.getLogger(__name__)
+
+MAX_PENDING: Final = 1000
+"""Call-log rows kept while the store cannot take them (the newest)."""
 
 DISPOSITIONS = ("answered", "voicemail", "abandoned", "rejected", "forwarded")
 
@@ -87,3 +98,38 @@ def log_call(session: Session, record: CallRecord) -> int:
             ),
         )
     return entry_id
+
+
+class CallLogWriter:
+    """Writes call-log rows in transactions of its own (any thread); rows the store cannot
+    take now are kept, MAX_PENDING at most, and written with the next row."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: list[CallRecord] = []
+        self._lock = threading.Lock()
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def write(self, record: CallRecord) -> bool:
+        """Write `record` (and the rows kept before it); False when they are kept for later."""
+        with self._lock:
+            rows, self._pending = [*self._pending, record], []
+        try:
+            with self.store.transaction() as s:
+                for r in rows:
+                    log_call(s, r)
+        except OperationalError as exc:
+            with self._lock:
+                self._pending[:0] = rows[-MAX_PENDING:]
+            logger.error(
+                "%s: call log not written yet (%s); %s row(s) kept for the next write",
+                record.call_id,
+                exc.orig,
+                len(rows),
+            )
+            return False
+        return True

@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import shutil
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -35,7 +34,6 @@ from typing import Any, Final, cast
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Table, bindparam, insert, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from events.events import (
@@ -46,7 +44,7 @@ from events.events import (
     SettingsChanged,
 )
 from events.outbox import enqueue
-from ivr.calllog import CallRecord, log_call
+from ivr.calllog import CallLogWriter, CallRecord, log_call
 from ivr.envelope import MessageInfo
 from ivr.greeting import GreetingFacts, Selection, select_greeting
 from ivr.pin import Attempt, LockoutPolicy, PinRecord, after_attempt
@@ -60,7 +58,6 @@ from store.session import Store
 
 logger = logging.getLogger(__name__)
 
-MAX_PENDING_LOGS = 1000
 """Call-log rows a worker keeps while the store cannot take them (oldest dropped first)."""
 
 RATE = 8000
@@ -143,6 +140,21 @@ def clean(samples: NDArray[np.int16]) -> NDArray[np.int16]:
     return analysis.trim(cut_trailing_dtmf(samples))
 
 
+def _record(ctx: DepositContext, direction: str, disposition: str, now: datetime) -> CallRecord:
+    started = datetime.fromisoformat(ctx.started_at)
+    return CallRecord(
+        line=ctx.mailbox,
+        direction=direction,
+        disposition=disposition,
+        caller_number=ctx.caller_number,
+        caller_name=ctx.caller_name,
+        started_at=started,
+        duration_seconds=(now - started).total_seconds(),
+        call_id=ctx.call_id,
+        not_accepted=ctx.not_accepted,
+    )
+
+
 def voice_seconds(path: str | Path) -> float:
     """Seconds of voice in a recording. Measured before trimming: the voice detector takes the
     recording's pauses as its noise floor."""
@@ -165,12 +177,13 @@ class Voicemail:
         on_counts: CountsHook | None = None,
         default_language: str = "fr",
         min_free_bytes: int = 0,
+        calllog: CallLogWriter | None = None,
     ) -> None:
         self.store = store
         self.min_free_bytes = min_free_bytes
-        self._pending_logs: list[tuple[DepositContext, str, str, datetime]] = []
-        self._pending_lock = threading.Lock()
         """Below this much free space under the spool, new deposits are refused (told so)."""
+        self.calllog = calllog or CallLogWriter(store)
+        """Shared with the worker: one queue of rows kept through an outage."""
         self.files = files
         self.spool = spool
         self.lockout = lockout or LockoutPolicy()
@@ -480,42 +493,13 @@ class Voicemail:
     def log_call(self, ctx: DepositContext, direction: str, disposition: str) -> None:
         """Write a call-log row. A row the store cannot take now (a full disk, a lock held too
         long) is kept and written with the next one, so that it survives the outage."""
-        with self._pending_lock:
-            pending = [*self._pending_logs, (ctx, direction, disposition, datetime.now(UTC))]
-            self._pending_logs = []
-        try:
-            with self.store.transaction() as s:
-                for c, d, disp, at in pending:
-                    self._log(s, c, d, disp, at)
-        except OperationalError as exc:
-            with self._pending_lock:
-                self._pending_logs[:0] = pending[-MAX_PENDING_LOGS:]
-            logger.error(
-                "%s: call log not written yet (%s); %s row(s) kept for the next write",
-                ctx.call_id,
-                exc.orig,
-                len(pending),
-            )
+        self.calllog.write(_record(ctx, direction, disposition, datetime.now(UTC)))
 
     @staticmethod
     def _log(
         s: Session, ctx: DepositContext, direction: str, disposition: str, now: datetime
     ) -> None:
-        started = datetime.fromisoformat(ctx.started_at)
-        log_call(
-            s,
-            CallRecord(
-                line=ctx.mailbox,
-                direction=direction,
-                disposition=disposition,
-                caller_number=ctx.caller_number,
-                caller_name=ctx.caller_name,
-                started_at=started,
-                duration_seconds=(now - started).total_seconds(),
-                call_id=ctx.call_id,
-                not_accepted=ctx.not_accepted,
-            ),
-        )
+        log_call(s, _record(ctx, direction, disposition, now))
 
     @staticmethod
     def _logged(s: Session, ctx: DepositContext) -> bool:

@@ -37,7 +37,7 @@ import pjsua2 as pj
 
 from config.settings import Settings, load_settings
 from events.mqtt import bus_address
-from ivr.calllog import CallRecord, log_call
+from ivr.calllog import CallLogWriter, CallRecord
 from ivr.pin import LockoutPolicy
 from ivr.runner import IvrRunner
 from ivr.services import Voicemail
@@ -226,6 +226,7 @@ class Worker:
             NoEdgeNotifyRouter() if no_edge else EdgeNotifyRouter(pub_host, cfg.edge.worker_port)
         )
         self.mwi = MwiSender(self.store, router, self.send_notify, cfg.sip_domain)
+        self.calllog = CallLogWriter(self.store)
         self.voicemail_service = Voicemail(
             self.store,
             self.files,
@@ -237,6 +238,7 @@ class Worker:
             on_counts=self._counts_changed,
             default_language=cfg.language,
             min_free_bytes=cfg.mailbox.min_free_mb * 1_000_000,
+            calllog=self.calllog,
         )
         self.ivr = IvrRunner(
             self.voicemail_service,
@@ -472,9 +474,11 @@ class Worker:
         )
 
     def log_call(self, record: CallRecord) -> None:
+        """Write the call's log row on a database thread; kept through a store outage
+        (ivr.calllog.CallLogWriter, shared with the voicemail service)."""
+
         def write() -> None:
-            with self.store.transaction() as s:
-                log_call(s, record)
+            self.calllog.write(record)
 
         def done(_: Any, error: BaseException | None) -> None:
             if error is not None:

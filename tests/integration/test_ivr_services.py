@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
+from ivr.calllog import CallRecord
 from ivr.pin import LockoutPolicy
 from ivr.services import DepositContext, Voicemail, voice_seconds
 from store import credentials, repository
@@ -416,8 +417,16 @@ def test_call_log_rows_survive_a_full_disk(tmp_path: Path) -> None:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             filler = fill(small)
             vm.log_call(ctx(caller="6135550001"), "missed", "voicemail")  # does not raise
-            with store.read() as s:  # the disk was full indeed: the row is waiting
+            # A call the switch put through (no voicemail) goes the same way.
+            answered = CallRecord(
+                line=A, direction="received", disposition="answered", caller_number="6135550003",
+                caller_name=None, started_at=datetime.now(UTC), duration_seconds=42.0,
+                call_id="answered-1",
+            )  # fmt: skip
+            assert vm.calllog.write(answered) is False
+            with store.read() as s:  # the disk was full indeed: the rows are waiting
                 assert s.scalar(sa.text("SELECT count(*) FROM call_log")) == 0
+            assert vm.calllog.pending == 2
             filler.unlink()
             vm.log_call(ctx(caller="6135550002"), "missed", "abandoned")
             with store.read() as s:
@@ -426,7 +435,9 @@ def test_call_log_rows_survive_a_full_disk(tmp_path: Path) -> None:
                 ).all()
             assert [tuple(r) for r in rows] == [
                 ("6135550001", "voicemail"),
+                ("6135550003", "answered"),
                 ("6135550002", "abandoned"),
             ]
+            assert vm.calllog.pending == 0
         finally:
             store.dispose()
