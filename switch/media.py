@@ -6,7 +6,8 @@ Rules of this file:
   thread) as soon as it is done, and everything when the call ends.
 - `CallMedia` is the thread-safe face a dialog uses (ivr.dialog.Media): every method posts a
   command to the pump and returns at once; outcomes arrive as events on the call's queue.
-- Callbacks from the media clock thread (end of a playlist) only post to the pump.
+- A playback ends by a timer at its length (pjmedia reports the end of a file when it has
+  read it, a block early); the player stays connected until the next play or the hang-up.
 - Every playlist ends with a quarter of a second of silence (PLAYLIST_PAD): pjmedia's playlist
   port never plays the last, partial 4000-byte block of its last file.
 - The pump's timers keep their function until they are due, even when cancelled (a recording's
@@ -103,15 +104,6 @@ def _weakly(method: Callable[..., None], *args: Any) -> Callable[[], None]:
     return run
 
 
-class _Player(pj.AudioMediaPlayer):  # type: ignore[misc]
-    def __init__(self, on_eof: Callable[[], None]) -> None:
-        super().__init__()
-        self._on_eof = on_eof
-
-    def onEof2(self) -> None:
-        self._on_eof()
-
-
 class MediaOwner(Protocol):
     """What owns a call's media: an inbound call or an outdial call."""
 
@@ -142,8 +134,8 @@ class MediaSession:
         self._get_audio = get_audio
         self._hangup = hangup
         self.events: queue.Queue[Event] = queue.Queue()
-        self._player: _Player | None = None
-        self._spent: _Player | None = None
+        self._player: pj.AudioMediaPlayer | None = None
+        self._spent: pj.AudioMediaPlayer | None = None
         """The last playlist, played to its end but kept connected until the next play, the
         hang-up or the end of the call: when the bridge's clock runs late its last frames are
         not sent yet at the time the playback was due to end."""
@@ -276,7 +268,7 @@ class MediaSession:
             pad = [playlist_pad()]
         except OSError:  # a full disk: the end of the prompts may be cut, they still play
             pad = []
-        player = _Player(lambda: self.pump.post(lambda: self._play_eof(token, ends_at)))
+        player = pj.AudioMediaPlayer()
         try:
             player.createPlaylist([*existing, *pad], "play", pj.PJMEDIA_FILE_NO_LOOP)
             player.startTransmit(audio)
@@ -286,15 +278,14 @@ class MediaSession:
             return
         self._player = player
         self._barge_in = barge_in
+        self._end_play_at(token, ends_at)
 
-    def _play_eof(self, token: int, ends_at: float) -> None:
-        # pjmedia reports the end of a file when it has *read* it; up to a quarter of a second
-        # of it is still buffered. The playback ends when its audio has been sent.
-        left = ends_at - time.monotonic()
-        if left > 0.005:
-            self.pump.call_later(left, _weakly(self._play_done, token, False))
-        else:
-            self._play_done(token, False)
+    def _end_play_at(self, token: int, ends_at: float) -> None:
+        """The playback ends when its audio has been sent: a timer, not pjmedia's end-of-file
+        report (it comes when the file has been *read*, a block ahead, and after the pad)."""
+        self.pump.call_later(
+            max(0.0, ends_at - time.monotonic()), _weakly(self._play_done, token, False)
+        )
 
     def _play_done(self, token: int, interrupted: bool) -> None:
         if token != self._play_token or self._player is None:
@@ -319,7 +310,7 @@ class MediaSession:
         spent, self._spent = self._spent, None
         self._disconnect(spent)
 
-    def _disconnect(self, player: _Player | None) -> None:
+    def _disconnect(self, player: pj.AudioMediaPlayer | None) -> None:
         if player is None:
             return
         audio = self._get_audio()

@@ -58,7 +58,7 @@ def test_an_ended_call_is_freed_although_its_timers_are_still_pending() -> None:
     pump = TimerPump()
     s = session(pump)
     s.start_timer("key", 180.0)
-    s._play_eof(s._play_token, 10**9)  # a playback end waiting for its buffered audio
+    s._end_play_at(s._play_token, 10**9)  # a playback end still to come
     s.close()
     assert isinstance(s.events.queue[-1], HungUp)
     assert len(pump.timers) == 2 and all(h.cancelled for _, _, h in pump.timers[:1])
