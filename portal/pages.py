@@ -126,8 +126,10 @@ def frame(
     *,
     nav: str = "",
     title: str = "",
+    usage_now: Usage | None = None,
 ) -> dict[str, Any]:
-    """The context every page template extends."""
+    """The context every page template extends (`usage_now`: the line's usage, when the page
+    has read the mailbox's counts already)."""
     flash_code = request.cookies.get(FLASH_COOKIE)
     flash = FLASHES[flash_code].render(lang) if flash_code in FLASHES else None
     path = request.url.path
@@ -140,7 +142,7 @@ def frame(
         "flash": flash,
         "path": path + (("?" + request.url.query) if request.url.query else ""),
         "csrf": auth.csrf_token if auth else "",
-        "usage": usage(portal, line.number) if line else None,
+        "usage": usage_now or (usage(portal, line.number) if line else None),
         "unread": unread(portal, [ln.number for ln in auth.lines]) if auth else {},
     }
     return ctx

@@ -30,7 +30,7 @@ from portal.messages.schemas import (
     MessagePatch,
     MessagesOut,
 )
-from portal.pages import frame, page_number, pager, redirect, render, safe_next
+from portal.pages import Usage, frame, page_number, pager, redirect, render, safe_next
 
 api = APIRouter(tags=["messages"])
 pages = APIRouter(include_in_schema=False)
@@ -435,7 +435,6 @@ def _page(
     *,
     status_code: int = 200,
 ) -> Response:
-    ctx = frame(request, portal, lang, auth, line, nav="messages")
     now = portal.now()
     size = services.PAGE_ROWS
     asked = page_number(request.query_params.get("page"))
@@ -446,6 +445,8 @@ def _page(
         counts = services.counts(s, line.number)
         if tab == "fax":
             fax_number = services.fax_number(s, line.number)
+    used = Usage(used_seconds=counts.used_seconds, limit_seconds=counts.limit_seconds)
+    ctx = frame(request, portal, lang, auth, line, nav="messages", usage_now=used)
     if tab in ("voice", "fax", "deleted"):
         total = {
             "voice": counts.voice_new + counts.voice_old,
