@@ -200,15 +200,6 @@ class Settings(BaseSettings):
     switch_host: str
     switch_base_port: int
 
-    @property
-    def host_suffix(self) -> str:
-        """ "" on one machine; "-<switch_host>" when the switch host has its own address: the
-        hosts of a site share the storage root and each has a worker 0 (docs/scaling.md), so
-        per-host files under it (workers' spool folders, status files) carry it."""
-        if self.switch_host in ("127.0.0.1", "0.0.0.0", "", "localhost", "::1", "::"):
-            return ""
-        return "-" + self.switch_host.replace(":", "_")
-
     workers: int = Field(ge=0, le=64)
     """0 = two per core (resolved when the settings load)."""
     max_calls_per_worker: int = Field(ge=1, le=4096)
@@ -235,6 +226,15 @@ class Settings(BaseSettings):
     bus: BusSettings
     demo: DemoSettings
     notify: NotifySettings
+
+    @property
+    def host_suffix(self) -> str:
+        """ "" on one machine; "-<switch_host>" when the switch host has its own address: the
+        hosts of a site share the storage root and each has a worker 0 (docs/scaling.md), so
+        per-host files under it (workers' spool folders, status files) carry it."""
+        if self.switch_host in ("127.0.0.1", "0.0.0.0", "", "localhost", "::1", "::"):
+            return ""
+        return "-" + self.switch_host.replace(":", "_")
 
     @field_validator("workers")
     @classmethod

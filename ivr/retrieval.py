@@ -72,9 +72,9 @@ MAX_MISSES = 3
 MAX_LOGIN_ATTEMPTS = 3
 """Wrong PINs in one call before it ends."""
 MAX_DIGITS = 20
+"""Longest entry (a number, a PIN); longer is an invalid entry."""
 FAX_ENVELOPES = 5
 """New faxes whose envelopes fax autoplay announces after the summary (the newest ones)."""
-"""Longest entry (a number, a PIN); longer is an invalid entry."""
 GREETING_MAX_SECONDS = 120.0
 EXTRA_KINDS = ("busy", "no_answer", "extended_absence")
 

@@ -58,8 +58,6 @@ from store.session import Store
 
 logger = logging.getLogger(__name__)
 
-"""Call-log rows a worker keeps while the store cannot take them (oldest dropped first)."""
-
 RATE = 8000
 WAV_HEADER = 44
 ALMOST_FULL = 0.9

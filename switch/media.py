@@ -292,8 +292,7 @@ class MediaSession:
             return  # an older playlist, already replaced or stopped
         if interrupted:
             self._release_player()
-        else:
-            self._release_spent()
+        else:  # (the next play releases it: a play starts by releasing both)
             self._spent, self._player = self._player, None
         self.events.put(PlayFinished(interrupted=interrupted, tag=self._play_tag))
 

@@ -1,12 +1,11 @@
 """Free space under the storage root, watched by switch worker 0: an installation-wide
 `storage.space` event when it crosses `mailbox.min_free_mb` (SPEC S12, issue "safe by
-default"). No pjsua2 here; the worker's status thread calls `check` every few seconds."""
+default"). No pjsua2 here; the worker's status thread calls `check` every CHECK_SECONDS with
+the free space its voicemail service measures (`Voicemail.free_bytes`)."""
 
 from __future__ import annotations
 
 import logging
-import shutil
-from pathlib import Path
 
 from events.events import StorageSpace
 from events.outbox import enqueue
@@ -21,24 +20,17 @@ CHECK_SECONDS = 10.0
 class SpaceWatch:
     """Remembers on which side of the threshold the free space was; reports each crossing."""
 
-    def __init__(self, store: Store, root: Path, threshold_mb: int, host: str) -> None:
+    def __init__(self, store: Store, threshold_mb: int, host: str) -> None:
         self.store = store
-        self.root = root
         self.threshold_mb = threshold_mb
         self.host = host
         self.state: str | None = None
         """low | ok; None before the first look."""
 
-    def check(self, free_bytes: int | None = None) -> StorageSpace | None:
-        """Look at the free space (or take `free_bytes`); the event sent when the state
-        changed (at the first look: only when low), else None. Best effort: a store that
-        cannot take the event now (it may be on the full disk) gets it at the next look."""
-        if free_bytes is None:
-            try:
-                free_bytes = shutil.disk_usage(self.root).free
-            except OSError as exc:
-                logger.error("free space of %s unreadable: %s", self.root, exc)
-                return None
+    def check(self, free_bytes: int) -> StorageSpace | None:
+        """The event sent when the state changed (at the first look: only when low), else
+        None. Best effort: a store that cannot take the event now (it may be on the full disk)
+        gets it at the next look."""
         free_mb = free_bytes // 1_000_000
         state = "low" if free_mb < self.threshold_mb else "ok"
         if state == self.state or (self.state is None and state == "ok"):
@@ -54,12 +46,6 @@ class SpaceWatch:
             logger.error("storage %s (%s MB free) not reported yet: %s", state, free_mb, exc)
             return None
         log = logger.warning if state == "low" else logger.info
-        log(
-            "storage %s: %s MB free under %s (threshold %s MB)",
-            state,
-            free_mb,
-            self.root,
-            self.threshold_mb,
-        )
+        log("storage %s: %s MB free (threshold %s MB)", state, free_mb, self.threshold_mb)
         self.state = state
         return event

@@ -477,14 +477,11 @@ class Worker:
         """Write the call's log row on a database thread; kept through a store outage
         (ivr.calllog.CallLogWriter, shared with the voicemail service)."""
 
-        def write() -> None:
-            self.calllog.write(record)
-
         def done(_: Any, error: BaseException | None) -> None:
             if error is not None:
                 logger.error("%s: call log not written: %s", record.call_id, error)
 
-        self.db_submit(write, done)
+        self.db_submit(functools.partial(self.calllog.write, record), done)
 
     # -- status channel --------------------------------------------------------------------------
 
@@ -508,21 +505,13 @@ class Worker:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         failing = False
-        space = (
-            SpaceWatch(
-                self.store,
-                self.cfg.storage_root,
-                self.cfg.mailbox.min_free_mb,
-                self.cfg.switch_host,
-            )
-            if self.index == 0
-            else None
-        )
+        cfg = self.cfg
+        space = SpaceWatch(self.store, cfg.mailbox.min_free_mb, cfg.switch_host)
         next_look = 0.0
         while not self._stop.is_set() and not self.shutting_down:
-            if space is not None and time.monotonic() >= next_look:
+            if self.index == 0 and time.monotonic() >= next_look:  # one worker per host says it
                 next_look = time.monotonic() + CHECK_SECONDS
-                space.check()
+                space.check(self.voicemail_service.free_bytes())
             try:
                 tmp.write_text(json.dumps(self.status()))
                 os.replace(tmp, path)

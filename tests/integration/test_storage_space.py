@@ -23,7 +23,7 @@ def sent(store: Store) -> list[tuple[str, int]]:
 
 
 def test_each_crossing_is_reported_once(store: Store, tmp_path: Path) -> None:
-    watch = SpaceWatch(store, tmp_path, threshold_mb=500, host="10.0.0.7")
+    watch = SpaceWatch(store, threshold_mb=500, host="10.0.0.7")
     assert watch.check(900 * MB) is None  # fine at start: nothing to say
     assert watch.check(800 * MB) is None
     low = watch.check(499 * MB)
@@ -34,18 +34,18 @@ def test_each_crossing_is_reported_once(store: Store, tmp_path: Path) -> None:
     assert sent(store) == [("low", 499), ("ok", 500)]
 
 
-def test_a_worker_starting_on_a_full_disk_says_so_and_a_real_disk_is_read(
-    store: Store, tmp_path: Path
+def test_a_worker_starting_on_a_full_disk_says_so_and_no_threshold_never_does(
+    store: Store,
 ) -> None:
-    assert SpaceWatch(store, tmp_path, 500, "h").check(0) is not None
-    assert SpaceWatch(store, tmp_path, 0, "h").check() is None  # the real free space: fine
+    assert SpaceWatch(store, 500, "h").check(0) is not None
+    assert SpaceWatch(store, 0, "h").check(0) is None  # mailbox.min_free_mb 0: check off
     assert sent(store) == [("low", 0)]
 
 
 def test_a_store_that_cannot_take_the_event_gets_it_at_the_next_look(
     store: Store, tmp_path: Path
 ) -> None:
-    watch = SpaceWatch(store, tmp_path, 500, "h")
+    watch = SpaceWatch(store, 500, "h")
     broken = Store(f"sqlite:///{tmp_path / 'missing' / 'no.db'}")  # cannot be opened
     watch.store = broken
     assert watch.check(1 * MB) is None and watch.state is None
