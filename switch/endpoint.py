@@ -263,6 +263,9 @@ class Pump:
                 for _ in range(20):
                     self.ep.libHandleEvents(10)
                 self._drain()
+                # What pending timers hold (players kept a moment, switch.media) is freed while
+                # the library still lives.
+                self._timers.clear()
             except pj.Error:
                 pass
             if self.on_destroy is not None:

@@ -66,6 +66,9 @@ PLAYLIST_PAD = 2000
 block of the last file, which it then never plays: without the pad the last 0 to 250 ms of
 every prompt sequence were lost (a "goodbye" heard without its end)."""
 
+PLAYER_LINGER = 1.0
+"""Seconds a disconnected player is kept before it is destroyed."""
+
 _pad_file: str | None = None
 
 
@@ -318,7 +321,10 @@ class MediaSession:
                 player.stopTransmit(audio)
         except pj.Error:
             pass
-        del player  # pjsua_player_destroy, on the pump thread
+        # Destroyed (pjsua_player_destroy, on the pump thread) a little later: the playlist's
+        # end-of-file event may be queued for pjmedia's event thread right now, and it must
+        # not meet a freed port (a worker crashed on one under load).
+        self.pump.call_later(PLAYER_LINGER, lambda: player)
 
     def record(self, path: str, max_seconds: float, silence_seconds: float = 0.0) -> None:
         self._when_ready(lambda: self._record(path, max_seconds, silence_seconds))
