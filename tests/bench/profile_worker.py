@@ -7,7 +7,7 @@ Rules of this file:
 - The worker is started as the peer tests start it (tests.support.sip.run_worker: one process,
   `--no-edge`, a fresh SQLite store and prompts); the callers are the bench's SIPp scenario
   (uac_answer.xml: the line is in DND, 2 s of "syllables" sent after 0.7 s, the call held 3 s).
-- The rate stays low (the stock wheel holds 4 calls per worker): every call must be clean, and a
+- SIPp holds at most 8 seconds of calls at once (the call lasts 3 s): every call must be clean, and a
   run with a failed call or a missing message says so and exits non-zero.
 - Figures come from the worker process itself (psutil): CPU (user + system) over each batch
   divided by its calls (also net of the idle CPU measured before), RSS after each batch, CPU by thread (names
@@ -59,7 +59,7 @@ def batch(
         service=line,
         calls=calls,
         timeout=calls / rate + 60,
-        extra=["-r", f"{rate * period_ms / 1000:g}", "-rp", str(period_ms), "-l", "4"],
+        extra=["-r", f"{rate * period_ms / 1000:g}", "-rp", str(period_ms), "-l", str(max(4, int(rate * 8)))],
     )
     sipp.run()
     return sipp

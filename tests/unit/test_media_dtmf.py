@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -167,6 +169,37 @@ def test_cng_is_detected_after_the_second_burst_when_streaming() -> None:
     assert found_at is not None and 4.3 <= found_at <= 4.5
     assert detector.detected == "CNG"
     assert detector.feed(x) is None  # reported once
+
+
+def _reported(x: np.ndarray, size: int) -> tuple[int | None, str | None]:
+    """How many samples had been fed when the detector, fed `size` at a time, reported a tone."""
+    detector = FaxToneDetector()
+    for at in range(0, len(x), size):
+        if detector.feed(x[at : at + size]):
+            return min(at + size, len(x)), detector.detected
+    return None, detector.detected
+
+
+@pytest.mark.parametrize("chunk", [800, 2000, 4000, 8000])
+@pytest.mark.parametrize(
+    ("audio", "tone"),
+    [
+        (lambda: np.concatenate([speech(2.0, seed=2), silence(5.0), cng(3)]), "CNG"),
+        (lambda: np.concatenate([silence(1.3), sine(2100.0, 2.0, -20.0)]), "CED"),
+        (lambda: np.concatenate([cng(1), silence(4.5), cng(2)]), "CNG"),
+    ],
+)
+def test_fax_tones_are_found_at_the_same_block_however_the_audio_is_cut(
+    audio: Callable[[], np.ndarray], tone: str, chunk: int
+) -> None:
+    # The listener reads a call's audio a tenth to a quarter of a second at a time: the answer,
+    # and the 20 ms block it comes with, do not depend on the cut.
+    x = to_int16(audio())
+    at_block, found = _reported(x, 160)
+    assert found == tone and at_block is not None
+    at_chunk, found = _reported(x, chunk)
+    assert found == tone
+    assert at_chunk == min(len(x), -(-at_block // chunk) * chunk)
 
 
 def test_cng_in_noise_and_at_low_level_is_detected() -> None:
