@@ -186,7 +186,7 @@ class Relay:
         poll_seconds: float = 0.05,
         batch: int = 100,
         retention: timedelta = timedelta(hours=168),
-        identifier: str = "relais-relay",
+        identifier: str | None = None,
         heartbeat: Path | None = None,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
@@ -198,8 +198,13 @@ class Relay:
         self.poll_seconds = poll_seconds
         self.batch = batch
         self.retention = retention
-        self.identifier = identifier
+        self.identifier = identifier or f"relais-relay-{uuid.uuid4().hex[:12]}"
+        """Unique per relay by default: a broker drops the older of two clients with one id, so
+        two relays (two hosts' `relais bus`, or a restart before the broker noticed the old
+        connection gone) sharing a fixed id would take the connection from each other."""
         self.published = 0
+        self.connections = 0
+        """Connections made to the broker (1 while it never dropped the relay)."""
         self.connected = asyncio.Event()
         self._wake = asyncio.Event()
         self._last_purge = 0.0
@@ -288,6 +293,7 @@ class Relay:
                     if backoff.failures:
                         logger.info("relay: connected again to %s", self.address)
                     backoff.reset()
+                    self.connections += 1
                     self.connected.set()
                     await self._pump(client, stop)
             except aiomqtt.MqttError as exc:

@@ -23,6 +23,7 @@ from events.broker import EmbeddedBroker
 from events.consumer import DurableConsumer
 from events.events import Event, MessageChanged, OutdialRequest, SettingsChanged
 from events.mqtt import MqttAddress, Relay, heartbeat_line, parse_mqtt_url, subscribe
+from store.migrate import upgrade
 from store.session import Store
 from tests.support.mqtt import Mosquitto, wait_port
 from tests.support.postgres import free_port
@@ -96,6 +97,35 @@ async def test_relay_publishes_committed_events_at_qos1_and_marks_them_sent(
     assert got == events[:5]
     assert backlog(store) == 0
     assert relay.published == 6
+
+
+async def test_two_relays_on_one_broker_keep_their_connections(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """Two relays (two `relais bus`, each with its own outbox here) hold one connection each to
+    the broker: a broker drops the older of two clients with the same id, so a shared fixed id
+    would make them take the connection from each other in turn."""
+    address = parse_mqtt_url(mosquitto.url)
+    stores = [Store(f"sqlite:///{tmp_path}/relay-{i}.db") for i in range(2)]
+    for st in stores:
+        upgrade(st.engine)
+    ready = asyncio.Event()
+    listener = asyncio.create_task(collect(address, f"relais/{LINE}/#", 6, ready))
+    await asyncio.wait_for(ready.wait(), 10)
+    relays = [Relay(st, address, poll_seconds=0.02) for st in stores]
+    assert relays[0].identifier != relays[1].identifier
+    async with running(relays[0]), running(relays[1]):
+        await asyncio.wait_for(asyncio.gather(*(r.connected.wait() for r in relays)), 10)
+        for round_ in range(3):
+            for i, st in enumerate(stores):
+                enqueue(st, changed(10 * round_ + i))
+            await asyncio.sleep(0.5)
+        got = await asyncio.wait_for(listener, 10)
+        await asyncio.sleep(1.0)
+        assert [r.connections for r in relays] == [1, 1]
+    assert sorted(e.message_id for e in got) == [0, 1, 10, 11, 20, 21]  # type: ignore[attr-defined]
+    for st in stores:
+        st.dispose()
 
 
 async def test_broker_down_then_up_delivers_every_event_once(
