@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds pjproject 2.15.1 with relais' limits (scripts/pjproject/config_site.h: 512 calls per
-# process, epoll, no sound device, no video) and installs its pjsua2 Python module into the
-# virtualenv in place of the stock `pjsua2-python` wheel (4 calls per process).
+# process, epoll, no sound device, no video) and its patches (scripts/pjproject/patches), and
+# installs its pjsua2 Python module into the virtualenv in place of the stock `pjsua2-python`
+# wheel (4 calls per process).
 #
 # Source, first found: $RELAIS_PJPROJECT_TARBALL; the download cache
 # ($RELAIS_PJPROJECT_CACHE, default ~/.cache/relais); the GitHub release archive of tag 2.15.1
@@ -25,6 +26,7 @@ URL=${RELAIS_PJPROJECT_URL:-https://github.com/pjsip/pjproject/archive/refs/tags
 CACHE=${RELAIS_PJPROJECT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/relais}
 BUILD=${RELAIS_PJPROJECT_BUILD:-$ROOT/build/pjproject}
 CONFIG=$ROOT/scripts/pjproject/config_site.h
+PATCHES=$ROOT/scripts/pjproject/patches
 PACK=$ROOT/scripts/pjproject/pack_wheel.py
 CONFIGURE_FLAGS=(
   --disable-shared --enable-epoll --disable-sound --disable-video --disable-libyuv
@@ -44,7 +46,8 @@ MAX_CALLS=$(awk '$2 == "PJSUA_MAX_CALLS" {print $3}' "$CONFIG")
 VERSION="$DIST_VERSION+relais.calls$MAX_CALLS"
 # What the compiled module depends on, and what the installed package depends on.
 BUILD_KEY=$( { echo "$SHA256 ${CONFIGURE_FLAGS[*]} $OPT_FLAGS build-1"; cat "$CONFIG";
-               "$PY" -c 'import sys; print(sys.version)'; } | sha256sum | cut -c1-16)
+               cat "$PATCHES"/*.patch; "$PY" -c 'import sys; print(sys.version)'; } \
+             | sha256sum | cut -c1-16)
 KEY=$( { echo "$BUILD_KEY"; cat "$PACK"; } | sha256sum | cut -c1-16)
 STAMP=$VENV/.pjproject-$KEY
 BUILT=$BUILD/.built-$BUILD_KEY
@@ -132,6 +135,10 @@ else
   step "unpack" tar -xzf "$TARBALL" -C "$BUILD"
   [ -d "$SRC" ] || die "the archive has no pjproject-$PJ_VERSION/ folder"
   cp "$CONFIG" "$SRC/pjlib/include/pj/config_site.h"
+  for p in "$PATCHES"/*.patch; do  # relais' own changes, each explained at its top
+    say "patch $(basename "$p")"
+    patch -d "$SRC" -p1 --forward --quiet < "$p" || die "patch $p does not apply"
+  done
   step "configure" env -C "$SRC" CFLAGS="$OPT_FLAGS" CXXFLAGS="$OPT_FLAGS" ./configure "${CONFIGURE_FLAGS[@]}"
   step "make dep" make -C "$SRC" dep
   step "compile libraries" make -C "$SRC" -j"$JOBS"

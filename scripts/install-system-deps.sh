@@ -4,7 +4,7 @@ set -euo pipefail
 
 PACKAGES=(
   python3-venv python3-dev build-essential
-  swig uuid-dev libssl-dev curl
+  swig uuid-dev libssl-dev curl patch
   sqlite3 postgresql postgresql-client
   sip-tester sipsak baresip linphone-cli
   kamailio kamailio-sqlite-modules kamailio-postgres-modules kamailio-presence-modules

@@ -313,8 +313,9 @@ def test_reply_forward_send_and_options_by_phone(ivr: SwitchUnderTest, phones: P
 
 
 def test_subscribe_for_message_summary_is_answered_489(ivr: SwitchUnderTest) -> None:
-    """pjsua2 has no message-summary notifier: the worker refuses the subscription (RFC 6665
-    489 Bad Event) and devices rely on the unsolicited NOTIFYs."""
+    """Without the edge nothing serves message-summary subscriptions: the worker refuses them
+    with 489 Bad Event and the Allow-Events header RFC 6665 requires there (relais' pjproject
+    patch), and devices rely on the unsolicited NOTIFYs."""
     port = free_ports(1)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", port))
@@ -338,6 +339,12 @@ def test_subscribe_for_message_summary_is_answered_489(ivr: SwitchUnderTest) -> 
             if not reply.startswith("SIP/2.0 1"):
                 break
     assert reply.startswith("SIP/2.0 489")
+    allow = [
+        line.split(":", 1)[1].strip()
+        for line in reply.split("\r\n")
+        if line.lower().startswith(("allow-events:", "u:"))
+    ]
+    assert allow == ["presence"], reply
 
 
 def test_five_wrong_pins_in_five_calls_lock_the_mailbox_and_the_portal_shows_it(
