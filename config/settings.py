@@ -125,6 +125,7 @@ class EdgeSettings(_Section):
     auth_window_seconds: int = Field(ge=1, le=86400)
     probe_interval: int = Field(ge=1, le=300)
     worker_timeout_ms: int = Field(ge=100, le=30000)
+    probe_timeout_ms: int = Field(ge=100, le=30000)
     device_timeout_ms: int = Field(ge=500, le=60000)
     register_min_expires: int = Field(ge=10, le=3600)
     register_max_expires: int = Field(ge=60, le=86400)

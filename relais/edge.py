@@ -170,6 +170,7 @@ def render(cfg: Settings, workers: int) -> EdgeFiles:
         auth_window_seconds=edge.auth_window_seconds,
         probe_interval=edge.probe_interval,
         worker_timeout_ms=edge.worker_timeout_ms,
+        probe_timeout_ms=edge.probe_timeout_ms,
         device_timeout_ms=edge.device_timeout_ms,
         register_min_expires=edge.register_min_expires,
         register_max_expires=edge.register_max_expires,

@@ -59,7 +59,14 @@ def batch(
         service=line,
         calls=calls,
         timeout=calls / rate + 60,
-        extra=["-r", f"{rate * period_ms / 1000:g}", "-rp", str(period_ms), "-l", str(max(4, int(rate * 8)))],
+        extra=[
+            "-r",
+            f"{rate * period_ms / 1000:g}",
+            "-rp",
+            str(period_ms),
+            "-l",
+            str(max(4, int(rate * 8))),
+        ],
     )
     sipp.run()
     return sipp

@@ -49,6 +49,7 @@ MQTT_PORT = 1883
 MQTT_USER, MQTT_PASSWORD = "relais", "multihost-bus-1"
 PORTAL_PORT = 8080
 PROBE_INTERVAL = 1
+PROBE_TIMEOUT_MS = 500
 DOMAIN = "relais.local"
 DEMO_LINE, SECOND_LINE = "6135550100", "6135550101"
 DEMO_USER = "6135550100"  # `relais demo`: its secrets are generated, read them from the site
@@ -152,6 +153,7 @@ class Site:
                 RELAIS_SIP_PORT=str(SIP_PORT),
                 RELAIS_EDGE__ENABLED="true",
                 RELAIS_EDGE__PROBE_INTERVAL=str(PROBE_INTERVAL),
+                RELAIS_EDGE__PROBE_TIMEOUT_MS=str(PROBE_TIMEOUT_MS),
                 RELAIS_EDGE__EXTRA_WORKERS=json.dumps(
                     [a for s in SWITCHES for a in self.worker_addresses(s)]
                 ),

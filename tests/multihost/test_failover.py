@@ -204,7 +204,7 @@ def run_failure(site: Site, case: str, victim: str, fail: object, recover: objec
         orphan_messages=len(orphans & messages),
         new_invites_after_failure=len(new_after),
         route_around_s=round(max(new_after, default=0.0), 2),
-        bound_s=cfg.edge.probe_interval + cfg.edge.worker_timeout_ms / 1000,
+        bound_s=cfg.edge.probe_interval + cfg.edge.probe_timeout_ms / 1000,
     )
     (site.tmp / f"failover-{case}.json").write_text(json.dumps(asdict(figures), indent=2))
     print(f"\nfailover {case}: {asdict(figures)}")

@@ -105,6 +105,34 @@ def test_a_killed_worker_is_skipped_and_comes_back(tmp_path: Path, store: Store)
             sipp.stop(w)
 
 
+def test_a_worker_that_stops_answering_is_skipped_by_the_probes_alone(
+    tmp_path: Path, store: Store
+) -> None:
+    """A hung worker (or a switch host whose link is cut) is skipped once a probe went
+    unanswered for edge.probe_timeout_ms: no call has to find out by waiting for it."""
+    cfg = edge_settings(tmp_path, store.url, edge={"probe_interval": 1, "probe_timeout_ms": 500})
+    provision(store, cfg)
+    ports = [cfg.switch_base_port, cfg.switch_base_port + 1]
+    workers = [start_worker(p, tmp_path / f"worker{i}") for i, p in enumerate(ports)]
+    try:
+        with running_edge(cfg, workers=2) as e:
+            time.sleep(1.5)  # both probed and active
+            warm = load(e.addr, tmp_path / "warm", calls=20, rate=20)
+            assert (warm.successful, warm.failed) == (20, 0), warm.errors()
+            os.kill(workers[0].pid, signal.SIGSTOP)
+            # One probe interval for the next probe, its timeout, and a margin.
+            time.sleep(1 + 0.5 + 1.0)
+            after = load(e.addr, tmp_path / "after", calls=20, rate=20)
+            assert (after.successful, after.failed) == (20, 0), after.errors()
+            log = e.log_text()
+            assert f"worker sip:127.0.0.1:{ports[0]} down (it did not answer in time)" in log
+            assert "failed (" not in log  # no call was sent to it and had to time out
+    finally:
+        os.kill(workers[0].pid, signal.SIGCONT)
+        for w in workers:
+            sipp.stop(w)
+
+
 def test_a_worker_answering_503_is_skipped(tmp_path: Path, store: Store) -> None:
     cfg = edge_settings(tmp_path, store.url, edge={"probe_interval": 1})
     provision(store, cfg)
