@@ -202,9 +202,9 @@ class FaxReception:
 def fax_or_decide(worker: Any, facts: CallFacts) -> Any:
     """Routing of one call (database thread): a FaxCall when the called number is a line's fax
     number, else the worker's decision (`worker.decide`)."""
-    if not facts.to_pilot:
-        with worker.store.read() as s:
+    with worker.store.read() as s:
+        if not facts.to_pilot:
             line = fax_line(s, facts.called)
-        if line is not None:
-            return FaxCall(line)
-    return worker.decide(facts)
+            if line is not None:
+                return FaxCall(line)
+        return worker.decide(facts, s)

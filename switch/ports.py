@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from config.settings import Settings
     from ivr.calllog import CallRecord
     from ivr.runner import IvrRunner
@@ -81,7 +83,7 @@ class CallHost(Slots, Threads, Protocol):
     @property
     def dialogs(self) -> dict[str, Callable[..., Any]]: ...
 
-    def decide(self, facts: CallFacts) -> Decision: ...
+    def decide(self, facts: CallFacts, session: Session | None = None) -> Decision: ...
 
     def log_call(self, record: CallRecord) -> None: ...
 

@@ -18,6 +18,7 @@ Rules of this file:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import gc
 import json
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pjsua2 as pj
+from sqlalchemy.orm import Session
 
 from config.settings import Settings, load_settings
 from events.mqtt import bus_address
@@ -444,9 +446,10 @@ class Worker:
     def dialog_submit(self, fn: Callable[[], None]) -> None:
         self.dialog_pool.submit(fn)
 
-    def decide(self, facts: CallFacts) -> Decision:
-        """Routing decision for one call (database thread)."""
-        with self.store.read() as s:
+    def decide(self, facts: CallFacts, session: Session | None = None) -> Decision:
+        """Routing decision for one call (database thread), in `session` when given (one read
+        for every lookup of a call), else in a read of its own."""
+        with contextlib.nullcontext(session) if session is not None else self.store.read() as s:
             if facts.to_pilot:
                 line = facts.diversions[0].line if facts.diversions else None
             else:
