@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 TEMPLATE_DIR = Path(config.__file__).resolve().parent / "kamailio"
 TEMPLATE = "kamailio.cfg.j2"
 WILDCARDS = ("0.0.0.0", "", "*")
+MWI_FIRST_NOTIFY_WAIT_MS = 300
+"""A new MWI subscription waits this long for a worker's re-assertion of the line's counts to
+reach presence before it is served (its first NOTIFY then carries them)."""
 _LOG_LEVELS = {"DEBUG": 2, "INFO": 1, "WARNING": 0, "ERROR": -1}  # Kamailio's; never debug (3)
 _URL_UNSAFE = re.compile(r"[@:/?#\s\"\\$]")
 
@@ -171,6 +174,7 @@ def render(cfg: Settings, workers: int) -> EdgeFiles:
         probe_interval=edge.probe_interval,
         worker_timeout_ms=edge.worker_timeout_ms,
         probe_timeout_ms=edge.probe_timeout_ms,
+        mwi_first_notify_wait_ms=MWI_FIRST_NOTIFY_WAIT_MS,
         device_timeout_ms=edge.device_timeout_ms,
         register_min_expires=edge.register_min_expires,
         register_max_expires=edge.register_max_expires,

@@ -17,6 +17,7 @@ import pytest
 
 from portal.auth.services import LineRef
 from portal.messages import services as messages
+from store import repository
 from tests.peer.test_edge_switch import System, running_system
 from tests.support import sipclient as sip
 from tests.support import sipp
@@ -51,10 +52,12 @@ def subscribe(
     expires: int = 600,
     d: sip.Dialog | None = None,
     to_tag: str | None = None,
+    user: str = DEMO_USER,
+    password: str = DEMO_PASSWORD,
 ) -> tuple[sip.Dialog, sip.Message | None]:
     """SUBSCRIBE from the phone's socket, answering one digest challenge."""
     ruri = f"sip:{target}@{DOMAIN}"
-    d = d or sip.Dialog(f"sip:{DEMO_USER}@{DOMAIN}", ruri)
+    d = d or sip.Dialog(f"sip:{user}@{DOMAIN}", ruri)
     host, port = phone.addr
     extra = [
         ("Event", event),
@@ -65,7 +68,7 @@ def subscribe(
     def build(more: list[tuple[str, str]]) -> sip.Message:
         t = sip._SocketView(phone.sock, system.edge)
         msg = sip.request(
-            t, "SUBSCRIBE", ruri, d, extra=extra + more, contact=f"<sip:{DEMO_USER}@{host}:{port}>"
+            t, "SUBSCRIBE", ruri, d, extra=extra + more, contact=f"<sip:{user}@{host}:{port}>"
         )
         if to_tag:
             msg.headers = [(k, f"{v};tag={to_tag}" if k == "To" else v) for k, v in msg.headers]
@@ -76,7 +79,7 @@ def subscribe(
         return d, first
     d.cseq += 1
     auth = sip.authorization(
-        first.header("Proxy-Authenticate") or "", "SUBSCRIBE", ruri, DEMO_USER, DEMO_PASSWORD
+        first.header("Proxy-Authenticate") or "", "SUBSCRIBE", ruri, user, password
     )
     return d, phone.transaction(build([("Proxy-Authorization", auth)]), system.edge)
 
@@ -95,6 +98,39 @@ def wait_notify(phone: Responder, start: int, pattern: bytes, timeout: float = 1
     raise AssertionError(
         f"no NOTIFY matching {pattern!r}: {[n.body for n in mwi_notifies(phone)[start:]]}"
     )
+
+
+def first_notify(phone: Responder, system: System, line: str, user: str, password: str) -> bytes:
+    """The body of the first NOTIFY of a new subscription to `line`'s lamp."""
+    d, ok = subscribe(phone, system, line, user=user, password=password)
+    assert ok is not None and ok.status == 200, ok
+    deadline = time.monotonic() + 10
+    while not mwi_notifies(phone) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    notifies = mwi_notifies(phone)
+    assert notifies, "no NOTIFY in the subscription"
+    assert notifies[0].header("Call-ID") == d.call_id
+    return notifies[0].body
+
+
+def test_a_new_subscription_to_a_line_presence_knew_nothing_of_gets_its_counts_at_once(
+    system: System,
+) -> None:
+    """A phone subscribes, without having registered, to a line presence holds no state of
+    (no change, no registration since the edge started): the subscription's very first NOTIFY
+    already says the lamp's state (RFC 3842), not an empty body."""
+    user, password = "second200", "second-pass-200"
+    with system.store.transaction() as s:
+        repository.add_device(
+            s, number=SECOND_LINE, username=user, password=password, domain=DOMAIN
+        )
+    phone = Responder("127.0.0.11", policy=lambda r: (200, "OK"))
+    try:
+        body = first_notify(phone, system, SECOND_LINE, user, password)
+        assert re.search(rb"(?m)^Messages-Waiting: no", body), body
+        assert re.search(rb"(?m)^Voice-Message: 0/0", body), body
+    finally:
+        phone.close()
 
 
 def test_a_subscribing_phone_gets_its_lamp_in_its_subscription_only(system: System) -> None:
