@@ -132,6 +132,20 @@ def test_a_new_subscription_to_a_line_presence_knew_nothing_of_gets_its_counts_a
     finally:
         phone.close()
 
+    # The lamp lights: the next new subscription's first NOTIFY says so (the line's last
+    # publication, not the first one).
+    res = system.call(SECOND_LINE, "first-notify-deposit", hold_ms=4000)
+    assert (res.successful, res.failed) == (1, 0), res.errors()
+    assert system.wait_log(rf"MWI of {SECOND_LINE} \(1 new, 0 old\)")
+    time.sleep(0.5)  # that PUBLISH has landed
+    phone = Responder("127.0.0.11", policy=lambda r: (200, "OK"))
+    try:
+        body = first_notify(phone, system, SECOND_LINE, user, password)
+        assert re.search(rb"(?m)^Messages-Waiting: yes", body), body
+        assert re.search(rb"(?m)^Voice-Message: 1/0", body), body
+    finally:
+        phone.close()
+
 
 def test_a_subscribing_phone_gets_its_lamp_in_its_subscription_only(system: System) -> None:
     phone = Responder(
