@@ -25,6 +25,8 @@ from tests.support.edge import (
     DEMO_LINE,
     DEMO_PASSWORD,
     DEMO_USER,
+    DESK_PASSWORD,
+    DESK_USER,
     DOMAIN,
     SECOND_LINE,
     free_udp_tcp_port,
@@ -273,3 +275,33 @@ def test_an_expired_subscription_gives_way_to_unsolicited_notifies(system: Syste
     finally:
         phone.register(system.edge, DEMO_USER, DEMO_PASSWORD, DOMAIN, expires=0)
         phone.close()
+
+
+def test_two_phones_sharing_one_device_are_each_served_as_they_ask(system: System) -> None:
+    """Two phones registered with one device's credentials, one subscribing and one not: the
+    subscriber gets the lamp in its subscription only, the other keeps getting unsolicited
+    NOTIFYs (phones are told apart by the address they register and subscribe from)."""
+    subscriber = Responder("127.0.0.12", policy=lambda r: (200, "OK"))
+    plain = Responder("127.0.0.13", policy=lambda r: (200, "OK"))
+    try:
+        for phone in (subscriber, plain):
+            reg = phone.register(system.edge, DESK_USER, DESK_PASSWORD, DOMAIN)
+            assert reg is not None and reg.status == 200
+        d, ok = subscribe(subscriber, system, DEMO_LINE, user=DESK_USER, password=DESK_PASSWORD)
+        assert ok is not None and ok.status == 200, ok
+        wait_notify(subscriber, 0, rb"Messages-Waiting: (yes|no)")
+        time.sleep(1)  # the registration's own NOTIFYs are in
+        sub_start, plain_start = len(mwi_notifies(subscriber)), len(mwi_notifies(plain))
+        res = system.call(DEMO_LINE, "shared-device-deposit", hold_ms=4000)
+        assert (res.successful, res.failed) == (1, 0), res.errors()
+        lit = wait_notify(subscriber, sub_start, rb"Messages-Waiting: yes")
+        assert lit.header("Call-ID") == d.call_id
+        told = wait_notify(plain, plain_start, rb"Messages-Waiting: yes")
+        assert told.header("Call-ID") != d.call_id  # unsolicited
+        time.sleep(2)
+        both = [n for n in mwi_notifies(subscriber)[sub_start:] if n.header("Call-ID") != d.call_id]
+        assert both == [], [n.body for n in both]
+    finally:
+        for phone in (subscriber, plain):
+            phone.register(system.edge, DESK_USER, DESK_PASSWORD, DOMAIN, expires=0)
+            phone.close()
