@@ -318,12 +318,21 @@ def test_a_disk_that_fills_during_a_recording_keeps_what_was_written(
             call.say(talk)
             assert shutil.disk_usage(small).free < 16_000  # the disk did fill up
             assert not call.ended  # the caller was not cut off
-            call.hangup()
-            call.wait_ended()
-            sut.wait_for(lambda: line.call_log() == [("missed", "voicemail")])
-            assert line.messages() == []  # no room to store it yet ...
-            kept = list((small / "spool").rglob("*.json"))
-            assert len(kept) == 1 and kept[0].with_suffix(".wav").stat().st_size > 64_000
+            # The call's listen file (in-band keys, on the same disk) is deleted as the call
+            # ends, which frees room; held open here, its space stays taken, so the disk is
+            # still full when the message is stored (whichever of the two comes first).
+            held = [open(f, "rb") for f in (small / "spool" / "listen").rglob("*.wav")]  # noqa: SIM115
+            assert held, "no listen file on the small disk"
+            try:
+                call.hangup()
+                call.wait_ended()
+                sut.wait_for(lambda: line.call_log() == [("missed", "voicemail")])
+                assert line.messages() == []  # no room to store it yet ...
+                kept = list((small / "spool").rglob("*.json"))
+                assert len(kept) == 1 and kept[0].with_suffix(".wav").stat().st_size > 64_000
+            finally:
+                for f in held:
+                    f.close()
         filler.unlink()
         with run_worker(tmp, env, port=sut.port) as again:  # ... its next start delivers it
             again.wait_for(lambda: len(line.messages()) == 1)
