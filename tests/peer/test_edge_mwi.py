@@ -102,17 +102,21 @@ def wait_notify(phone: Responder, start: int, pattern: bytes, timeout: float = 1
     )
 
 
-def first_notify(phone: Responder, system: System, line: str, user: str, password: str) -> bytes:
-    """The body of the first NOTIFY of a new subscription to `line`'s lamp."""
-    d, ok = subscribe(phone, system, line, user=user, password=password)
-    assert ok is not None and ok.status == 200, ok
-    deadline = time.monotonic() + 10
-    while not mwi_notifies(phone) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    notifies = mwi_notifies(phone)
-    assert notifies, "no NOTIFY in the subscription"
-    assert notifies[0].header("Call-ID") == d.call_id
-    return notifies[0].body
+def first_notify(system: System, line: str, user: str, password: str) -> bytes:
+    """The body of the first NOTIFY of a new subscription to `line`'s lamp, from a new phone."""
+    phone = Responder("127.0.0.11", policy=lambda r: (200, "OK"))
+    try:
+        d, ok = subscribe(phone, system, line, user=user, password=password)
+        assert ok is not None and ok.status == 200, ok
+        deadline = time.monotonic() + 10
+        while not mwi_notifies(phone) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        notifies = mwi_notifies(phone)
+        assert notifies, "no NOTIFY in the subscription"
+        assert notifies[0].header("Call-ID") == d.call_id
+        return notifies[0].body
+    finally:
+        phone.close()
 
 
 def test_a_new_subscription_to_a_line_presence_knew_nothing_of_gets_its_counts_at_once(
@@ -126,13 +130,9 @@ def test_a_new_subscription_to_a_line_presence_knew_nothing_of_gets_its_counts_a
         repository.add_device(
             s, number=SECOND_LINE, username=user, password=password, domain=DOMAIN
         )
-    phone = Responder("127.0.0.11", policy=lambda r: (200, "OK"))
-    try:
-        body = first_notify(phone, system, SECOND_LINE, user, password)
-        assert re.search(rb"(?m)^Messages-Waiting: no", body), body
-        assert re.search(rb"(?m)^Voice-Message: 0/0", body), body
-    finally:
-        phone.close()
+    body = first_notify(system, SECOND_LINE, user, password)
+    assert re.search(rb"(?m)^Messages-Waiting: no", body), body
+    assert re.search(rb"(?m)^Voice-Message: 0/0", body), body
 
     # The lamp lights: the next new subscription's first NOTIFY says so (the line's last
     # publication, not the first one).
@@ -140,13 +140,9 @@ def test_a_new_subscription_to_a_line_presence_knew_nothing_of_gets_its_counts_a
     assert (res.successful, res.failed) == (1, 0), res.errors()
     assert system.wait_log(rf"MWI of {SECOND_LINE} \(1 new, 0 old\)")
     time.sleep(0.5)  # that PUBLISH has landed
-    phone = Responder("127.0.0.11", policy=lambda r: (200, "OK"))
-    try:
-        body = first_notify(phone, system, SECOND_LINE, user, password)
-        assert re.search(rb"(?m)^Messages-Waiting: yes", body), body
-        assert re.search(rb"(?m)^Voice-Message: 1/0", body), body
-    finally:
-        phone.close()
+    body = first_notify(system, SECOND_LINE, user, password)
+    assert re.search(rb"(?m)^Messages-Waiting: yes", body), body
+    assert re.search(rb"(?m)^Voice-Message: 1/0", body), body
 
 
 def test_a_subscribing_phone_gets_its_lamp_in_its_subscription_only(system: System) -> None:
