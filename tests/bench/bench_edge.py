@@ -40,10 +40,10 @@ from tests.support.edge import (
     DEMO_LINE,
     Edge,
     edge_settings,
-    free_udp_tcp_port,
     provision,
     running_edge,
 )
+from tests.support.ports import free_port
 
 AREA = "edge"
 STEP_SECONDS = 4
@@ -81,7 +81,7 @@ def step(target: tuple[str, int], rate: int, workdir: Path) -> sipp.Result:
     args = sipp.argv(
         "bench_uac.xml",
         target,
-        local=(TRUNK, free_udp_tcp_port(TRUNK)),
+        local=(TRUNK, free_port(TRUNK)),
         service=DEMO_LINE,
         calls=rate * STEP_SECONDS,
         rate=rate,
@@ -113,7 +113,7 @@ def run() -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="relais-bench-edge-") as name:
         tmp = Path(name)
         # Reference: SIPp to SIPp.
-        port = free_udp_tcp_port()
+        port = free_port()
         with uas(port, tmp / "ref-uas"):
             ref, _ = highest_clean(("127.0.0.1", port), tmp, "ref")
         # Through the edge.
@@ -238,7 +238,7 @@ def voicemail_through_the_edge(tmp: Path) -> tuple[int, float, int, int]:
     from tests.support.sip import base_env, free_ports, stop_process, switch_store, write_tone_pcap
 
     with switch_store(tmp) as (root, db_url, store, prompts):
-        sip_port = free_udp_tcp_port()
+        sip_port = free_port()
         base = free_ports(WORKERS)
         env = base_env(root, db_url, prompts, sip_port)
         env.update(
@@ -370,7 +370,7 @@ def vm_calls(
 ) -> sipp.Result:
     args = [
         "sipp", f"{edge.host}:{edge.port}", "-sf", scenario, "-i", TRUNK,
-        "-p", str(free_udp_tcp_port(TRUNK)), "-mi", TRUNK, "-mp", str(free_udp_tcp_port(TRUNK)),
+        "-p", str(free_port(TRUNK)), "-mi", TRUNK, "-mp", str(free_port(TRUNK)),
         "-m", str(calls), "-r", str(rate), "-l", "1000", "-s", line, "-d", str(hold_ms),
         "-key", "headers", "Subject: bench", "-nostdin", "-trace_err", "-trace_stat", "-fd", "1",
     ]  # fmt: skip

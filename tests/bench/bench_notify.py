@@ -39,7 +39,7 @@ from tests.support.deposit import (
     set_notifications,
 )
 from tests.support.mqtt import wait_port
-from tests.support.postgres import free_port
+from tests.support.ports import free_port
 from tests.support.smtp import SmtpServer
 
 DEPOSITS = 200

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from store.models import (
 )
 from store.session import Store
 from tests.support.deposit import Deposit, deposit
+from tests.support.ports import free_port
 
 RELAIS = str(Path(sys.executable).with_name("relais"))
 SCREENS = Path(__file__).with_name("screens")
@@ -51,12 +51,6 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

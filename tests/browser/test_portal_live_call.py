@@ -14,7 +14,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import DESKTOP, RELAIS, free_port, shoot, sign_in
+from tests.browser.conftest import DESKTOP, RELAIS, shoot, sign_in
+from tests.support.ports import free_port
 from tests.support.sip import SwitchUnderTest, run_worker, write_tone_pcap
 
 

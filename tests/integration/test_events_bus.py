@@ -26,7 +26,7 @@ from events.mqtt import MqttAddress, Relay, heartbeat_line, parse_mqtt_url, subs
 from store.migrate import upgrade
 from store.session import Store
 from tests.support.mqtt import Mosquitto, wait_port
-from tests.support.postgres import free_port
+from tests.support.ports import free_port
 from tests.support.text import starts
 
 LINE = "6135550100"

@@ -24,7 +24,7 @@ from store.session import Store
 from tests.support.deposit import NUMBER, deposit, make_subscriber, set_notifications
 from tests.support.mqtt import Mosquitto
 from tests.support.notifying import Clock, jobs, notifier, relay, until
-from tests.support.postgres import free_port
+from tests.support.ports import free_port
 from tests.support.smtp import SmtpServer
 from tests.support.switch_double import SwitchDouble
 

@@ -35,7 +35,7 @@ from tests.support.deposit import (
 )
 from tests.support.mqtt import Mosquitto, wait_port
 from tests.support.notifying import jobs
-from tests.support.postgres import free_port
+from tests.support.ports import free_port
 from tests.support.smtp import SmtpServer
 
 RELAIS = [sys.executable, "-m", "relais.cli"]

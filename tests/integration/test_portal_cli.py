@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import httpx
 
 from config.settings import load_settings
 from relais.run import components
+from tests.support.ports import free_port
 
 
 def demo_password(tmp_path: Path) -> str:
@@ -25,12 +25,6 @@ def demo_password(tmp_path: Path) -> str:
 
 
 RELAIS = str(Path(sys.executable).with_name("relais"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_relais_portal_serves_pages_and_api(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from tests.support.portal import (
     serve,
     sign_in,
 )
-from tests.support.postgres import free_port
+from tests.support.ports import free_port
 
 __all__ = ["accounts_db", "env"]
 

@@ -53,7 +53,7 @@ from tests.support.portal import (
     sign_in,
     sign_in_page,
 )
-from tests.support.postgres import free_port
+from tests.support.ports import free_port
 from tests.support.smtp import SmtpServer
 
 __all__ = ["accounts_db", "env"]

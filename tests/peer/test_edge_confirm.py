@@ -20,7 +20,7 @@ from store import repository
 from store.migrate import upgrade
 from store.session import Store
 from tests.peer.test_edge_switch import RELAIS, TRUNK, System
-from tests.support.edge import free_udp_tcp_port
+from tests.support.ports import free_port, free_ports
 from tests.support.sip import Sipp, render, write_dtmf_pcap, write_prompts, write_tone_pcap
 
 pytestmark = pytest.mark.peer
@@ -32,7 +32,7 @@ MOBILE = "8195550123"
 
 @pytest.fixture(scope="module")
 def trunk_port() -> int:
-    return free_udp_tcp_port(OUTSIDE)
+    return free_port(OUTSIDE)
 
 
 @pytest.fixture(scope="module")
@@ -50,19 +50,17 @@ def system(tmp_path_factory: pytest.TempPathFactory, trunk_port: int) -> Iterato
         RELAIS_PROMPTS_DIR=str(write_prompts(tmp / "prompts")),
         RELAIS_SIP_HOST="127.0.0.1",
         RELAIS_SIP_ADVERTISED_HOST="127.0.0.1",
-        RELAIS_SIP_PORT=str(free_udp_tcp_port()),
+        RELAIS_SIP_PORT=str(free_port()),
         RELAIS_SWITCH_HOST="127.0.0.1",
-        RELAIS_SWITCH_BASE_PORT=str(free_udp_tcp_port()),
-        RELAIS_PORTAL_PORT=str(free_udp_tcp_port()),
-        RELAIS_MQTT_EMBEDDED_PORT=str(free_udp_tcp_port()),
+        RELAIS_SWITCH_BASE_PORT=str(free_ports(4)),
+        RELAIS_PORTAL_PORT=str(free_port()),
+        RELAIS_MQTT_EMBEDDED_PORT=str(free_port()),
         RELAIS_WORKERS="1",
         RELAIS_TRUSTED_ADDRESSES=json.dumps([TRUNK]),
         RELAIS_TRUNK_URI=f"sip:{OUTSIDE}:{trunk_port}",
         RELAIS_LOG_LEVEL="INFO",
         RELAIS_EDGE__PROBE_INTERVAL="1",
     )
-    while int(env["RELAIS_SWITCH_BASE_PORT"]) == int(env["RELAIS_SIP_PORT"]):
-        env["RELAIS_SWITCH_BASE_PORT"] = str(free_udp_tcp_port())
     log = tmp / "relais.log"
     with log.open("wb") as fh:
         proc = subprocess.Popen(

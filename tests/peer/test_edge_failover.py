@@ -20,7 +20,8 @@ import pytest
 from store.session import Store
 from tests.support import sipclient as sip
 from tests.support import sipp
-from tests.support.edge import DEMO_LINE, edge_settings, free_udp_tcp_port, provision, running_edge
+from tests.support.edge import DEMO_LINE, edge_settings, provision, running_edge
+from tests.support.ports import free_port
 from tests.support.sipclient import Responder
 
 TRUNK = "127.0.0.2"
@@ -37,7 +38,7 @@ def start_worker(port: int, workdir: Path) -> subprocess.Popen[bytes]:
         ("", 0),
         local=("127.0.0.1", port),
         calls=0,
-        media_port=free_udp_tcp_port(),
+        media_port=free_port(),
     )
     return sipp.start(args, workdir)
 
@@ -46,11 +47,11 @@ def load(edge_addr: tuple[str, int], workdir: Path, calls: int, rate: int) -> si
     args = sipp.argv(
         "trunk_uac.xml",
         edge_addr,
-        local=(TRUNK, free_udp_tcp_port(TRUNK)),
+        local=(TRUNK, free_port(TRUNK)),
         service=DEMO_LINE,
         calls=calls,
         rate=rate,
-        media_port=free_udp_tcp_port(),
+        media_port=free_port(),
         extra=["-d", "500"],
     )
     return sipp.run(args, workdir, timeout=120)
@@ -71,11 +72,11 @@ def test_a_killed_worker_is_skipped_and_comes_back(tmp_path: Path, store: Store)
                 sipp.argv(
                     "trunk_uac.xml",
                     e.addr,
-                    local=(TRUNK, free_udp_tcp_port(TRUNK)),
+                    local=(TRUNK, free_port(TRUNK)),
                     service=DEMO_LINE,
                     calls=200,
                     rate=40,
-                    media_port=free_udp_tcp_port(),
+                    media_port=free_port(),
                     extra=["-d", "500"],
                 ),
                 tmp_path / "during",

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from store import repository
 from tests.peer.test_edge_switch import TRUNK, System, running_system
 from tests.support import sipp
-from tests.support.edge import DOMAIN, SECOND_LINE, free_udp_tcp_port
+from tests.support.edge import DOMAIN, SECOND_LINE
+from tests.support.ports import free_port
 from tests.support.sipclient import Responder
 
 pytestmark = pytest.mark.peer
@@ -52,11 +53,11 @@ def test_a_flood_of_calls_is_answered_or_refused_with_503_and_nothing_dies(
     args = sipp.argv(
         "trunk_flood.xml",
         system.edge,
-        local=(TRUNK, free_udp_tcp_port(TRUNK)),
+        local=(TRUNK, free_port(TRUNK)),
         service=SECOND_LINE,
         calls=CALLS,
         rate=RATE,
-        media_port=free_udp_tcp_port(TRUNK),
+        media_port=free_port(TRUNK),
         trace_msg=True,
     )
     sipp.run(args, workdir, timeout=180)
@@ -98,9 +99,9 @@ def test_a_busy_line_still_answers_486_through_the_edge(system: System) -> None:
         args = sipp.argv(
             "trunk_flood.xml",
             system.edge,
-            local=(TRUNK, free_udp_tcp_port(TRUNK)),
+            local=(TRUNK, free_port(TRUNK)),
             service=line,
-            media_port=free_udp_tcp_port(TRUNK),
+            media_port=free_port(TRUNK),
             trace_msg=True,
         )
         sipp.run(args, workdir, timeout=60)

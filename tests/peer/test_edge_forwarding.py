@@ -25,8 +25,8 @@ from tests.support.edge import (
     DEMO_USER,
     DOMAIN,
     SECOND_LINE,
-    free_udp_tcp_port,
 )
+from tests.support.ports import free_port
 from tests.support.sipclient import Responder
 
 pytestmark = pytest.mark.peer
@@ -74,9 +74,9 @@ def call(system: System, line: str, name: str, transport: str) -> sipp.Result:  
     args = sipp.argv(
         "trunk_call_named.xml",
         system.edge,
-        local=(TRUNK, free_udp_tcp_port(TRUNK)),
+        local=(TRUNK, free_port(TRUNK)),
         service=line,
-        media_port=free_udp_tcp_port(TRUNK),
+        media_port=free_port(TRUNK),
         extra=[
             "-t",
             "t1" if transport == "tcp" else "u1",

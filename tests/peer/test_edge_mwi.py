@@ -29,9 +29,9 @@ from tests.support.edge import (
     DESK_USER,
     DOMAIN,
     SECOND_LINE,
-    free_udp_tcp_port,
 )
 from tests.support.phones import Baresip
+from tests.support.ports import free_port
 from tests.support.sipclient import Responder
 
 pytestmark = pytest.mark.peer
@@ -234,7 +234,7 @@ def test_sipp_subscribes_gets_the_lamp_and_unsubscribes(system: System) -> None:
     args = sipp.argv(
         "uac_mwi_subscribe.xml",
         system.edge,
-        local=("127.0.0.9", free_udp_tcp_port("127.0.0.9")),
+        local=("127.0.0.9", free_port("127.0.0.9")),
         service=DEMO_USER,
         extra=["-au", DEMO_USER, "-ap", DEMO_PASSWORD],
         trace_msg=True,

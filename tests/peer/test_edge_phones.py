@@ -28,11 +28,11 @@ from tests.support.edge import (
     SECOND_LINE,
     Edge,
     edge_settings,
-    free_udp_tcp_port,
     provision,
     running_edge,
 )
 from tests.support.phones import Baresip, Linphonec, Phone, rms
+from tests.support.ports import free_port
 
 pytest_plugins = ["tests.support.edge_fixtures"]
 
@@ -86,7 +86,7 @@ def worker_call(cfg: Settings, tmp_path: Path, scenario: str, line: str) -> sipp
         (cfg.sip_host, cfg.sip_port),
         local=(cfg.switch_host, cfg.switch_base_port),
         service=line,
-        media_port=free_udp_tcp_port(),
+        media_port=free_port(),
     )
     return sipp.run(args, tmp_path / f"sipp-{scenario}", timeout=40)
 

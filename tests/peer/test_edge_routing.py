@@ -22,10 +22,10 @@ from tests.support.edge import (
     DOMAIN,
     Edge,
     edge_settings,
-    free_udp_tcp_port,
     provision,
     running_edge,
 )
+from tests.support.ports import free_port
 from tests.support.sipclient import Responder
 
 pytest_plugins = ["tests.support.edge_fixtures"]
@@ -170,7 +170,7 @@ def test_a_device_cannot_call_as_someone_else(edge: Edge, worker: Responder) -> 
 
 @pytest.fixture
 def trunk(tmp_path: Path) -> Iterator[Responder]:
-    with Responder("127.0.0.2", free_udp_tcp_port("127.0.0.2")) as t:
+    with Responder("127.0.0.2", free_port("127.0.0.2")) as t:
         yield t
 
 
@@ -251,7 +251,7 @@ def test_mwi_notify_from_a_worker_reaches_every_registered_phone(
 def test_forged_in_dialog_requests_go_nowhere_but_a_worker(edge: Edge, worker: Responder) -> None:
     """A request with a To tag and a Route to the edge must not turn the edge into a relay."""
     with (
-        Responder("127.0.0.9", free_udp_tcp_port("127.0.0.9")) as target,
+        Responder("127.0.0.9", free_port("127.0.0.9")) as target,
         sip.transport("udp", edge.addr, "127.0.0.3") as outsider,
     ):
         d = sip.Dialog("sip:x@attacker.example", f"sip:900@{DOMAIN}")

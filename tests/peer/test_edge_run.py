@@ -24,8 +24,8 @@ from tests.support.edge import (
     DOMAIN,
     SECOND_LINE,
     edge_settings,
-    free_udp_tcp_port,
 )
+from tests.support.ports import free_port
 from tests.support.sip import free_ports, write_prompts
 
 RELAIS = str(Path(sys.executable).with_name("relais"))
@@ -52,11 +52,11 @@ def relais_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str
         RELAIS_STORAGE_ROOT=str(tmp_path / "var"),
         RELAIS_DATABASE_URL=database_url,
         RELAIS_SIP_HOST="127.0.0.1",
-        RELAIS_SIP_PORT=str(free_udp_tcp_port()),
-        RELAIS_EDGE__WORKER_PORT=str(free_udp_tcp_port()),
+        RELAIS_SIP_PORT=str(free_port()),
+        RELAIS_EDGE__WORKER_PORT=str(free_port()),
         RELAIS_SWITCH_BASE_PORT=str(free_ports(2)),
-        RELAIS_PORTAL_PORT=str(free_udp_tcp_port()),
-        RELAIS_MQTT_EMBEDDED_PORT=str(free_udp_tcp_port()),
+        RELAIS_PORTAL_PORT=str(free_port()),
+        RELAIS_MQTT_EMBEDDED_PORT=str(free_port()),
         **extra,
     )
     return env
@@ -112,9 +112,9 @@ def test_relais_run_starts_the_edge_the_demo_phone_registers_and_voicemail_works
         args = sipp.argv(
             "trunk_call_audio.xml",
             ("127.0.0.1", port),
-            local=("127.0.0.2", free_udp_tcp_port("127.0.0.2")),
+            local=("127.0.0.2", free_port("127.0.0.2")),
             service=SECOND_LINE,
-            media_port=free_udp_tcp_port("127.0.0.2"),
+            media_port=free_port("127.0.0.2"),
             extra=["-d", "8000", "-key", "headers", "Subject: run"],
         )
         res = sipp.run(args, tmp_path / "call", timeout=60)

@@ -34,10 +34,10 @@ from tests.support.edge import (
     DOMAIN,
     SECOND_LINE,
     edge_settings,
-    free_udp_tcp_port,
     provision,
 )
 from tests.support.phones import Baresip, Linphonec, Phone, rms
+from tests.support.ports import free_port, free_ports
 from tests.support.sip import write_prompts
 from tests.support.sipclient import Responder
 
@@ -107,11 +107,11 @@ class System:
         args = sipp.argv(
             "trunk_call_audio.xml",
             self.edge,
-            local=(TRUNK, free_udp_tcp_port(TRUNK)),
+            local=(TRUNK, free_port(TRUNK)),
             service=line,
             calls=calls,
             rate=rate,
-            media_port=free_udp_tcp_port(TRUNK),
+            media_port=free_port(TRUNK),
             extra=["-d", str(hold_ms), "-key", "headers", headers],
             trace_msg=True,
         )
@@ -142,20 +142,18 @@ def running_system(tmp_path_factory: pytest.TempPathFactory, **env_extra: str) -
         RELAIS_PROMPTS_DIR=str(write_prompts(tmp / "prompts")),
         RELAIS_SIP_HOST="127.0.0.1",
         RELAIS_SIP_ADVERTISED_HOST="127.0.0.1",
-        RELAIS_SIP_PORT=str(free_udp_tcp_port()),
-        RELAIS_EDGE__WORKER_PORT=str(free_udp_tcp_port()),
+        RELAIS_SIP_PORT=str(free_port()),
+        RELAIS_EDGE__WORKER_PORT=str(free_port()),
         RELAIS_SWITCH_HOST="127.0.0.1",
-        RELAIS_SWITCH_BASE_PORT=str(free_udp_tcp_port()),
-        RELAIS_PORTAL_PORT=str(free_udp_tcp_port()),
-        RELAIS_MQTT_EMBEDDED_PORT=str(free_udp_tcp_port()),
+        RELAIS_SWITCH_BASE_PORT=str(free_ports(4)),
+        RELAIS_PORTAL_PORT=str(free_port()),
+        RELAIS_MQTT_EMBEDDED_PORT=str(free_port()),
         RELAIS_WORKERS="2",
         RELAIS_TRUSTED_ADDRESSES=json.dumps([TRUNK]),
         RELAIS_LOG_LEVEL="INFO",
         RELAIS_EDGE__PROBE_INTERVAL="1",
         **env_extra,
     )
-    while int(env["RELAIS_SWITCH_BASE_PORT"]) + 1 == int(env["RELAIS_SIP_PORT"]):
-        env["RELAIS_SWITCH_BASE_PORT"] = str(free_udp_tcp_port())
     log = tmp / "relais.log"
     with log.open("wb") as fh:
         proc = subprocess.Popen(
@@ -364,11 +362,11 @@ def test_a_killed_worker_is_skipped_restarted_and_used_again(system: System) -> 
         sipp.argv(
             "trunk_call_audio.xml",
             system.edge,
-            local=(TRUNK, free_udp_tcp_port(TRUNK)),
+            local=(TRUNK, free_port(TRUNK)),
             service=SECOND_LINE,
             calls=16,
             rate=1,
-            media_port=free_udp_tcp_port(TRUNK),
+            media_port=free_port(TRUNK),
             extra=["-d", "2500", "-key", "headers", "Subject: load"],
         ),
         loader_dir,

@@ -31,10 +31,10 @@ from tests.support.edge import (
     SECOND_LINE,
     Edge,
     edge_settings,
-    free_udp_tcp_port,
     provision,
     running_edge,
 )
+from tests.support.ports import free_port
 from tests.support.sipclient import Responder
 
 pytestmark = pytest.mark.peer
@@ -185,9 +185,9 @@ def test_a_call_over_tcp_completes_while_4200_idle_connections_are_held(
         args = sipp.argv(
             "trunk_call_named.xml",
             system.edge,
-            local=(TRUNK, free_udp_tcp_port(TRUNK)),
+            local=(TRUNK, free_port(TRUNK)),
             service=DEMO_LINE,
-            media_port=free_udp_tcp_port(TRUNK),
+            media_port=free_port(TRUNK),
             extra=[
                 "-t",
                 "t1",

@@ -21,10 +21,10 @@ from store.files import FileStore
 from store.models import Line, Message, NotificationJob
 from tests.peer.test_switch_outdial_notifier import start
 from tests.support.deposit import deposit
-from tests.support.edge import free_udp_tcp_port
 from tests.support.faxes import document, pdf_images, similarity, wait_for
 from tests.support.phone import PROMPTS
 from tests.support.portal import Clock, bearer, make_settings, sign_in
+from tests.support.ports import free_port
 from tests.support.sip import SwitchUnderTest, free_ports, run_worker, stop_process
 
 pytestmark = pytest.mark.peer
@@ -38,7 +38,7 @@ def installation(tmp_path: Path) -> Iterator[SwitchUnderTest]:
     port = free_ports(1)
     settings = {
         "RELAIS_TRUNK_URI": f"sip:127.0.0.1:{port}",
-        "RELAIS_MQTT_EMBEDDED_PORT": str(free_udp_tcp_port()),
+        "RELAIS_MQTT_EMBEDDED_PORT": str(free_port()),
         "RELAIS_PROMPTS_DIR": str(PROMPTS),
     }
     with run_worker(tmp_path, settings, port=port) as sut:

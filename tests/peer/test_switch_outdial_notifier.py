@@ -23,8 +23,8 @@ from media import say
 from store.files import FileStore
 from store.models import NotificationJob, OutboxEvent
 from tests.support.deposit import deposit, set_notifications
-from tests.support.edge import free_udp_tcp_port
 from tests.support.phone import PROMPTS, Phone, Phones, ids
+from tests.support.ports import free_port
 from tests.support.sip import SwitchUnderTest, free_ports, run_worker, stop_process
 
 pytestmark = pytest.mark.peer
@@ -58,7 +58,7 @@ def running(tmp_path: Path, trunk_port: int, **env: str) -> Iterator[SwitchUnder
     broker) and `relais notifier` on its store."""
     settings = {
         "RELAIS_TRUNK_URI": f"sip:127.0.0.1:{trunk_port}",
-        "RELAIS_MQTT_EMBEDDED_PORT": str(free_udp_tcp_port()),
+        "RELAIS_MQTT_EMBEDDED_PORT": str(free_port()),
         "RELAIS_PROMPTS_DIR": str(PROMPTS),
         **env,
     }

@@ -20,20 +20,7 @@ from typing import Any
 from config.settings import Settings, load_settings
 from relais import edge
 from store.session import Store
-from tests.support.postgres import free_port
-
-
-def free_udp_tcp_port(host: str = "127.0.0.1") -> int:
-    """A port free for both UDP and TCP on host."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            try:
-                u.bind((host, port))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port")
+from tests.support.ports import free_port, free_ports
 
 
 @dataclass
@@ -62,12 +49,12 @@ def edge_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settin
             "storage_root": tmp_path / "var",
             "database_url": database_url,
             "sip_host": "127.0.0.1",
-            "sip_port": free_udp_tcp_port(),
+            "sip_port": free_port(),
             "switch_host": "127.0.0.1",
-            "switch_base_port": free_udp_tcp_port(),
+            "switch_base_port": free_ports(4),
             "trusted_addresses": ["127.0.0.2"],
         }
-        edge_over = {"worker_port": free_udp_tcp_port(), **overrides.pop("edge", {})}
+        edge_over = {"worker_port": free_port(), **overrides.pop("edge", {})}
         values.update(overrides)
         base = load_settings(**values)
         if edge_over:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from tests.support.postgres import free_port
+from tests.support.ports import free_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 USER, PASSWORD = "relais", "relais-test-bus"

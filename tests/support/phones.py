@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.support.edge import free_udp_tcp_port
+from tests.support.ports import free_port
 
 
 def tone(path: Path, hz: int, seconds: float = 30.0) -> Path:
@@ -51,7 +51,7 @@ class Phone:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.host = host
-        self.port = free_udp_tcp_port(host)
+        self.port = free_port(host)
         self.log = self.dir / "out.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -169,7 +169,7 @@ class Linphonec(Phone):
         # liblinphone does not start its core without a writable data directory.
         (home / ".local" / "share" / "linphone").mkdir(parents=True, exist_ok=True)
         tone(self.dir / "mic.wav", 600)
-        rtp = free_udp_tcp_port(self.host)
+        rtp = free_port(self.host)
         (self.dir / "linphonerc").write_text(
             f"""[sip]
 sip_port={self.port}

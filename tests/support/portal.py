@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -25,6 +24,7 @@ from store import repository
 from store.files import FileStore
 from store.migrate import upgrade
 from store.session import Store
+from tests.support.ports import free_port
 
 A_NUMBER = "6135550100"
 A_SECOND = "6135550101"
@@ -172,9 +172,7 @@ def make_audio(path: Path, fmt: str, seconds: float = 2.0) -> bytes:
 def serve(app: Any) -> Iterator[str]:
     """The app served by uvicorn on a free loopback port in a thread (streaming responses such
     as server-sent events need a real server); yields its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

@@ -15,7 +15,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 import warnings
 import wave
@@ -35,6 +34,7 @@ from routing.model import LineSettings
 from store import repository
 from store.migrate import upgrade
 from store.session import Store
+from tests.support.ports import free_ports
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "peer" / "scenarios"
 SIPP = "/usr/bin/sipp"
@@ -54,33 +54,6 @@ PROMPT_IDS = {
 
 # ------------------------------------------------------------------------------------------------
 # Ports
-
-_port_lock = threading.Lock()
-_next_port = 20000 + (os.getpid() % 200) * 100
-
-
-def _free(port: int) -> bool:
-    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        with socket.socket(socket.AF_INET, kind) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
-def free_ports(count: int = 1) -> int:
-    """The first of `count` consecutive ports free on UDP and TCP (loopback)."""
-    global _next_port
-    with _port_lock:
-        while True:
-            base = _next_port
-            _next_port += count + (count % 2)
-            if _next_port > 60000:
-                _next_port = 20000
-            if all(_free(base + i) for i in range(count)):
-                return base
-
 
 # ------------------------------------------------------------------------------------------------
 # Audio fixtures

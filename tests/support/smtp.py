@@ -24,7 +24,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.support.postgres import free_port
+from tests.support.ports import free_port
 
 
 @dataclass
