@@ -6,8 +6,9 @@ Rules of this file:
   commits (FileStore.store_file_then_row). Every change of a mailbox's counts goes through
   store.repository.mailbox_changed (the mailbox.counts event) in the same transaction, with a
   message.changed event per message; deposits and deliveries write message.deposited.
-- After a commit that changed counts, `on_counts(line, counts)` is called for each such line
-  (the worker sends the MWI NOTIFYs from there).
+- In a transaction that changes a mailbox's counts, `on_counts(session, line, counts)` reads
+  what showing them needs (the worker: its MWI targets) and returns what to do once the
+  transaction has committed (send the NOTIFYs): no read of its own after the commit.
 - Recordings made by a dialog stream into the worker's spool; a deposit also writes a sidecar
   (who called whom, when) so that a restarted worker delivers what a crash left behind.
 - Recorded audio is trimmed before it is kept: leading and trailing silence, the hang-up click,
@@ -25,7 +26,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,7 +84,10 @@ _DEPOSIT_MAILBOX: Final = select(
 TRAILING_DTMF_S = 1.5
 """How far from the end a DTMF tone that stopped a recording is looked for."""
 
-CountsHook = Callable[[str, repository.Counts], None]
+AfterCommit = Callable[[], object]
+CountsHook = Callable[[Session, str, repository.Counts], AfterCommit]
+"""Called in the transaction that changed the counts of `line`'s mailbox, with the new counts;
+returns what to do after the commit."""
 
 
 @dataclass(frozen=True)
@@ -190,14 +194,24 @@ class Voicemail:
         self.default_language = default_language
         spool.mkdir(parents=True, exist_ok=True)
 
-    def _changed(self, counts: Mapping[str, repository.Counts]) -> None:
+    def _counted(self, s: Session, line: str, after: list[AfterCommit]) -> None:
+        """The counts of `line`'s mailbox changed in `s`: the mailbox.counts event, and in
+        `after` what to do once `s` has committed (on_counts)."""
+        counts = repository.mailbox_changed(s, line, origin="switch")
         if self.on_counts is None:
             return
-        for line, c in counts.items():
+        try:
+            after.append(self.on_counts(s, line, counts))
+        except Exception:  # a lamp is not worth the change: logged, the change commits
+            logger.exception("counts of %s: notification failed", line)
+
+    @staticmethod
+    def _changed(after: Sequence[AfterCommit]) -> None:
+        for fn in after:
             try:
-                self.on_counts(line, c)
+                fn()
             except Exception:
-                logger.exception("counts of %s: notification failed", line)
+                logger.exception("counts changed: notification failed")
 
     def _greetings(self, s: Session, line: str) -> dict[str, str]:
         return {
@@ -322,7 +336,8 @@ class Voicemail:
             "call_id": ctx.call_id[:255],
         }
 
-        def commit() -> tuple[int, repository.Counts]:
+        def commit() -> tuple[int, list[AfterCommit]]:
+            after: list[AfterCommit] = []
             with self.store.transaction() as s:
                 message_id: int = s.execute(_INSERT_MESSAGE, row).scalar_one()
                 if not (recovering and self._logged(s, ctx)):
@@ -342,10 +357,11 @@ class Voicemail:
                         origin="call",
                     ),
                 )
-                return message_id, repository.mailbox_changed(s, ctx.mailbox, origin="switch")
+                self._counted(s, ctx.mailbox, after)
+            return message_id, after
 
         try:
-            message_id, counts = self.files.store_file_then_row(relpath, data, commit)
+            message_id, after = self.files.store_file_then_row(relpath, data, commit)
         except OSError as exc:  # a full disk: nothing of the recording is lost
             logger.error(
                 "%s: message for %s not stored now (%s): its recording stays in the spool and "
@@ -366,7 +382,7 @@ class Voicemail:
             private,
             ctx.mailbox,
         )
-        self._changed({ctx.mailbox: counts})
+        self._changed(after)
         return message_id
 
     # -- fax -------------------------------------------------------------------------------------
@@ -427,7 +443,8 @@ class Voicemail:
         size = len(tif_data) + len(pdf_data)
         now = datetime.now(UTC)
 
-        def commit() -> tuple[int, repository.Counts]:
+        def commit() -> tuple[int, list[AfterCommit]]:
+            after: list[AfterCommit] = []
             with self.store.transaction() as s:
                 message = Message(
                     line_number=ctx.mailbox,
@@ -450,12 +467,13 @@ class Voicemail:
                 s.flush()
                 self._log(s, ctx, "missed", "voicemail", now)
                 self._deposited(s, message)
-                return message.id, repository.mailbox_changed(s, ctx.mailbox, origin="switch")
+                self._counted(s, ctx.mailbox, after)
+            return message.id, after
 
-        def both() -> tuple[int, repository.Counts]:
+        def both() -> tuple[int, list[AfterCommit]]:
             return self.files.store_file_then_row(pdf_rel, pdf_data, commit)
 
-        message_id, counts = self.files.store_file_then_row(relpath, tif_data, both)
+        message_id, after = self.files.store_file_then_row(relpath, tif_data, both)
         tiff.unlink(missing_ok=True)
         logger.info(
             "%s: fax %s (%s pages, %s, %s bit/s) delivered to %s",
@@ -466,7 +484,7 @@ class Voicemail:
             bit_rate,
             ctx.mailbox,
         )
-        self._changed({ctx.mailbox: counts})
+        self._changed(after)
         return message_id
 
     @staticmethod
@@ -723,6 +741,7 @@ class Voicemail:
         self, mailbox: str, message_id: int, change: str, apply: Callable[[Message], bool]
     ) -> None:
         """Apply a change to one message; counts are reported when it changed anything."""
+        after: list[AfterCommit] = []
         with self.store.transaction() as s:
             m = self._message(s, mailbox, message_id)
             if not apply(m):
@@ -733,8 +752,8 @@ class Voicemail:
                     line=mailbox, message_id=m.id, change=change, folder=m.folder, heard=m.heard
                 ),
             )
-            counts = repository.mailbox_changed(s, mailbox, origin="switch")
-        self._changed({mailbox: counts})
+            self._counted(s, mailbox, after)
+        self._changed(after)
 
     def set_heard(self, mailbox: str, message_id: int, heard: bool) -> bool:
         def apply(m: Message) -> bool:
@@ -875,6 +894,7 @@ class Voicemail:
         seconds: float,
     ) -> int:
         written: list[str] = []
+        after: list[AfterCommit] = []
         try:
             with self.store.transaction() as s:
                 sender, name = self._sender(s, mailbox)
@@ -890,13 +910,14 @@ class Voicemail:
                     seconds=seconds,
                     written=written,
                 )
-                counts = {box: repository.mailbox_changed(s, box, origin="switch") for box in done}
+                for box in done:
+                    self._counted(s, box, after)
         except BaseException:
             for relpath in written:
                 self.files.remove(relpath)
             raise
         logger.info("%s message from %s delivered to %s", origin, mailbox, ", ".join(done))
-        self._changed(counts)
+        self._changed(after)
         return len(done)
 
     def send(

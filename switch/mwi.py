@@ -174,6 +174,28 @@ class MwiSender:
             logger.info("MWI re-asserted on %s (%d lamps)", line, len(notifies))
         return len(notifies)
 
+    def prepare(
+        self, session: Session, line: str, counts: Counts, kind: str | None = None
+    ) -> Callable[[], int]:
+        """Read in `session` (the transaction that changed them) how `line`'s counts are shown;
+        returns what sends them once it has committed (the number of NOTIFYs sent)."""
+        notifies = self.notifies(session, line, counts, kind)
+
+        def send() -> int:
+            for n in notifies:
+                self.send(n)
+            if notifies:
+                logger.info(
+                    "MWI of %s (%s new, %s old) to %s",
+                    line,
+                    counts.voice_new,
+                    counts.voice_old,
+                    ", ".join(n.uri for n in notifies),
+                )
+            return len(notifies)
+
+        return send
+
     def counts_changed(
         self, line: str, counts: Counts | None = None, kind: str | None = None
     ) -> int:
@@ -181,18 +203,8 @@ class MwiSender:
         with self.store.read() as s:
             if counts is None:
                 counts = mailbox_counts(s, line)
-            notifies = self.notifies(s, line, counts, kind)
-        for n in notifies:
-            self.send(n)
-        if notifies:
-            logger.info(
-                "MWI of %s (%s new, %s old) to %s",
-                line,
-                counts.voice_new,
-                counts.voice_old,
-                ", ".join(n.uri for n in notifies),
-            )
-        return len(notifies)
+            send = self.prepare(s, line, counts, kind)
+        return send()
 
 
 def send_notify(account: pj.Account, notify: Notify) -> None:

@@ -48,7 +48,6 @@ from routing.model import CallFacts, DialPlan
 from store import repository
 from store.files import FileStore
 from store.permissions import private_process
-from store.repository import Counts
 from store.session import Store
 from switch.b2bua import Decision, Inbound, SwitchCall, op, plan_targets
 from switch.bus import SwitchBus
@@ -237,7 +236,7 @@ class Worker:
                 cfg.mailbox.pin_lockout_failures, cfg.mailbox.pin_lockout_minutes
             ),
             silence_seconds=cfg.mailbox.silence_seconds,
-            on_counts=self._counts_changed,
+            on_counts=self.mwi.prepare,
             default_language=cfg.language,
             min_free_bytes=cfg.mailbox.min_free_mb * 1_000_000,
             calllog=self.calllog,
@@ -251,9 +250,6 @@ class Worker:
         self.dialogs["deposit"] = self.ivr.deposit_dialog
         self.dialogs["retrieval"] = self.ivr.retrieval_dialog
         self.dialogs["fax"] = self.ivr.fax_dialog
-
-    def _counts_changed(self, line: str, counts: Counts) -> None:
-        self.mwi.counts_changed(line, counts)
 
     def send_notify(self, notify: Notify) -> None:
         """Send an MWI NOTIFY from the worker's account (any thread)."""

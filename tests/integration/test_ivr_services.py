@@ -3,8 +3,10 @@ replies and forwards, greetings, and the MWI targets of a change (ivr/services.p
 
 from __future__ import annotations
 
+import functools
 import json
 import wave
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ivr.calllog import CallRecord
 from ivr.pin import LockoutPolicy
@@ -84,7 +87,7 @@ def vm(store: Store, tmp_path: Path, counted: list[tuple[str, repository.Counts]
         FileStore(tmp_path / "var"),
         tmp_path / "var" / "spool" / "w0",
         lockout=LockoutPolicy(5, 15),
-        on_counts=lambda line, c: counted.append((line, c)),
+        on_counts=lambda _s, line, c: functools.partial(counted.append, (line, c)),
     )
 
 
@@ -154,6 +157,44 @@ def test_deposit_trims_and_writes_rows_events_and_counts(
         assert (log.direction, log.disposition) == ("missed", "voicemail")
     assert topics(store, A) == ["call/missed", "message/deposited", "mailbox/counts"]
     assert [(line, cnt.voice_new, cnt.voice_urgent_new) for line, cnt in counted] == [(A, 1, 1)]
+
+
+def test_a_deposits_lamps_are_read_in_its_transaction_and_sent_after_it_commits(
+    vm: Voicemail, store: Store
+) -> None:
+    """The MWI targets are read in the deposit's own transaction (no read of their own after
+    it), and the NOTIFYs go once the message is there for everyone."""
+
+    def stored() -> int:
+        with store.read() as s:
+            return len(s.scalars(select(Message).where(Message.line_number == A)).all())
+
+    seen: list[tuple[str, int, int]] = []
+
+    def on_counts(s: Session, line: str, counts: repository.Counts) -> Callable[[], None]:
+        assert len(s.scalars(select(Message.id)).all()) == 1  # the change is in s
+        seen.append(("read", counts.voice_new, stored()))
+        return lambda: seen.append(("sent", counts.voice_new, stored()))
+
+    vm.on_counts = on_counts
+    c = ctx()
+    _, path = vm.prepare_deposit(c)
+    recording(path, speechlike(2.0))
+    assert vm.deliver(c, path) is not None
+    assert seen == [("read", 1, 0), ("sent", 1, 1)]
+
+
+def test_a_lamp_that_cannot_be_read_does_not_lose_the_message(vm: Voicemail, store: Store) -> None:
+    def on_counts(s: Session, line: str, counts: repository.Counts) -> Callable[[], None]:
+        raise RuntimeError("no lamps today")
+
+    vm.on_counts = on_counts
+    c = ctx()
+    _, path = vm.prepare_deposit(c)
+    recording(path, speechlike(2.0))
+    message_id = vm.deliver(c, path)
+    with store.read() as s:
+        assert message_id is not None and s.get(Message, message_id) is not None
 
 
 def test_too_little_voice_is_discarded_and_logged_missed(vm: Voicemail, store: Store) -> None:

@@ -9,14 +9,17 @@ or without the switch (test_edge_switch.py does the same with real switch worker
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from config.settings import Settings
 from store.session import Store
 from tests.support import sipclient as sip
 from tests.support import sipp
@@ -43,6 +46,25 @@ def start_worker(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     return sipp.start(args, workdir)
 
 
+@contextlib.contextmanager
+def two_sipp_workers(
+    tmp_path: Path, store: Store, **edge: int
+) -> Iterator[tuple[Settings, list[int], list[subprocess.Popen[bytes]]]]:
+    """Settings with `edge` values, the demo line provisioned, and two SIPp workers on the
+    dispatcher's ports (the list may have a worker replaced); every worker stopped at the end."""
+    cfg = edge_settings(tmp_path, store.url, edge=edge)
+    provision(store, cfg)
+    ports = [cfg.switch_base_port, cfg.switch_base_port + 1]
+    workers = [start_worker(p, tmp_path / f"worker{i}") for i, p in enumerate(ports)]
+    try:
+        yield cfg, ports, workers
+    finally:
+        for w in workers:
+            if w.poll() is None:  # one may have been stopped (SIGSTOP)
+                os.kill(w.pid, signal.SIGCONT)
+            sipp.stop(w)
+
+
 def load(edge_addr: tuple[str, int], workdir: Path, calls: int, rate: int) -> sipp.Result:
     args = sipp.argv(
         "trunk_uac.xml",
@@ -58,52 +80,47 @@ def load(edge_addr: tuple[str, int], workdir: Path, calls: int, rate: int) -> si
 
 
 def test_a_killed_worker_is_skipped_and_comes_back(tmp_path: Path, store: Store) -> None:
-    cfg = edge_settings(tmp_path, store.url, edge={"probe_interval": 1})
-    provision(store, cfg)
-    ports = [cfg.switch_base_port, cfg.switch_base_port + 1]
-    workers = [start_worker(p, tmp_path / f"worker{i}") for i, p in enumerate(ports)]
-    try:
-        with running_edge(cfg, workers=2) as e:
-            time.sleep(1.5)  # both probed and active
-            warm = load(e.addr, tmp_path / "warm", calls=40, rate=40)
-            assert (warm.successful, warm.failed) == (40, 0), warm.errors()
-            # SIGKILL worker 0 in the middle of a load.
-            loader = sipp.start(
-                sipp.argv(
-                    "trunk_uac.xml",
-                    e.addr,
-                    local=(TRUNK, free_port(TRUNK)),
-                    service=DEMO_LINE,
-                    calls=200,
-                    rate=40,
-                    media_port=free_port(),
-                    extra=["-d", "500"],
-                ),
-                tmp_path / "during",
-            )
-            time.sleep(2.0)
-            os.killpg(workers[0].pid, signal.SIGKILL)
-            workers[0].wait()
-            assert loader.wait(120) is not None
-            during = sipp.result(loader.returncode, tmp_path / "during")
-            # Only calls established on the killed worker can fail (their BYE finds nobody):
-            # at 40 calls/s and 0.5 s calls, about 10 were up on it.
-            assert during.successful + during.failed == 200
-            assert during.failed <= 20, during.errors()
-            # Once noticed, nothing fails.
-            after = load(e.addr, tmp_path / "after", calls=100, rate=50)
-            assert (after.successful, after.failed) == (100, 0), after.errors()
-            # Back on its port (what the supervisor does), it is probed active and takes calls.
-            workers[0] = start_worker(ports[0], tmp_path / "worker0-again")
-            time.sleep(2.5)
-            back = load(e.addr, tmp_path / "back", calls=40, rate=40)
-            assert (back.successful, back.failed) == (40, 0), back.errors()
-            sipp.stop(workers[0])
-            assert sipp.count(tmp_path / "worker0-again", "INVITE_Recv") >= 10
-            assert "failed (" in e.log_text()  # the failover was logged
-    finally:
-        for w in workers:
-            sipp.stop(w)
+    with (
+        two_sipp_workers(tmp_path, store, probe_interval=1) as (cfg, ports, workers),
+        running_edge(cfg, workers=2) as e,
+    ):
+        time.sleep(1.5)  # both probed and active
+        warm = load(e.addr, tmp_path / "warm", calls=40, rate=40)
+        assert (warm.successful, warm.failed) == (40, 0), warm.errors()
+        # SIGKILL worker 0 in the middle of a load.
+        loader = sipp.start(
+            sipp.argv(
+                "trunk_uac.xml",
+                e.addr,
+                local=(TRUNK, free_port(TRUNK)),
+                service=DEMO_LINE,
+                calls=200,
+                rate=40,
+                media_port=free_port(),
+                extra=["-d", "500"],
+            ),
+            tmp_path / "during",
+        )
+        time.sleep(2.0)
+        os.killpg(workers[0].pid, signal.SIGKILL)
+        workers[0].wait()
+        assert loader.wait(120) is not None
+        during = sipp.result(loader.returncode, tmp_path / "during")
+        # Only calls established on the killed worker can fail (their BYE finds nobody):
+        # at 40 calls/s and 0.5 s calls, about 10 were up on it.
+        assert during.successful + during.failed == 200
+        assert during.failed <= 20, during.errors()
+        # Once noticed, nothing fails.
+        after = load(e.addr, tmp_path / "after", calls=100, rate=50)
+        assert (after.successful, after.failed) == (100, 0), after.errors()
+        # Back on its port (what the supervisor does), it is probed active and takes calls.
+        workers[0] = start_worker(ports[0], tmp_path / "worker0-again")
+        time.sleep(2.5)
+        back = load(e.addr, tmp_path / "back", calls=40, rate=40)
+        assert (back.successful, back.failed) == (40, 0), back.errors()
+        sipp.stop(workers[0])
+        assert sipp.count(tmp_path / "worker0-again", "INVITE_Recv") >= 10
+        assert "failed (" in e.log_text()  # the failover was logged
 
 
 def test_a_worker_that_stops_answering_is_skipped_by_the_probes_alone(
@@ -111,27 +128,22 @@ def test_a_worker_that_stops_answering_is_skipped_by_the_probes_alone(
 ) -> None:
     """A hung worker (or a switch host whose link is cut) is skipped once a probe went
     unanswered for edge.probe_timeout_ms: no call has to find out by waiting for it."""
-    cfg = edge_settings(tmp_path, store.url, edge={"probe_interval": 1, "probe_timeout_ms": 500})
-    provision(store, cfg)
-    ports = [cfg.switch_base_port, cfg.switch_base_port + 1]
-    workers = [start_worker(p, tmp_path / f"worker{i}") for i, p in enumerate(ports)]
-    try:
-        with running_edge(cfg, workers=2) as e:
-            time.sleep(1.5)  # both probed and active
-            warm = load(e.addr, tmp_path / "warm", calls=20, rate=20)
-            assert (warm.successful, warm.failed) == (20, 0), warm.errors()
-            os.kill(workers[0].pid, signal.SIGSTOP)
-            # One probe interval for the next probe, its timeout, and a margin.
-            time.sleep(1 + 0.5 + 1.0)
-            after = load(e.addr, tmp_path / "after", calls=20, rate=20)
-            assert (after.successful, after.failed) == (20, 0), after.errors()
-            log = e.log_text()
-            assert f"worker sip:127.0.0.1:{ports[0]} down (it did not answer in time)" in log
-            assert "failed (" not in log  # no call was sent to it and had to time out
-    finally:
-        os.kill(workers[0].pid, signal.SIGCONT)
-        for w in workers:
-            sipp.stop(w)
+    edge = {"probe_interval": 1, "probe_timeout_ms": 500}
+    with (
+        two_sipp_workers(tmp_path, store, **edge) as (cfg, ports, workers),
+        running_edge(cfg, workers=2) as e,
+    ):
+        time.sleep(1.5)  # both probed and active
+        warm = load(e.addr, tmp_path / "warm", calls=20, rate=20)
+        assert (warm.successful, warm.failed) == (20, 0), warm.errors()
+        os.kill(workers[0].pid, signal.SIGSTOP)
+        # One probe interval for the next probe, its timeout, and a margin.
+        time.sleep(1 + 0.5 + 1.0)
+        after = load(e.addr, tmp_path / "after", calls=20, rate=20)
+        assert (after.successful, after.failed) == (20, 0), after.errors()
+        log = e.log_text()
+        assert f"worker sip:127.0.0.1:{ports[0]} down (it did not answer in time)" in log
+        assert "failed (" not in log  # no call was sent to it and had to time out
 
 
 def test_a_worker_answering_503_is_skipped(tmp_path: Path, store: Store) -> None:

@@ -4,6 +4,7 @@ tests (tests/integration/test_seams_*.py)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import wave
 from collections.abc import Iterator
@@ -135,7 +136,7 @@ def both(store: Store, tmp_path: Path) -> Iterator[Both]:
         lockout=LockoutPolicy(
             env.settings.mailbox.pin_lockout_failures, env.settings.mailbox.pin_lockout_minutes
         ),
-        on_counts=lambda line, c: counted.append((line, c)),
+        on_counts=lambda _s, line, c: functools.partial(counted.append, (line, c)),
     )
     with env.client() as anonymous:
         token = sign_in(anonymous)

@@ -11,7 +11,7 @@ def test_ports_come_from_below_the_ephemeral_range_and_are_never_handed_out_twic
     seen: set[int] = set()
     for _ in range(200):
         base = ports.free_ports(2)
-        assert ports.LOW <= base and base + 2 <= ports._ephemeral_start()
+        assert base >= ports.LOW and base + 2 <= ports._ephemeral_start()
         assert not {base, base + 1} & seen
         seen |= {base, base + 1}
 
