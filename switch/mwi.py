@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import pjsua2 as pj
-from sqlalchemy import select
+from sqlalchemy import bindparam, or_, select, true
 from sqlalchemy.orm import Session
 
 from store.models import Device, Line, NotificationSettings, NotificationTarget
@@ -84,6 +84,27 @@ class Notify:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+_CONTACTS = (
+    select(Device.contact_uri).where(Device.line_number == bindparam("line")).order_by(Device.id)
+)
+_LINE = select(Line.number).where(Line.number == bindparam("line"))
+_TARGETS = (
+    select(NotificationTarget.address, NotificationTarget.types)
+    .outerjoin(
+        NotificationSettings, NotificationSettings.line_number == NotificationTarget.line_number
+    )
+    .where(
+        NotificationTarget.line_number == bindparam("line"),
+        NotificationTarget.channel == "mwi",
+        or_(NotificationSettings.mwi_enabled.is_(None), NotificationSettings.mwi_enabled == true()),
+    )
+    .order_by(NotificationTarget.id)
+)
+"""A line's MWI targets (address, types) unless its MWI is off: built once, run after every
+change of counts (Core, no ORM object)."""
+_TARGET = _TARGETS.where(NotificationTarget.address == bindparam("address"))
+
+
 class NotifyRouter(Protocol):
     def resolve(self, session: Session, number: str) -> tuple[Destination, ...]: ...
 
@@ -92,9 +113,9 @@ class NoEdgeNotifyRouter:
     """The static contacts of the devices of line `number` (nothing for other numbers)."""
 
     def resolve(self, session: Session, number: str) -> tuple[Destination, ...]:
-        contacts: Sequence[str | None] = session.scalars(
-            select(Device.contact_uri).where(Device.line_number == number).order_by(Device.id)
-        ).all()
+        contacts: Sequence[str | None] = (
+            session.execute(_CONTACTS, {"line": number}).scalars().all()
+        )
         return tuple(Destination(c) for c in contacts if c)
 
 
@@ -106,7 +127,7 @@ class EdgeNotifyRouter:
         self.edge = f"{host}:{edge_port}"
 
     def resolve(self, session: Session, number: str) -> tuple[Destination, ...]:
-        if session.get(Line, number) is None:
+        if session.execute(_LINE, {"line": number}).first() is None:
             return ()
         return (Destination(f"sip:{number}@{self.edge}", ((LEG_HEADER, "devices"),)),)
 
@@ -133,21 +154,17 @@ class MwiSender:
     ) -> list[Notify]:
         """The NOTIFYs that show `counts` of `line`'s mailbox on its MWI targets (only the
         target number `target` when given)."""
-        settings = session.get(NotificationSettings, line)
-        if settings is not None and not settings.mwi_enabled:
-            return []
-        query = select(NotificationTarget).where(
-            NotificationTarget.line_number == line, NotificationTarget.channel == "mwi"
-        )
-        if target is not None:
-            query = query.where(NotificationTarget.address == target)
+        if target is None:
+            rows = session.execute(_TARGETS, {"line": line}).all()
+        else:
+            rows = session.execute(_TARGET, {"line": line, "address": target}).all()
         account = f"sip:{line}@{self.domain}"
         out: list[Notify] = []
-        for row in session.scalars(query.order_by(NotificationTarget.id)).all():
-            if not matches(row.types, kind):
+        for address, types in rows:
+            if not matches(types, kind):
                 continue
-            body = message_summary(counts, account, row.types)
-            for dest in self.router.resolve(session, row.address):
+            body = message_summary(counts, account, types)
+            for dest in self.router.resolve(session, address):
                 out.append(Notify(dest.uri, body, dest.headers))
         return out
 
