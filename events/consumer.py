@@ -51,6 +51,7 @@ class DurableConsumer:
         *,
         retention: timedelta = timedelta(hours=168),
         after_commit: Callable[[Event], None] | None = None,
+        made_consumed: Callable[[Event], bool] | None = None,
     ) -> None:
         unknown = set(handlers) - set(EVENT_TYPES)
         if unknown:
@@ -62,6 +63,9 @@ class DurableConsumer:
         self.handlers = dict(handlers)
         self.retention = retention
         self.after_commit = after_commit
+        self.made_consumed = made_consumed
+        """Events written already recorded as consumed by this consumer (events.outbox.enqueue's
+        `consumed_by`): the bus's copy is passed over without a transaction."""
         self.handled = 0
         self.handled_from_bus = 0
         self.subscribed = asyncio.Event()
@@ -182,6 +186,8 @@ class DurableConsumer:
             identifier=f"relais-{self.name}-{uuid.uuid4().hex[:12]}",
             on_subscribed=caught_up,
         ):
+            if self.made_consumed is not None and self.made_consumed(event):
+                continue
             try:
                 if await asyncio.to_thread(self.handle, event):
                     self.handled_from_bus += 1

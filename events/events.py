@@ -90,6 +90,12 @@ class MailboxCounts(Event):
     or "" (anyone else: portal, notifier; also every payload written before this field)."""
 
 
+SWITCH_CONSUMER = "switch"
+"""The durable consumer of the switch (switch.bus): MWI of the changes made by anyone but the
+switch, and outdial requests. A switch-made MailboxCounts is recorded as consumed by it where
+it is written (store.repository.mailbox_changed)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class CallMissed(Event):
     type: ClassVar[str] = "call.missed"
@@ -219,6 +225,17 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
+_HINTS: dict[str, dict[str, Any]] = {}
+
+
+def _type_hints(cls: type[Event]) -> dict[str, Any]:
+    """The field types of an event class, worked out once (typing.get_type_hints is slow)."""
+    hints = _HINTS.get(cls.type)
+    if hints is None:
+        hints = _HINTS[cls.type] = typing.get_type_hints(cls)
+    return hints
+
+
 def parse_event(data: bytes | str | dict[str, Any]) -> Event:
     """Rebuild a typed event from its payload (JSON bytes/str or a dict).
 
@@ -235,7 +252,7 @@ def parse_event(data: bytes | str | dict[str, Any]) -> Event:
     cls = EVENT_TYPES.get(str(data.get("type")))
     if cls is None:
         raise ValueError(f"unknown event type {data.get('type')!r}")
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in data:

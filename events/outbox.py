@@ -10,7 +10,7 @@ Rules of this file:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Final, cast
 
@@ -18,17 +18,21 @@ from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from events.events import Event
-from store.models import OutboxEvent
+from store.models import EventConsumed, OutboxEvent
 
 _OUTBOX: Final = cast(Table, OutboxEvent.__table__)
 _INSERT: Final = insert(_OUTBOX)
+_CONSUMED: Final = insert(cast(Table, EventConsumed.__table__))
 
 
-def enqueue(session: Session, event: Event) -> None:
+def enqueue(session: Session, event: Event, *, consumed_by: Iterable[str] = ()) -> None:
     """Add `event` to the outbox inside the caller's transaction (no commit here).
 
     A Core insert, run at once (after the session's pending changes are flushed, so the order
-    of rows is the order of the changes): the ORM's unit of work costs several times more."""
+    of rows is the order of the changes): the ORM's unit of work costs several times more.
+
+    `consumed_by`: durable consumers (events.consumer) recorded, in the same transaction, as
+    having handled the event already: its producer did what they would do with it."""
     session.execute(
         _INSERT,
         {
@@ -39,6 +43,12 @@ def enqueue(session: Session, event: Event) -> None:
             "attempts": 0,
         },
     )
+    rows = [
+        {"consumer": name, "event_id": event.event_id, "consumed_at": event.at}
+        for name in consumed_by
+    ]
+    if rows:
+        session.execute(_CONSUMED, rows)
 
 
 def backlog(session: Session) -> int:

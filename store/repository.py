@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
-from events.events import MailboxCounts
+from events.events import SWITCH_CONSUMER, MailboxCounts
 from events.outbox import enqueue
 from routing.model import (
     ACCOUNT_PHONE,
@@ -481,7 +481,8 @@ def mailbox_changed(session: Session, number: str, *, origin: str = "") -> Count
     """Record that the counts of `number`'s mailbox may have changed (outbox event).
 
     `origin` "switch": a switch worker made the change and sends the MWI NOTIFYs itself right
-    after its commit; any other change ("" = portal, notifier, ...) is sent by the switch's bus
+    after its commit (the event is recorded as consumed by the switch's bus consumer, which has
+    nothing to do with it); any other change ("" = portal, notifier, ...) is sent by that
     consumer."""
     counts = mailbox_counts(session, number)
     enqueue(
@@ -498,5 +499,6 @@ def mailbox_changed(session: Session, number: str, *, origin: str = "") -> Count
             quota_seconds=counts.quota_seconds,
             origin=origin,
         ),
+        consumed_by=(SWITCH_CONSUMER,) if origin == "switch" else (),
     )
     return counts

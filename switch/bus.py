@@ -9,7 +9,8 @@ Rules of this file:
 - It never blocks the pump thread: its store work (handlers, sweeps) runs on the worker's
   database threads, and SIP work (NOTIFYs, calls) is posted to the pump.
 - mailbox.counts: a change a switch worker made (`origin` "switch") is ignored, since that worker
-  sent the NOTIFYs right after its commit; any other change (portal, notifier; older payloads
+  sent the NOTIFYs right after its commit (the transaction that made it recorded it as consumed
+  here, so neither the bus's copy nor a sweep costs a transaction); any other change (portal, notifier; older payloads
   without `origin`) sends the mailbox's current counts to its MWI targets. Events older than
   MWI_MAX_AGE are ignored (a phone's lamp is re-asserted when it registers).
 - outdial.request: recorded as handled in the consumer's ledger, then, after the commit,
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from events.consumer import DurableConsumer
-from events.events import Event, MailboxCounts, OutdialRequest
+from events.events import SWITCH_CONSUMER, Event, MailboxCounts, OutdialRequest
 from events.mqtt import MqttAddress
 from store import repository
 from switch.mwi import Notify
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CONSUMER = "switch"
+CONSUMER = SWITCH_CONSUMER
 MWI_MAX_AGE = timedelta(minutes=10)
 STOP_SECONDS = 10.0
 
@@ -60,6 +61,11 @@ class _Borrowed(ThreadPoolExecutor):
         return
 
 
+def _switch_made(event: Event) -> bool:
+    """A change of counts a switch worker made: recorded as consumed where it was written."""
+    return isinstance(event, MailboxCounts) and event.origin == "switch"
+
+
 class SwitchBus:
     def __init__(self, worker: BusHost, address: MqttAddress | None, sweep_seconds: float) -> None:
         self.w = worker
@@ -73,6 +79,7 @@ class SwitchBus:
                 OutdialRequest.type: self._on_request,  # type: ignore[dict-item]
             },
             after_commit=self._after_commit,
+            made_consumed=_switch_made,
         )
         self._notifies: dict[str, list[Notify]] = {}
         self._lock = threading.Lock()

@@ -188,6 +188,43 @@ async def test_broker_down_then_up_delivers_every_event_once(
     assert backlog(store) == 0
 
 
+async def test_a_consumer_passes_over_the_bus_copy_of_what_was_recorded_as_its_own(
+    store: Store, mosquitto: Mosquitto
+) -> None:
+    """Events written as consumed by a consumer (outbox.enqueue's consumed_by) that it knows by
+    `made_consumed` cost it no transaction when the bus delivers them; the others are handled."""
+    address = parse_mqtt_url(mosquitto.url)
+    handled: list[int] = []
+    consumer = DurableConsumer(
+        store,
+        "test",
+        {"message.changed": lambda _s, e: handled.append(e.message_id)},  # type: ignore[attr-defined]
+        made_consumed=lambda e: e.message_id % 2 == 1,  # type: ignore[attr-defined]
+    )
+    looked_at: list[int] = []
+    handle = consumer.handle
+
+    def counting(event: Event) -> bool:
+        looked_at.append(event.message_id)  # type: ignore[attr-defined]
+        return handle(event)
+
+    consumer.handle = counting  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(address, stop, sweep_seconds=30))
+    await asyncio.wait_for(consumer.subscribed.wait(), 10)
+    relay = Relay(store, address, poll_seconds=0.02)
+    async with running(relay):
+        with store.transaction() as s:
+            for i in range(6):
+                outbox.enqueue(s, changed(i), consumed_by=("test",) if i % 2 else ())
+        await wait_until(lambda: relay.published == 6 and len(handled) == 3)
+        await asyncio.sleep(0.3)  # the odd ones arrived too, and were passed over
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert sorted(handled) == [0, 2, 4]
+    assert sorted(looked_at) == [0, 2, 4]
+
+
 async def test_embedded_broker_carries_events_and_is_loopback_only(
     sqlite_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:

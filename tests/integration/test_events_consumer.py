@@ -12,8 +12,16 @@ from sqlalchemy.orm import Session
 
 from events import outbox
 from events.consumer import DurableConsumer, topic_filter
-from events.events import Event, MessageChanged, SettingsChanged
-from store.models import EventConsumed
+from events.events import (
+    SWITCH_CONSUMER,
+    Event,
+    MailboxCounts,
+    MessageChanged,
+    SettingsChanged,
+    parse_event,
+)
+from store import repository
+from store.models import EventConsumed, OutboxEvent
 from store.session import Store
 from tests.support.text import exact
 
@@ -50,6 +58,47 @@ def test_handles_each_event_once_and_only_its_types(store: Store) -> None:
     assert consumer.sweep() == 1
     assert consumer.sweep() == 0
     assert seen == [1, 2]
+
+
+def test_an_event_its_producer_recorded_as_consumed_is_left_to_the_others(store: Store) -> None:
+    seen: list[tuple[str, int]] = []
+
+    def consumer(name: str) -> DurableConsumer:
+        return DurableConsumer(
+            store,
+            name,
+            {"message.changed": lambda s, e: seen.append((name, e.message_id))},  # type: ignore[attr-defined]
+        )
+
+    mine, other = consumer("mine"), consumer("other")
+    with store.transaction() as s:
+        outbox.enqueue(s, changed(1), consumed_by=("mine",))
+        outbox.enqueue(s, changed(2))
+    assert (mine.sweep(), other.sweep()) == (1, 2)
+    assert sorted(seen) == [("mine", 2), ("other", 1), ("other", 2)]
+    assert mine.handle(changed(1)) is True  # another event (new id): handled as usual
+
+
+def test_the_switch_records_its_own_changes_of_counts_as_consumed_by_its_bus(store: Store) -> None:
+    """Its worker sent the NOTIFYs itself: the switch's consumer has nothing to do with them,
+    and neither the bus's copy nor a sweep costs it a transaction (switch.bus)."""
+    with store.transaction() as s:
+        repository.create_account(
+            s, number=LINE, name="Sub", password="motdepasse1", pin="4826", language="fr"
+        )
+    with store.transaction() as s:
+        repository.mailbox_changed(s, LINE, origin="switch")
+        repository.mailbox_changed(s, LINE)  # the portal's
+    with store.read() as s:
+        consumed = s.execute(
+            select(EventConsumed.consumer, OutboxEvent.payload).join(
+                OutboxEvent, OutboxEvent.event_id == EventConsumed.event_id
+            )
+        ).all()
+    [(name, payload)] = consumed
+    event = parse_event(payload)
+    assert name == SWITCH_CONSUMER
+    assert isinstance(event, MailboxCounts) and event.origin == "switch"
 
 
 def test_a_failing_handler_leaves_the_event_for_the_next_sweep(store: Store) -> None:
