@@ -20,6 +20,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import math
 import queue
 import resource
 import threading
@@ -279,8 +280,9 @@ class Pump:
         if not self.busy() and time.monotonic() - self._last_activity > IDLE_AFTER:
             longest = IDLE_WAIT_MS
         if self._timers:
+            # Rounded up: a timer due in 0.4 ms is waited for, not spun on with waits of 0.
             delta = self._timers[0].due - time.monotonic()
-            return max(0, min(longest, int(delta * 1000)))
+            return max(0, min(longest, math.ceil(delta * 1000)))
         return longest
 
     def _drain(self) -> bool:

@@ -47,6 +47,16 @@ def test_a_timer_due_soon_shortens_the_idle_wait() -> None:
     assert 0 <= pump._wait_ms() <= 20
 
 
+def test_a_timer_due_within_a_millisecond_is_waited_for_not_spun_on() -> None:
+    """A wait of 0 returns at once: rounding 0.4 ms down would poll in a tight loop until the
+    timer is due (hundreds of rounds per timer, most of a busy pump's CPU)."""
+    pump = bare_pump()
+    pump.call_later(0.0004, lambda: None)
+    assert pump._wait_ms() == 1
+    pump._timers[0].due = time.monotonic() - 0.001  # overdue: run it now
+    assert pump._wait_ms() == 0
+
+
 def test_drain_says_whether_anything_ran() -> None:
     pump = bare_pump()
     assert pump._drain() is False
