@@ -24,7 +24,7 @@ from store.session import Store
 from tests.support import sipclient as sip
 from tests.support import sipp
 from tests.support.edge import DEMO_LINE, edge_settings, provision, running_edge
-from tests.support.ports import free_port
+from tests.support.ports import free_port, free_ports
 from tests.support.sipclient import Responder
 
 TRUNK = "127.0.0.2"
@@ -41,7 +41,7 @@ def start_worker(port: int, workdir: Path) -> subprocess.Popen[bytes]:
         ("", 0),
         local=("127.0.0.1", port),
         calls=0,
-        media_port=free_port(),
+        media_port=free_ports(4),
     )
     return sipp.start(args, workdir)
 
@@ -73,7 +73,7 @@ def load(edge_addr: tuple[str, int], workdir: Path, calls: int, rate: int) -> si
         service=DEMO_LINE,
         calls=calls,
         rate=rate,
-        media_port=free_port(),
+        media_port=free_ports(4),
         extra=["-d", "500"],
     )
     return sipp.run(args, workdir, timeout=120)
@@ -96,7 +96,7 @@ def test_a_killed_worker_is_skipped_and_comes_back(tmp_path: Path, store: Store)
                 service=DEMO_LINE,
                 calls=200,
                 rate=40,
-                media_port=free_port(),
+                media_port=free_ports(4),
                 extra=["-d", "500"],
             ),
             tmp_path / "during",

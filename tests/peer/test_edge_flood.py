@@ -17,7 +17,7 @@ from store import repository
 from tests.peer.test_edge_switch import TRUNK, System, running_system
 from tests.support import sipp
 from tests.support.edge import DOMAIN, SECOND_LINE
-from tests.support.ports import free_port
+from tests.support.ports import free_port, free_ports
 from tests.support.sipclient import Responder
 
 pytestmark = pytest.mark.peer
@@ -57,7 +57,7 @@ def test_a_flood_of_calls_is_answered_or_refused_with_503_and_nothing_dies(
         service=SECOND_LINE,
         calls=CALLS,
         rate=RATE,
-        media_port=free_port(TRUNK),
+        media_port=free_ports(4, TRUNK),
         trace_msg=True,
     )
     sipp.run(args, workdir, timeout=180)
@@ -101,7 +101,7 @@ def test_a_busy_line_still_answers_486_through_the_edge(system: System) -> None:
             system.edge,
             local=(TRUNK, free_port(TRUNK)),
             service=line,
-            media_port=free_port(TRUNK),
+            media_port=free_ports(4, TRUNK),
             trace_msg=True,
         )
         sipp.run(args, workdir, timeout=60)

@@ -26,7 +26,7 @@ from tests.support.edge import (
     DOMAIN,
     SECOND_LINE,
 )
-from tests.support.ports import free_port
+from tests.support.ports import free_port, free_ports
 from tests.support.sipclient import Responder
 
 pytestmark = pytest.mark.peer
@@ -76,7 +76,7 @@ def call(system: System, line: str, name: str, transport: str) -> sipp.Result:  
         system.edge,
         local=(TRUNK, free_port(TRUNK)),
         service=line,
-        media_port=free_port(TRUNK),
+        media_port=free_ports(4, TRUNK),
         extra=[
             "-t",
             "t1" if transport == "tcp" else "u1",

@@ -32,7 +32,7 @@ from tests.support.edge import (
     running_edge,
 )
 from tests.support.phones import Baresip, Linphonec, Phone, rms
-from tests.support.ports import free_port
+from tests.support.ports import free_ports
 
 pytest_plugins = ["tests.support.edge_fixtures"]
 
@@ -86,7 +86,7 @@ def worker_call(cfg: Settings, tmp_path: Path, scenario: str, line: str) -> sipp
         (cfg.sip_host, cfg.sip_port),
         local=(cfg.switch_host, cfg.switch_base_port),
         service=line,
-        media_port=free_port(),
+        media_port=free_ports(4),
     )
     return sipp.run(args, tmp_path / f"sipp-{scenario}", timeout=40)
 

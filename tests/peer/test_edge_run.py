@@ -25,8 +25,8 @@ from tests.support.edge import (
     SECOND_LINE,
     edge_settings,
 )
-from tests.support.ports import free_port
-from tests.support.sip import free_ports, write_prompts
+from tests.support.ports import free_port, free_ports
+from tests.support.sip import write_prompts
 
 RELAIS = str(Path(sys.executable).with_name("relais"))
 
@@ -114,7 +114,7 @@ def test_relais_run_starts_the_edge_the_demo_phone_registers_and_voicemail_works
             ("127.0.0.1", port),
             local=("127.0.0.2", free_port("127.0.0.2")),
             service=SECOND_LINE,
-            media_port=free_port("127.0.0.2"),
+            media_port=free_ports(4, "127.0.0.2"),
             extra=["-d", "8000", "-key", "headers", "Subject: run"],
         )
         res = sipp.run(args, tmp_path / "call", timeout=60)

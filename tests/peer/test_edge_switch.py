@@ -111,7 +111,7 @@ class System:
             service=line,
             calls=calls,
             rate=rate,
-            media_port=free_port(TRUNK),
+            media_port=free_ports(4, TRUNK),
             extra=["-d", str(hold_ms), "-key", "headers", headers],
             trace_msg=True,
         )
@@ -366,7 +366,7 @@ def test_a_killed_worker_is_skipped_restarted_and_used_again(system: System) -> 
             service=SECOND_LINE,
             calls=16,
             rate=1,
-            media_port=free_port(TRUNK),
+            media_port=free_ports(4, TRUNK),
             extra=["-d", "2500", "-key", "headers", "Subject: load"],
         ),
         loader_dir,

@@ -34,7 +34,7 @@ from tests.support.edge import (
     provision,
     running_edge,
 )
-from tests.support.ports import free_port
+from tests.support.ports import free_port, free_ports
 from tests.support.sipclient import Responder
 
 pytestmark = pytest.mark.peer
@@ -187,7 +187,7 @@ def test_a_call_over_tcp_completes_while_4200_idle_connections_are_held(
             system.edge,
             local=(TRUNK, free_port(TRUNK)),
             service=DEMO_LINE,
-            media_port=free_port(TRUNK),
+            media_port=free_ports(4, TRUNK),
             extra=[
                 "-t",
                 "t1",

@@ -39,6 +39,8 @@ def argv(
     extra: list[str] | None = None,
     trace_msg: bool = False,
 ) -> list[str]:
+    """SIPp's command line. `media_port` is the first of the four ports SIPp binds for media
+    (audio and video, RTP and RTCP): take it with tests.support.ports.free_ports(4)."""
     builtin = scenario in ("uac", "uas", "uac_pcap")
     args = ["sipp", f"{target[0]}:{target[1]}"] if target[1] else ["sipp"]
     args += ["-sn", scenario] if builtin else ["-sf", str(SCENARIOS / scenario)]
