@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from events.events import Event
 from store.models import EventConsumed, OutboxEvent
+from store.session import core
 
 _OUTBOX: Final = cast(Table, OutboxEvent.__table__)
 _INSERT: Final = insert(_OUTBOX)
@@ -33,7 +34,8 @@ def enqueue(session: Session, event: Event, *, consumed_by: Iterable[str] = ()) 
 
     `consumed_by`: durable consumers (events.consumer) recorded, in the same transaction, as
     having handled the event already: its producer did what they would do with it."""
-    session.execute(
+    conn = core(session)
+    conn.execute(
         _INSERT,
         {
             "event_id": event.event_id,
@@ -48,7 +50,7 @@ def enqueue(session: Session, event: Event, *, consumed_by: Iterable[str] = ()) 
         for name in consumed_by
     ]
     if rows:
-        session.execute(_CONSUMED, rows)
+        conn.execute(_CONSUMED, rows)
 
 
 def backlog(session: Session) -> int:

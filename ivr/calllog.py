@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from events.events import CallMissed, CallReceived
 from events.outbox import enqueue
 from store.models import CallLogEntry
-from store.session import Store
+from store.session import Store, core
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def log_call(session: Session, record: CallRecord) -> int:
     }
     if record.not_accepted:  # absent, not JSON null, when every answerer accepted
         row["not_accepted"] = list(record.not_accepted)
-    entry_id: int = session.execute(_INSERT, row).scalar_one()
+    entry_id: int = core(session).execute(_INSERT, row).scalar_one()
     started = record.started_at.isoformat()
     if record.direction == "received":
         enqueue(

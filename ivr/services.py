@@ -55,7 +55,7 @@ from media.convert import write_wav
 from store import credentials, repository
 from store.files import FileStore
 from store.models import CallLogEntry, ContactGroup, Greeting, Line, Mailbox, Message
-from store.session import Store
+from store.session import Store, core
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ class Voicemail:
     def _greetings(self, s: Session, line: str) -> dict[str, str]:
         return {
             kind: str(self.files.path(path))
-            for kind, path in s.execute(_GREETINGS, {"line": line}).all()
+            for kind, path in core(s).execute(_GREETINGS, {"line": line}).all()
         }
 
     def confirm_facts(self, line: str) -> tuple[str, str | None]:
@@ -234,7 +234,7 @@ class Voicemail:
     def prepare_deposit(self, ctx: DepositContext) -> tuple[DepositSetup, Path]:
         """Read the mailbox, choose the greeting and write the recording's sidecar."""
         with self.store.read() as s:
-            mailbox = s.execute(_DEPOSIT_MAILBOX, {"line": ctx.mailbox}).one_or_none()
+            mailbox = core(s).execute(_DEPOSIT_MAILBOX, {"line": ctx.mailbox}).one_or_none()
             if mailbox is None:
                 raise repository.NotFound(f"line {ctx.mailbox} has no mailbox")
             counts = repository.mailbox_counts(s, ctx.mailbox)
@@ -339,7 +339,7 @@ class Voicemail:
         def commit() -> tuple[int, list[AfterCommit]]:
             after: list[AfterCommit] = []
             with self.store.transaction() as s:
-                message_id: int = s.execute(_INSERT_MESSAGE, row).scalar_one()
+                message_id: int = core(s).execute(_INSERT_MESSAGE, row).scalar_one()
                 if not (recovering and self._logged(s, ctx)):
                     self._log(s, ctx, "missed", "voicemail", now)
                 enqueue(

@@ -54,6 +54,7 @@ from store.models import (
     RingEntryRow,
     ScreeningEntry,
 )
+from store.session import core
 
 
 class NotFound(LookupError):
@@ -300,14 +301,15 @@ def line_settings(
 ) -> LineSettings | None:
     """The routing engine's view of line `number`, or None when the line does not exist."""
     params = {"number": number}
-    cs = session.execute(_LINE, params).one_or_none()
+    conn = core(session)
+    cs = conn.execute(_LINE, params).one_or_none()
     if cs is None:
         return None
-    entries = session.execute(_RING_ENTRIES, params).all()
-    screening = session.execute(_SCREENING, params).all()
+    entries = conn.execute(_RING_ENTRIES, params).all()
+    screening = conn.execute(_SCREENING, params).all()
     outside = [e.number for e in entries if e.number != ACCOUNT_PHONE]
     local_numbers = (
-        frozenset(session.scalars(_LOCAL_NUMBERS, {"numbers": outside}).all())
+        frozenset(conn.execute(_LOCAL_NUMBERS, {"numbers": outside}).scalars().all())
         if outside
         else frozenset()
     )
@@ -459,14 +461,15 @@ def mailbox_counts(session: Session, number: str) -> Counts:
     One grouped read of the covering index ix_message_counts: a handful of groups, whatever
     the mailbox holds."""
     params = {"number": number}
-    quota = session.execute(_QUOTA, params).scalar_one_or_none()
+    conn = core(session)
+    quota = conn.execute(_QUOTA, params).scalar_one_or_none()
     if quota is None:
         raise NotFound(f"line {number} has no mailbox")
     n_: dict[str, int] = dict.fromkeys(
         ("voice_new", "voice_old", "voice_urgent_new", "voice_urgent_old", "fax_new", "fax_old"), 0
     )
     used = 0.0
-    for folder, kind, heard, urgent, n, seconds in session.execute(_COUNT_GROUPS, params).all():
+    for folder, kind, heard, urgent, n, seconds in conn.execute(_COUNT_GROUPS, params).all():
         used += float(seconds)
         if folder != "inbox":
             continue

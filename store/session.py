@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 _IMMEDIATE = "relais_sqlite_immediate"
@@ -47,6 +47,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def core(session: Session) -> Connection:
+    """The connection of `session`'s transaction, for the Core statements a call runs (its
+    routing reads, the deposit's rows and events, the MWI lookup): Connection.execute costs
+    about half of Session.execute in Python, which adds the ORM's execution context to every
+    statement. Pending ORM changes are flushed first, as Session.execute's autoflush would."""
+    session.flush()
+    return session.connection()
 
 
 class Store:

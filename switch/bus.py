@@ -10,8 +10,9 @@ Rules of this file:
   database threads, and SIP work (NOTIFYs, calls) is posted to the pump.
 - mailbox.counts: a change a switch worker made (`origin` "switch") is ignored, since that worker
   sent the NOTIFYs right after its commit (the transaction that made it recorded it as consumed
-  here, so neither the bus's copy nor a sweep costs a transaction); any other change (portal, notifier; older payloads
-  without `origin`) sends the mailbox's current counts to its MWI targets. Events older than
+  here, so neither the bus's copy nor a sweep costs a transaction); any other change (portal,
+  notifier; older payloads without `origin`) sends the mailbox's current counts to its MWI
+  targets. Events older than
   MWI_MAX_AGE are ignored (a phone's lamp is re-asserted when it registers).
 - outdial.request: recorded as handled in the consumer's ledger, then, after the commit,
   handed to switch.outdial (which drops expired and repeated requests).

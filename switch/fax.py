@@ -26,12 +26,13 @@ from typing import Any
 
 import numpy as np
 import pjsua2 as pj
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from media.fax import FaxOutcome, FaxTerminal, Modem
 from routing.model import CallFacts
 from store.models import Line
+from store.session import core
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +48,12 @@ class FaxCall:
     line: str
 
 
+_FAX_LINE = select(Line.number).where(Line.fax_number == bindparam("number"))
+
+
 def fax_line(session: Session, number: str) -> str | None:
     """The line whose fax number is `number`, if any."""
-    return session.scalar(select(Line.number).where(Line.fax_number == number))
+    return core(session).execute(_FAX_LINE, {"number": number}).scalar()
 
 
 class FaxPort(pj.AudioMediaPort):  # type: ignore[misc]

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from store.models import Device, Line, NotificationSettings, NotificationTarget
 from store.repository import Counts, mailbox_counts
-from store.session import Store
+from store.session import Store, core
 from switch.legs import LEG_HEADER, Destination
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class NoEdgeNotifyRouter:
 
     def resolve(self, session: Session, number: str) -> tuple[Destination, ...]:
         contacts: Sequence[str | None] = (
-            session.execute(_CONTACTS, {"line": number}).scalars().all()
+            core(session).execute(_CONTACTS, {"line": number}).scalars().all()
         )
         return tuple(Destination(c) for c in contacts if c)
 
@@ -127,7 +127,7 @@ class EdgeNotifyRouter:
         self.edge = f"{host}:{edge_port}"
 
     def resolve(self, session: Session, number: str) -> tuple[Destination, ...]:
-        if session.execute(_LINE, {"line": number}).first() is None:
+        if core(session).execute(_LINE, {"line": number}).first() is None:
             return ()
         return (Destination(f"sip:{number}@{self.edge}", ((LEG_HEADER, "devices"),)),)
 
@@ -154,10 +154,11 @@ class MwiSender:
     ) -> list[Notify]:
         """The NOTIFYs that show `counts` of `line`'s mailbox on its MWI targets (only the
         target number `target` when given)."""
+        conn = core(session)
         if target is None:
-            rows = session.execute(_TARGETS, {"line": line}).all()
+            rows = conn.execute(_TARGETS, {"line": line}).all()
         else:
-            rows = session.execute(_TARGET, {"line": line, "address": target}).all()
+            rows = conn.execute(_TARGET, {"line": line, "address": target}).all()
         account = f"sip:{line}@{self.domain}"
         out: list[Notify] = []
         for address, types in rows:
