@@ -202,7 +202,7 @@ class Voicemail:
             return
         try:
             after.append(self.on_counts(s, line, counts))
-        except Exception:  # a lamp is not worth the change: logged, the change commits
+        except Exception:  # a lamp is not worth the change (a database error fails it anyway)
             logger.exception("counts of %s: notification failed", line)
 
     @staticmethod
