@@ -92,7 +92,7 @@ class SwitchBus:
     # -- handlers (database threads, in the consumer's transaction) ------------------------------
 
     def _on_counts(self, session: Session, event: MailboxCounts) -> None:
-        if event.origin == "switch":
+        if _switch_made(event):  # older rows, written before they were recorded as consumed
             return
         if datetime.now(UTC) - event.at > MWI_MAX_AGE:
             return

@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from routing.model import ACCOUNT_PHONE
 from store.models import Device, Line
+from store.session import core
 
 LEG_HEADER = "X-Relais-Leg"
 
@@ -57,6 +58,19 @@ def trunk_uri_for(trunk_uri: str, number: str) -> str | None:
     return f"{m.group(1)}:{number}@{m.group(2)}"
 
 
+_CONTACTS = (
+    select(Device.contact_uri).where(Device.line_number == bindparam("line")).order_by(Device.id)
+)
+
+
+def device_contacts(session: Session, line: str) -> tuple[Destination, ...]:
+    """The static contact URIs of line `line`'s devices (the no-edge way to reach its phones)."""
+    contacts: Sequence[str | None] = (
+        core(session).execute(_CONTACTS, {"line": line}).scalars().all()
+    )
+    return tuple(Destination(c) for c in contacts if c)
+
+
 class NoEdgeResolver:
     def __init__(self, switch_host: str, switch_port: int, trunk_uri: str) -> None:
         self.switch = _host_port(switch_host, switch_port)
@@ -64,10 +78,7 @@ class NoEdgeResolver:
 
     def resolve(self, session: Session, line: str, target: str) -> Resolution:
         if target == ACCOUNT_PHONE:
-            contacts: Sequence[str | None] = session.scalars(
-                select(Device.contact_uri).where(Device.line_number == line).order_by(Device.id)
-            ).all()
-            uris = tuple(Destination(c) for c in contacts if c)
+            uris = device_contacts(session, line)
             return Resolution(uris, 0 if uris else 480)
         if session.get(Line, target) is not None:
             return Resolution((Destination(f"sip:{target}@{self.switch}"),))

@@ -21,7 +21,7 @@ Rules of this file:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,10 +29,10 @@ import pjsua2 as pj
 from sqlalchemy import bindparam, or_, select, true
 from sqlalchemy.orm import Session
 
-from store.models import Device, Line, NotificationSettings, NotificationTarget
+from store.models import Line, NotificationSettings, NotificationTarget
 from store.repository import Counts, mailbox_counts
 from store.session import Store, core
-from switch.legs import LEG_HEADER, Destination
+from switch.legs import LEG_HEADER, Destination, device_contacts
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +84,6 @@ class Notify:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-_CONTACTS = (
-    select(Device.contact_uri).where(Device.line_number == bindparam("line")).order_by(Device.id)
-)
 _LINE = select(Line.number).where(Line.number == bindparam("line"))
 _TARGETS = (
     select(NotificationTarget.address, NotificationTarget.types)
@@ -113,10 +110,7 @@ class NoEdgeNotifyRouter:
     """The static contacts of the devices of line `number` (nothing for other numbers)."""
 
     def resolve(self, session: Session, number: str) -> tuple[Destination, ...]:
-        contacts: Sequence[str | None] = (
-            core(session).execute(_CONTACTS, {"line": number}).scalars().all()
-        )
-        return tuple(Destination(c) for c in contacts if c)
+        return device_contacts(session, number)
 
 
 class EdgeNotifyRouter:
