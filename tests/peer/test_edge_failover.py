@@ -65,8 +65,9 @@ def two_sipp_workers(
             sipp.stop(w)
 
 
-def load(edge_addr: tuple[str, int], workdir: Path, calls: int, rate: int) -> sipp.Result:
-    args = sipp.argv(
+def trunk_calls(edge_addr: tuple[str, int], calls: int, rate: int) -> list[str]:
+    """SIPp calls of 0.5 s from the trunk to the demo line, through the edge."""
+    return sipp.argv(
         "trunk_uac.xml",
         edge_addr,
         local=(TRUNK, free_port(TRUNK)),
@@ -76,7 +77,10 @@ def load(edge_addr: tuple[str, int], workdir: Path, calls: int, rate: int) -> si
         media_port=free_ports(4),
         extra=["-d", "500"],
     )
-    return sipp.run(args, workdir, timeout=120)
+
+
+def load(edge_addr: tuple[str, int], workdir: Path, calls: int, rate: int) -> sipp.Result:
+    return sipp.run(trunk_calls(edge_addr, calls, rate), workdir, timeout=120)
 
 
 def test_a_killed_worker_is_skipped_and_comes_back(tmp_path: Path, store: Store) -> None:
@@ -88,19 +92,7 @@ def test_a_killed_worker_is_skipped_and_comes_back(tmp_path: Path, store: Store)
         warm = load(e.addr, tmp_path / "warm", calls=40, rate=40)
         assert (warm.successful, warm.failed) == (40, 0), warm.errors()
         # SIGKILL worker 0 in the middle of a load.
-        loader = sipp.start(
-            sipp.argv(
-                "trunk_uac.xml",
-                e.addr,
-                local=(TRUNK, free_port(TRUNK)),
-                service=DEMO_LINE,
-                calls=200,
-                rate=40,
-                media_port=free_ports(4),
-                extra=["-d", "500"],
-            ),
-            tmp_path / "during",
-        )
+        loader = sipp.start(trunk_calls(e.addr, calls=200, rate=40), tmp_path / "during")
         time.sleep(2.0)
         os.killpg(workers[0].pid, signal.SIGKILL)
         workers[0].wait()
