@@ -50,7 +50,7 @@ from ivr.envelope import MessageInfo
 from ivr.greeting import GreetingFacts, Selection, select_greeting
 from ivr.pin import Attempt, LockoutPolicy, PinRecord, after_attempt
 from ivr.retrieval import FAX_ENVELOPES, Box, FaxInfo, Opened
-from media import analysis, faxdoc
+from media import analysis, faxdoc, spandsp
 from media.convert import write_wav
 from store import credentials, repository
 from store.files import FileStore
@@ -130,11 +130,29 @@ def read_recording(path: Path) -> NDArray[np.int16]:
 
 
 def cut_trailing_dtmf(samples: NDArray[np.int16]) -> NDArray[np.int16]:
-    """Drop a DTMF tone near the end (the # that stopped an in-band recording) and what follows."""
+    """Drop a DTMF tone near the end (the # that stopped an in-band recording) and what follows.
+
+    spandsp's receiver (C, the one that heard the key during the call) looks at the end
+    first: where it hears no key, the recording is kept whole without the search for where a
+    key starts (most recordings end with a hang-up or silence)."""
     tail = int(TRAILING_DTMF_S * RATE)
     start = max(0, len(samples) - tail)
-    at = analysis.first_dtmf(samples[start:])
+    end = samples[start:]
+    if not _may_hold_key(end):
+        return samples
+    at = analysis.first_dtmf(end)
     return samples if at is None else samples[: start + at]
+
+
+def _may_hold_key(samples: NDArray[np.int16]) -> bool:
+    try:
+        receiver = spandsp.DtmfReceiver()
+    except spandsp.SpandspUnavailable:
+        return True
+    try:
+        return bool(receiver.feed(np.ascontiguousarray(samples, dtype=np.int16)))
+    finally:
+        receiver.close()
 
 
 def clean(samples: NDArray[np.int16]) -> NDArray[np.int16]:

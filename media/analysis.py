@@ -122,6 +122,40 @@ def frame_dbfs(samples: Samples, frame: int = FRAME) -> Floats:
     return levels
 
 
+class Framer:
+    """Cuts a stream into whole frames (float, -1..1) and gives each frame's mean power; what
+    does not fill a frame waits for the next feed. The streaming detectors below take frames
+    from one Framer, so a call's audio is converted and measured once for all of them."""
+
+    def __init__(self, frame: int = FRAME) -> None:
+        self.frame = frame
+        self._pending: Floats = np.zeros(0, dtype=np.float64)
+
+    def feed(self, samples: Samples) -> tuple[Floats, Floats]:
+        """(frames as rows, mean power of each row) completed by these samples."""
+        x = as_float(samples)
+        if len(self._pending):
+            x = np.concatenate([self._pending, x])
+        count = len(x) // self.frame
+        self._pending = x[count * self.frame :]
+        frames = x[: count * self.frame].reshape(count, self.frame)
+        power: Floats = np.einsum("ij,ij->i", frames, frames) / self.frame
+        return frames, power
+
+    def reset(self) -> None:
+        """Forget the partial frame (the stream was passed over)."""
+        self._pending = np.zeros(0, dtype=np.float64)
+
+
+_POWER_FLOOR: Final = 10.0 ** (SILENCE_DBFS / 10.0)
+
+
+def power_dbfs(power: Floats) -> Floats:
+    """Levels in dBFS of mean powers (as frame_dbfs gives for the frames)."""
+    levels: Floats = 10.0 * np.log10(np.maximum(power, _POWER_FLOOR))
+    return levels
+
+
 @dataclass(frozen=True)
 class VadSettings:
     """Voice activity thresholds.
@@ -151,30 +185,29 @@ class VoiceActivity:
     def __init__(self, settings: VadSettings | None = None) -> None:
         self.settings = settings or VadSettings()
         self.floor = self.settings.initial_floor_dbfs
-        self._pending = np.zeros(0, dtype=np.float64)
+        self._framer = Framer()
         self.active_frames = 0
         self.silent_run = 0
 
-    def _decide(self, level: float) -> bool:
-        s = self.settings
-        active = level >= s.min_dbfs and level >= self.floor + s.margin_db
-        self.floor = level if level < self.floor else min(level, self.floor + s.floor_rise_db)
-        return active
-
     def feed(self, samples: Samples) -> list[bool]:
         """Activity of each 20 ms frame completed by this audio."""
-        x = np.concatenate([self._pending, as_float(samples)])
-        count = len(x) // FRAME
-        self._pending = x[count * FRAME :]
+        return self.feed_power(self._framer.feed(samples)[1])
+
+    def feed_power(self, power: Floats) -> list[bool]:
+        """Activity of 20 ms frames given by their mean power (a Framer's second result)."""
+        s = self.settings
+        floor = self.floor
         out: list[bool] = []
-        for level in frame_dbfs(x[: count * FRAME]):
-            active = self._decide(float(level))
+        for level in power_dbfs(power).tolist():
+            active = level >= s.min_dbfs and level >= floor + s.margin_db
+            floor = level if level < floor else min(level, floor + s.floor_rise_db)
             out.append(active)
             if active:
                 self.active_frames += 1
                 self.silent_run = 0
             else:
                 self.silent_run += 1
+        self.floor = floor
         return out
 
     @property
@@ -537,6 +570,15 @@ CED_HZ: Final = 2100.0
 FAX_BLOCK: Final = FRAME
 
 
+def _cos_sin(freqs: Sequence[float], size: int) -> Floats:
+    """(size x 2·tones) real matrix: per tone the cos and the sin column of its DFT bin."""
+    matrix = _dft_matrix(freqs, size)
+    return np.ascontiguousarray(np.stack([matrix.real, matrix.imag], axis=1).reshape(-1, size).T)
+
+
+_FAX_MATRIX: Final = _cos_sin((CNG_HZ, CED_HZ), FAX_BLOCK)
+
+
 @dataclass(frozen=True)
 class FaxToneSettings:
     """Fax tone detection (ITU-T T.30).
@@ -562,10 +604,11 @@ class FaxToneDetector:
 
     def __init__(self, settings: FaxToneSettings | None = None) -> None:
         self.settings = settings or FaxToneSettings()
-        self._pending = np.zeros(0, dtype=np.float64)
-        matrix = _dft_matrix((CNG_HZ, CED_HZ), FAX_BLOCK)
-        self._cos = np.ascontiguousarray(matrix.real.T)
-        self._sin = np.ascontiguousarray(matrix.imag.T)
+        self._framer = Framer(FAX_BLOCK)
+        self._matrix = _FAX_MATRIX
+        floor = 10.0 ** (self.settings.min_tone_dbfs / 10.0) * FAX_BLOCK
+        self._floor_scale = floor * FAX_BLOCK / 2.0
+        self._share_scale = self.settings.min_tone_share * FAX_BLOCK * FAX_BLOCK / 2.0
         self._block_s = FAX_BLOCK / RATE
         self._dropout = max(1, round(self.settings.dropout_s / self._block_s))
         self._on_range = tuple(round(v / self._block_s) for v in self.settings.cng_on_s)
@@ -579,17 +622,19 @@ class FaxToneDetector:
         self._ced_on = 0
         self._ced_gap = 0
 
-    def _classify(self, blocks: Floats) -> NDArray[np.int8]:
-        """Per block (rows of FAX_BLOCK samples): 1 when it holds CNG, 2 CED, 0 neither; all
-        blocks in one matrix product."""
-        energy = np.einsum("ij,ij->i", blocks, blocks)
-        tones = 2.0 * (np.square(blocks @ self._cos) + np.square(blocks @ self._sin)) / FAX_BLOCK
-        floor = 10.0 ** (self.settings.min_tone_dbfs / 10.0) * FAX_BLOCK
-        held = (
-            (energy[:, None] > 0.0)
-            & (tones >= floor)
-            & (tones >= self.settings.min_tone_share * energy[:, None])
-        )
+    def _classify(self, blocks: Floats, power: Floats) -> NDArray[np.int8] | None:
+        """Per block (rows of FAX_BLOCK samples, with their mean power): 1 when it holds CNG,
+        2 CED, 0 neither; None when no block holds either. All blocks in one matrix product.
+
+        A tone's power is 2·|X(f)|²/B (B samples per block); it must reach the floor and
+        `min_tone_share` of the block's energy B·power: both thresholds are taken on |X(f)|²."""
+        parts = blocks @ self._matrix  # cos and sin parts of each tone's DFT bin
+        parts *= parts
+        bins = parts[:, 0::2] + parts[:, 1::2]
+        need = np.maximum(power * self._share_scale, self._floor_scale)
+        held = bins >= need[:, None]
+        if not held.any():
+            return None
         kinds: NDArray[np.int8] = np.where(held[:, 0], 1, np.where(held[:, 1], 2, 0)).astype(
             np.int8
         )
@@ -637,14 +682,26 @@ class FaxToneDetector:
         """The tone ("CNG" or "CED") the first time one is recognised, else None."""
         if self.detected is not None:
             return None
-        x = np.concatenate([self._pending, as_float(samples)])
-        count = len(x) // FAX_BLOCK
-        self._pending = x[count * FAX_BLOCK :]
+        return self.feed_frames(*self._framer.feed(samples))
+
+    def feed_frames(self, blocks: Floats, power: Floats) -> str | None:
+        """`feed` for audio already cut by a Framer of FAX_BLOCK samples."""
+        if self.detected is not None:
+            return None
+        count = len(blocks)
         if count == 0:
             return None
-        kinds = self._classify(x[: count * FAX_BLOCK].reshape(count, FAX_BLOCK))
-        toned = np.flatnonzero(kinds)
+        classified = self._classify(blocks, power)
         hi_off = self._off_range[1]
+        if classified is None:
+            if self._cng_on == 0 and self._ced_on == 0:
+                self._cng_off += count  # the fast path below, for the whole poll at once
+                if self._cng_off > hi_off:
+                    self._bursts = 0
+                return None
+            classified = np.zeros(count, dtype=np.int8)
+        toned = np.flatnonzero(classified)
+        kinds: list[int] = classified.tolist()
         i = 0
         while i < count:
             if kinds[i] == 0 and self._cng_on == 0 and self._ced_on == 0:
@@ -657,7 +714,7 @@ class FaxToneDetector:
                     self._bursts = 0
                 i = j
                 continue
-            kind = int(kinds[i])
+            kind = kinds[i]
             i += 1
             if self._cng_step(kind == 1):
                 self.detected = "CNG"

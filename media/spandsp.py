@@ -42,7 +42,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.dtmf_rx_parms.restype = None
     lib.dtmf_rx_parms.argtypes = [vp, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int]
     lib.dtmf_rx.restype = ctypes.c_int
-    lib.dtmf_rx.argtypes = [vp, i16p, ctypes.c_int]
+    lib.dtmf_rx.argtypes = [vp, vp, ctypes.c_int]  # the samples' address (_address)
     lib.dtmf_rx_get.restype = ctypes.c_size_t
     lib.dtmf_rx_get.argtypes = [vp, ctypes.c_char_p, ctypes.c_int]
     lib.dtmf_rx_free.restype = ctypes.c_int
@@ -102,6 +102,13 @@ def _ptr(samples: NDArray[np.int16]) -> ctypes._Pointer[ctypes.c_int16]:
     return samples.ctypes.data_as(ctypes.POINTER(ctypes.c_int16))
 
 
+def _address(samples: NDArray[np.int16]) -> int:
+    """The address of a contiguous array's first sample: a fifth of the cost of _ptr, for the
+    receiver fed on every poll of every call (the caller keeps the array alive)."""
+    address: int = samples.ctypes.data
+    return address
+
+
 class DtmfReceiver:
     """spandsp's DTMF receiver (Q.24 timing and twist checks, dial tone filtered).
 
@@ -138,7 +145,7 @@ class DtmfReceiver:
             raise ValueError("the DTMF receiver is closed")
         x = _int16(samples)
         if len(x):
-            self._lib.dtmf_rx(self._state, _ptr(x), len(x))
+            self._lib.dtmf_rx(self._state, _address(x), len(x))
         keys = ""
         while True:
             n = int(self._lib.dtmf_rx_get(self._state, self._buffer, _DIGITS_MAX))

@@ -9,6 +9,8 @@ Rules of this file:
 - The listener runs spandsp's DTMF receiver (C, media.spandsp; the numpy detector of
   media.analysis only where libspandsp is missing) and, while a recording waits for silence,
   the voice-activity detector; it posts what it finds to the pump, where the callbacks run.
+  The fax tone and voice detectors take the same 20 ms frames from one Framer per call: the
+  audio is converted and its power measured once per poll for both.
 - In-band detection stops for the rest of a call at the call's first RFC 4733 or SIP INFO digit,
   so a gateway that sends both does not produce every key twice. Audio that nothing looks for
   (in-band off, no silence armed, no fax tone awaited) is skipped unread.
@@ -31,7 +33,7 @@ from typing import Protocol
 import numpy as np
 
 from media import spandsp
-from media.analysis import DtmfDetector, FaxToneDetector, VoiceActivity
+from media.analysis import DtmfDetector, FaxToneDetector, Framer, VoiceActivity
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +70,13 @@ class Watch:
         self.silence: _Silence | None = None
         self.on_fax = on_fax
         self.fax: FaxToneDetector | None = FaxToneDetector() if on_fax is not None else None
+        self.framer = Framer()
+        """The 20 ms frames the fax tone and silence detectors share."""
         self.lock = threading.Lock()
         """Held while the watch is polled: its receiver is never freed in the middle of a feed."""
         self.closed = False
+        self.fd: int | None = None
+        """The listen file, open from the first poll that finds it until the watch closes."""
 
     def keys(self, samples: np.ndarray) -> str:
         """The in-band keys completed by these samples."""
@@ -89,12 +95,18 @@ class Watch:
         self.inband = False
 
     def close(self) -> None:
-        """Free the DTMF receiver (any thread; waits for a poll under way)."""
+        """Free the DTMF receiver and close the file (any thread; waits for a poll under way)."""
         with self.lock:
             self.closed = True
             self._free()
 
     def _free(self) -> None:
+        self._free_keys()
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def _free_keys(self) -> None:
         dtmf, self.dtmf = self.dtmf, None
         if isinstance(dtmf, spandsp.DtmfReceiver):
             dtmf.close()
@@ -169,23 +181,29 @@ class Listener:
 
     def _poll_locked(self, w: Watch, now: float) -> None:
         if not w.inband and w.dtmf is not None:
-            w._free()
+            w._free_keys()
         samples = _read_new(w, skip=not w.inband and w.silence is None and w.fax is None)
         if w.inband and len(samples):
             for key in w.keys(samples):
                 if w.inband:
                     self._post(lambda key=key: w.on_digit(key))  # type: ignore[misc]
-        fax, on_fax = w.fax, w.on_fax
-        if fax is not None and on_fax is not None and len(samples) and fax.feed(samples) == "CNG":
-            w.fax = None
-            self._post(on_fax)
-        silence = w.silence
-        if silence is not None:
-            if len(samples) and any(silence.vad.feed(samples)):
+        fax, on_fax, silence = w.fax, w.on_fax, w.silence
+        if fax is None and silence is None:
+            w.framer.reset()
+        elif len(samples):
+            frames, power = w.framer.feed(samples)
+            if fax is not None and on_fax is not None and fax.feed_frames(frames, power) == "CNG":
+                w.fax = None
+                self._post(on_fax)
+            if silence is not None and any(silence.vad.feed_power(power)):
                 silence.last_voice = now
-            if now - silence.last_voice >= silence.seconds and w.silence is silence:
-                w.silence = None
-                self._post(w.on_silence)
+        if (
+            silence is not None
+            and now - silence.last_voice >= silence.seconds
+            and w.silence is silence
+        ):
+            w.silence = None
+            self._post(w.on_silence)
 
 
 _NOTHING = np.zeros(0, dtype=np.int16)
@@ -194,7 +212,9 @@ _NOTHING = np.zeros(0, dtype=np.int16)
 def _read_new(w: Watch, skip: bool = False) -> np.ndarray:
     """The samples `w`'s file gained since the last read (with `skip`: passed over unread)."""
     try:
-        size = os.path.getsize(w.path)
+        if w.fd is None:
+            w.fd = os.open(w.path, os.O_RDONLY)
+        size = os.fstat(w.fd).st_size
     except OSError:
         return _NOTHING
     end = size - (size - w.offset) % 2
@@ -203,8 +223,6 @@ def _read_new(w: Watch, skip: bool = False) -> np.ndarray:
     if skip:
         w.offset = end
         return _NOTHING
-    with open(w.path, "rb") as fh:
-        fh.seek(w.offset)
-        data = fh.read(end - w.offset)
+    data = os.pread(w.fd, end - w.offset, w.offset)
     w.offset += len(data)
     return np.frombuffer(data[: len(data) - len(data) % 2], dtype="<i2")

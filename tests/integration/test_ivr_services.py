@@ -482,3 +482,25 @@ def test_call_log_rows_survive_a_full_disk(tmp_path: Path) -> None:
             assert vm.calllog.pending == 0
         finally:
             store.dispose()
+
+
+def test_only_a_recording_ending_in_a_key_is_searched_for_where_the_key_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ivr import services
+    from media import analysis
+
+    searched: list[int] = []
+    first_dtmf = analysis.first_dtmf
+
+    def counting(samples: np.ndarray) -> int | None:
+        searched.append(len(samples))
+        return first_dtmf(samples)
+
+    monkeypatch.setattr(analysis, "first_dtmf", counting)
+    plain = np.concatenate([speechlike(2.0), silence(1.0)]).astype(np.int16)
+    assert services.cut_trailing_dtmf(plain) is plain and searched == []
+    keyed = np.concatenate([plain, dtmf_samples("#"), silence(0.3)]).astype(np.int16)
+    cut = services.cut_trailing_dtmf(keyed)
+    assert len(searched) == 1 and len(plain) <= len(cut) < len(keyed)
+    assert first_dtmf(cut[len(plain) :]) is None  # the key is gone with what follows it

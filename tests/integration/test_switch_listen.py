@@ -3,6 +3,7 @@ growing listen file as pjmedia writes it (switch/listen.py)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -123,3 +124,29 @@ def test_keys_come_from_spandsp_and_its_receiver_is_freed_when_nothing_listens(
     grow(path, dtmf_samples("9"))
     listener.poll(w)  # a poll already under way when the call ended does nothing
     assert w.dtmf is None and w.offset < path.stat().st_size
+
+
+def test_the_listen_file_stays_open_between_polls_and_is_closed_with_the_watch(
+    tmp_path: Path,
+) -> None:
+    listener = Listener(lambda fn: None)
+    path = tmp_path / "listen.wav"
+    w = listener.watch(Watch(str(path), lambda k: None, lambda: None))
+    listener.poll(w)  # the recorder has not created the file yet
+    assert w.fd is None
+    path.write_bytes(b"\0" * WAV_HEADER)
+    grow(path, silence(0.25))
+    listener.poll(w)
+    fd = w.fd
+    assert fd is not None and w.offset == path.stat().st_size
+    grow(path, silence(0.25))
+    listener.poll(w)
+    assert w.fd == fd and w.offset == path.stat().st_size  # the same descriptor, read on
+    listener.unwatch(w)
+    assert w.fd is None
+    try:
+        os.fstat(fd)
+    except OSError:
+        pass
+    else:  # the number may have been reused by another open file, never by this one
+        assert os.readlink(f"/proc/self/fd/{fd}") != str(path)

@@ -223,3 +223,22 @@ def test_tone_detection_by_goertzel_matches_the_dft() -> None:
     # A sine of amplitude A over n samples: |X|² = (A·n/2)².
     a = 10 ** (-6 / 20) * math.sqrt(2)
     assert direct == pytest.approx((a * len(x) / 2) ** 2, rel=0.01)
+
+
+def test_one_framer_feeds_the_voice_and_fax_detectors_as_their_own_feeds_do() -> None:
+    # The listener cuts a call's audio into frames once and hands them to both detectors.
+    x = to_int16(np.concatenate([silence(0.5), speech(1.0), sine(1100.0, 0.5, -20.0)]))
+    alone_vad, alone_fax = analysis.VoiceActivity(), analysis.FaxToneDetector()
+    shared_vad, shared_fax = analysis.VoiceActivity(), analysis.FaxToneDetector()
+    framer = analysis.Framer()
+    for at in range(0, len(x), 1999):
+        piece = x[at : at + 1999]
+        frames, power = framer.feed(piece)
+        assert frames.shape == (len(power), analysis.FRAME)
+        assert np.allclose(power, np.mean(np.square(frames), axis=1))
+        assert shared_vad.feed_power(power) == alone_vad.feed(piece)
+        assert shared_fax.feed_frames(frames, power) == alone_fax.feed(piece)
+        assert (shared_fax._cng_on, shared_fax._cng_off) == (alone_fax._cng_on, alone_fax._cng_off)
+    assert shared_vad.voice_s == alone_vad.voice_s > 0.5
+    framer.reset()
+    assert len(framer.feed(x[:100])[1]) == 0  # a partial frame waits, the earlier one is gone
