@@ -99,21 +99,36 @@ def dominant_hz(samples: np.ndarray, rate: int = 8000) -> float:
     return float(np.argmax(spectrum) * rate / len(samples))
 
 
-def write_tone_pcap(
-    path: Path, seconds: float, hz: float, amplitude: float = 0.3, *, syllables: bool = False
-) -> Path:
-    """An RTP stream (PCMA, 20 ms packets) of a tone, as SIPp's play_pcap_audio reads it.
-
-    With `syllables`, the tone is loud for 400 ms then 26 dB softer for 100 ms, over and over
-    (loud at both ends): voice to the IVR's voice-activity detector, which takes a steady tone
-    filling a whole recording for line noise (media.analysis.VadSettings)."""
+def tone_alaw(
+    seconds: float, hz: float, amplitude: float = 0.3, *, syllables: bool = False
+) -> bytes:
+    """A tone as A-law bytes (8 kHz). With `syllables`, the tone is loud for 400 ms then 26 dB
+    softer for 100 ms, over and over (loud at both ends): voice to the IVR's voice-activity
+    detector, which takes a steady tone filling a whole recording for line noise
+    (media.analysis.VadSettings)."""
     pcm = tone(seconds, hz, amplitude)
     if syllables:
         n = len(pcm)
         position = np.arange(n) % 4000  # 500 ms cycles at 8 kHz
         soft = (position >= 3200) & (np.arange(n) < n - 3200)
         pcm = np.where(soft, pcm // 20, pcm).astype("<i2")
-    alaw = audioop.lin2alaw(pcm.tobytes(), 2)
+    return audioop.lin2alaw(pcm.tobytes(), 2)
+
+
+def write_tone_stream(
+    path: Path, seconds: float, hz: float, amplitude: float = 0.3, *, syllables: bool = False
+) -> Path:
+    """tone_alaw as a raw A-law file, as SIPp's rtp_stream action sends it (render's `stream`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(tone_alaw(seconds, hz, amplitude, syllables=syllables))
+    return path
+
+
+def write_tone_pcap(
+    path: Path, seconds: float, hz: float, amplitude: float = 0.3, *, syllables: bool = False
+) -> Path:
+    """An RTP stream (PCMA, 20 ms packets) of tone_alaw, as SIPp's play_pcap_audio reads it."""
+    alaw = tone_alaw(seconds, hz, amplitude, syllables=syllables)
     out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
     seq, ts, ssrc = 1000, 0, 0x1234ABCD
     for i in range(0, len(alaw), 160):
@@ -189,9 +204,22 @@ INFO_POUND = """  <send retrans="500">
   <recv response="200"/>"""
 
 
+PLAY_PCAP = '<exec play_pcap_audio="{{pcap}}"/>'
+
+
 def render(scenario: str, dest: Path, **values: Any) -> Path:
-    """Fill a scenario template; `headers` may be a sequence of 'Name: value' lines."""
+    """Fill a scenario template; `headers` may be a sequence of 'Name: value' lines.
+
+    `stream` (a raw A-law file, write_tone_stream) makes the caller send it with SIPp's
+    rtp_stream action instead of playing `pcap`: rtp_stream serves 20 calls per thread where
+    play_pcap_audio runs a thread per call, and with hundreds of calls at once on two cores
+    those threads send late (measured on the wire: see docs/operations.md)."""
     text = (SCENARIOS / scenario).read_text()
+    stream = values.pop("stream", None)
+    if stream is not None:
+        if PLAY_PCAP not in text:
+            raise KeyError(f"{scenario}: plays no {{{{pcap}}}} to replace with a stream")
+        text = text.replace(PLAY_PCAP, f'<exec rtp_stream="{stream},1,8"/>')
     headers = values.pop("headers", ())
     values["headers"] = "".join(f"      {h}\n" for h in headers)
     values.setdefault("from", '"Test Caller" <sip:6135559999@127.0.0.1>')
