@@ -315,8 +315,9 @@ class Voicemail:
         message, its call-log entry, their events and the new counts are one short transaction
         of Core statements."""
         raw = cut_trailing_dtmf(read_recording(record_path))
-        seconds = analysis.voice_duration(raw)
-        voice = analysis.trim(raw)
+        measured = analysis.measure(raw)
+        seconds = analysis.voice_duration(raw, measured=measured)
+        voice = analysis.trim(raw, measured=measured)
         exists = True
         if min_seconds is None:
             with self.store.read() as s:

@@ -225,11 +225,22 @@ def noise_floor(levels: Floats, settings: VadSettings | None = None) -> float:
     return float(np.percentile(levels, s.floor_percentile)) if len(levels) else SILENCE_DBFS
 
 
-def activity(samples: Samples, settings: VadSettings | None = None) -> NDArray[np.bool_]:
+Measured = tuple[Floats, float]
+"""A recording's frame levels and noise floor (`measure`), for the functions below that take
+`measured=`: a recording both measured for voice and trimmed is measured once."""
+
+
+def measure(samples: Samples, settings: VadSettings | None = None) -> Measured:
+    levels = frame_dbfs(samples)
+    return levels, noise_floor(levels, settings)
+
+
+def activity(
+    samples: Samples, settings: VadSettings | None = None, *, measured: Measured | None = None
+) -> NDArray[np.bool_]:
     """Per whole 20 ms frame of a recording: louder than the recording's noise floor or not."""
     s = settings or VadSettings()
-    levels = frame_dbfs(samples)
-    floor = noise_floor(levels, s)
+    levels, floor = measured if measured is not None else measure(samples, s)
     return np.asarray((levels >= s.min_dbfs) & (levels >= floor + s.margin_db), dtype=np.bool_)
 
 
@@ -264,11 +275,12 @@ def voice_segments(
     *,
     min_voice_ms: int = MIN_VOICE_MS,
     bridge_ms: int = BRIDGE_MS,
+    measured: Measured | None = None,
 ) -> list[Segment]:
     """The stretches of voice: active frames, short gaps bridged, short blips dropped."""
     bridge = bridge_ms * RATE // 1000 // FRAME
     merged: list[list[int]] = []
-    for start, end in runs(activity(samples, settings)):
+    for start, end in runs(activity(samples, settings, measured=measured)):
         if merged and start - merged[-1][1] < bridge:
             merged[-1][1] = end
         else:
@@ -277,9 +289,11 @@ def voice_segments(
     return [Segment(start * FRAME, end * FRAME) for start, end in merged if end - start >= shortest]
 
 
-def voice_duration(samples: Samples, settings: VadSettings | None = None) -> float:
+def voice_duration(
+    samples: Samples, settings: VadSettings | None = None, *, measured: Measured | None = None
+) -> float:
     """Seconds of voice in a recording (the total length of voice_segments)."""
-    return sum(seg.seconds for seg in voice_segments(samples, settings))
+    return sum(seg.seconds for seg in voice_segments(samples, settings, measured=measured))
 
 
 def is_empty_message(
@@ -311,6 +325,7 @@ def sound_bounds(
     *,
     burst_ms: int = BURST_MS,
     burst_gap_ms: int = BURST_GAP_MS,
+    measured: Measured | None = None,
 ) -> tuple[int, int] | None:
     """[first, last) sample of the sound in a recording, without a trailing click; None if silent.
 
@@ -321,8 +336,7 @@ def sound_bounds(
     rises over that level: to the sample, not to the frame.
     """
     s = settings or VadSettings()
-    levels = frame_dbfs(samples)
-    floor = noise_floor(levels, s)
+    levels, floor = measured if measured is not None else measure(samples, s)
     spans = runs((levels >= s.min_dbfs) & (levels >= floor + s.margin_db))
     burst = burst_ms * RATE // 1000
     gap = burst_gap_ms * RATE // 1000
@@ -363,6 +377,7 @@ def trim(
     pad_ms: int = TRIM_PAD_MS,
     burst_ms: int = BURST_MS,
     burst_gap_ms: int = BURST_GAP_MS,
+    measured: Measured | None = None,
 ) -> NDArray[np.int16]:
     """Cut leading silence (if `start`) and trailing silence and click (if `end`).
 
@@ -370,7 +385,9 @@ def trim(
     on each cut side so a word's attack and decay stay whole. A recording without any sound
     becomes empty.
     """
-    bounds = sound_bounds(samples, settings, burst_ms=burst_ms, burst_gap_ms=burst_gap_ms)
+    bounds = sound_bounds(
+        samples, settings, burst_ms=burst_ms, burst_gap_ms=burst_gap_ms, measured=measured
+    )
     if bounds is None:
         return samples[:0]
     pad = pad_ms * RATE // 1000

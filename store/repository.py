@@ -23,6 +23,7 @@ from sqlalchemy import (
     exists,
     func,
     select,
+    true,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
@@ -445,31 +446,46 @@ _COUNT_GROUPS: Final = (
         Message.kind,
         Message.heard,
         Message.urgent,
-        func.count(),
-        func.coalesce(func.sum(Message.duration_seconds), 0.0),
+        func.count().label("n"),
+        func.coalesce(func.sum(Message.duration_seconds), 0.0).label("seconds"),
     )
     .where(Message.line_number == bindparam("number"))
     .group_by(Message.folder, Message.kind, Message.heard, Message.urgent)
+    .subquery()
 )
-_QUOTA: Final = select(Mailbox.quota_seconds).where(Mailbox.line_number == bindparam("number"))
+_COUNTS: Final = (
+    select(
+        Mailbox.quota_seconds,
+        _COUNT_GROUPS.c.folder,
+        _COUNT_GROUPS.c.kind,
+        _COUNT_GROUPS.c.heard,
+        _COUNT_GROUPS.c.urgent,
+        _COUNT_GROUPS.c.n,
+        _COUNT_GROUPS.c.seconds,
+    )
+    .select_from(Mailbox)
+    .outerjoin(_COUNT_GROUPS, true())
+    .where(Mailbox.line_number == bindparam("number"))
+)
 """Built once (a statement's construction costs more than its run)."""
 
 
 def mailbox_counts(session: Session, number: str) -> Counts:
     """Inbox counts by kind/heard/urgent, and the audio held (deleted messages included).
 
-    One grouped read of the covering index ix_message_counts: a handful of groups, whatever
-    the mailbox holds."""
-    params = {"number": number}
-    conn = core(session)
-    quota = conn.execute(_QUOTA, params).scalar_one_or_none()
-    if quota is None:
+    One statement: the mailbox's quota with the grouped read of the covering index
+    ix_message_counts joined in (a handful of groups, whatever the mailbox holds; one row of
+    NULL groups for an empty mailbox, no row for no mailbox)."""
+    rows = core(session).execute(_COUNTS, {"number": number}).all()
+    if not rows:
         raise NotFound(f"line {number} has no mailbox")
     n_: dict[str, int] = dict.fromkeys(
         ("voice_new", "voice_old", "voice_urgent_new", "voice_urgent_old", "fax_new", "fax_old"), 0
     )
     used = 0.0
-    for folder, kind, heard, urgent, n, seconds in conn.execute(_COUNT_GROUPS, params).all():
+    for _, folder, kind, heard, urgent, n, seconds in rows:
+        if folder is None:  # the empty mailbox's row
+            continue
         used += float(seconds)
         if folder != "inbox":
             continue
@@ -477,7 +493,7 @@ def mailbox_counts(session: Session, number: str) -> Counts:
         n_[f"{kind}_{state}"] += int(n)
         if kind == "voice" and urgent:
             n_[f"voice_urgent_{state}"] += int(n)
-    return Counts(**n_, used_seconds=used, quota_seconds=int(quota))
+    return Counts(**n_, used_seconds=used, quota_seconds=int(rows[0][0]))
 
 
 def mailbox_changed(session: Session, number: str, *, origin: str = "") -> Counts:

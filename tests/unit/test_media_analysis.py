@@ -242,3 +242,11 @@ def test_one_framer_feeds_the_voice_and_fax_detectors_as_their_own_feeds_do() ->
     assert shared_vad.voice_s == alone_vad.voice_s > 0.5
     framer.reset()
     assert len(framer.feed(x[:100])[1]) == 0  # a partial frame waits, the earlier one is gone
+
+
+def test_a_recording_measured_once_is_timed_and_trimmed_as_when_measured_twice() -> None:
+    x = to_int16(np.concatenate([silence(0.6), speech(2.0), silence(1.0), click(), silence(0.3)]))
+    measured = analysis.measure(x)
+    assert analysis.voice_duration(x, measured=measured) == analysis.voice_duration(x) > 1.5
+    assert np.array_equal(analysis.trim(x, measured=measured), analysis.trim(x))
+    assert len(analysis.trim(x)) < len(x)
