@@ -9,7 +9,10 @@ Rules of this file:
 - The pump waits in `libHandleEvents` at most BUSY_WAIT_MS while there is work (calls up, a
   command or timer run, a SIP event handled in the last IDLE_AFTER seconds) and IDLE_WAIT_MS
   otherwise: SIP traffic wakes it at once either way, and an idle worker costs almost nothing.
-  A command posted from another thread to an idle worker waits at most IDLE_WAIT_MS.
+  A command posted from another thread while the pump waits wakes it: `post` sends a bare
+  CRLF (a keep-alive, which pjsip drops unparsed) to the pump's own UDP transport, once per
+  wait. The waits are then only a safety net, and a busy pump goes round its loop for SIP
+  events, timers and commands, not 200 times a second.
 - Media clock 8 kHz, null sound device that never closes (sndAutoCloseTime = -1, otherwise the
   conference bridge stops releasing ports), echo canceller off (FIELD-NOTES.md).
 """
@@ -23,6 +26,7 @@ import logging
 import math
 import queue
 import resource
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -33,8 +37,9 @@ import pjsua2 as pj
 
 logger = logging.getLogger(__name__)
 
-BUSY_WAIT_MS = 5
-"""Longest wait in libHandleEvents while there is work (the latency of a posted command)."""
+BUSY_WAIT_MS = 20
+"""Longest wait in libHandleEvents while there is work (a posted command wakes the pump
+sooner: `post`)."""
 IDLE_WAIT_MS = 50
 """Longest wait when idle: 20 rounds a second instead of 200."""
 IDLE_AFTER = 2.0
@@ -168,6 +173,10 @@ class Pump:
         """True while the owner has work under way (calls up): the pump then never waits
         longer than BUSY_WAIT_MS for commands posted from other threads."""
         self._last_activity = time.monotonic()
+        self._waiting = False
+        """True while the pump thread is (about to be) waiting in libHandleEvents."""
+        self._wake: socket.socket | None = None
+        self._wake_to: tuple[str, int] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -233,12 +242,23 @@ class Pump:
         self.transport_ids.append(self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc))
         if c.tcp:
             self.transport_ids.append(self.ep.transportCreate(pj.PJSIP_TRANSPORT_TCP, tc))
+        self._open_wake(self.transport_ids[0])
         self.ep.libStart()
         self.ep.audDevManager().setNullDev()
         # G.711 first (8 kHz bridge, no resampling); wideband codecs stay available.
         for codec, prio in (("PCMU/8000", 255), ("PCMA/8000", 254), ("telephone-event", 253)):
             with contextlib.suppress(pj.Error):
                 self.ep.codecSetPriority(codec, prio)
+
+    def _open_wake(self, udp_transport: int) -> None:
+        """The socket `post` wakes the pump with, aimed at the pump's UDP transport."""
+        port = self.config.port or int(
+            self.ep.transportGetInfo(udp_transport).localName.rsplit(":", 1)[1]
+        )
+        host = self.config.host if self.config.host not in ("0.0.0.0", "") else "127.0.0.1"
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._wake = socket.socket(family, socket.SOCK_DGRAM)
+        self._wake_to = (host, port)
 
     def _main(self, setup: Callable[[Pump], None] | None) -> None:
         try:
@@ -252,7 +272,11 @@ class Pump:
         self._ready.set()
         try:
             while self._running:
+                # Waiting is announced before the queue is looked at (in _wait_ms): a command
+                # posted after that look sees it and wakes the wait.
+                self._waiting = True
                 handled = self.ep.libHandleEvents(self._wait_ms())
+                self._waiting = False
                 if self._drain() or handled:
                     self._last_activity = time.monotonic()
                 if self.on_idle is not None:
@@ -271,6 +295,9 @@ class Pump:
                 pass
             if self.on_destroy is not None:
                 self._run(self.on_destroy)
+            wake, self._wake = self._wake, None
+            if wake is not None:
+                wake.close()
             self.ep.libDestroy()
 
     def _wait_ms(self) -> int:
@@ -314,8 +341,13 @@ class Pump:
     # -- scheduling ------------------------------------------------------------------------------
 
     def post(self, fn: Callable[[], Any]) -> None:
-        """Run `fn` on the pump thread (from any thread)."""
+        """Run `fn` on the pump thread (from any thread); a waiting pump is woken."""
         self._commands.put(fn)
+        wake, to = self._wake, self._wake_to
+        if self._waiting and wake is not None and to is not None and not self.on_pump_thread:
+            self._waiting = False  # one wake per wait
+            with contextlib.suppress(OSError):  # a lost wake costs at most one wait
+                wake.sendto(b"\r\n\r\n", to)
 
     def call_later(self, delay: float, fn: Callable[[], Any]) -> TimerHandle:
         """Run `fn` on the pump thread after `delay` seconds. Pump thread only."""

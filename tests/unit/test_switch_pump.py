@@ -1,12 +1,14 @@
-"""The pump's waits and timers (switch/endpoint.py), without starting a SIP stack: an idle
-worker must cost almost nothing, a busy one must answer posted commands within 5 ms, and a
-cancelled timer must not keep what its function holds alive."""
+"""The pump's waits, wakes and timers (switch/endpoint.py), without starting a SIP stack: an
+idle worker must cost almost nothing, a command posted while the pump waits must wake it, and
+a cancelled timer must not keep what its function holds alive."""
 
 from __future__ import annotations
 
 import gc
 import itertools
 import queue
+import socket
+import threading
 import time
 import weakref
 
@@ -25,6 +27,10 @@ def bare_pump() -> Pump:
     pump._seq = itertools.count()
     pump.busy = lambda: False
     pump._last_activity = time.monotonic()
+    pump._waiting = False
+    pump._wake = None
+    pump._wake_to = None
+    pump._thread = None
     return pump
 
 
@@ -84,3 +90,32 @@ def test_a_cancelled_timer_releases_what_it_holds_at_once() -> None:
     gc.collect()
     assert ref() is None
     assert len(pump._timers) == 1  # still queued, holding nothing
+
+
+def test_a_command_posted_while_the_pump_waits_wakes_it_once() -> None:
+    """The wake is a bare CRLF to the pump's own UDP transport (pjsip drops it as a
+    keep-alive): one per wait, none when the pump is not waiting or posts to itself."""
+    pump = bare_pump()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as transport:
+        transport.bind(("127.0.0.1", 0))
+        transport.settimeout(2)
+        pump._wake = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        pump._wake_to = transport.getsockname()
+        try:
+            pump.post(lambda: None)  # not waiting: the queue is looked at before any wait
+            pump._waiting = True
+            for _ in range(3):  # from a thread other than the pump's
+                pump.post(lambda: None)
+            assert transport.recv(64) == b"\r\n\r\n"
+            assert not pump._waiting
+            transport.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                transport.recv(64)  # the other two posts found the wake under way
+            pump._waiting = True
+            pump._thread = threading.current_thread()  # the pump posting to itself
+            pump.post(lambda: None)
+            with pytest.raises(TimeoutError):
+                transport.recv(64)
+        finally:
+            pump._wake.close()
+    assert pump._drain()
