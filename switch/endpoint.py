@@ -69,9 +69,10 @@ class LibraryLimits:
 
     @property
     def fds_needed(self) -> int:
-        """File descriptors the calls may use: 2 sockets, a player and 2 recorders (and a
-        listen file) per call, plus the process's own."""
-        return 6 * self.max_calls + 256
+        """File descriptors the calls may use: per call 2 sockets, a player, 2 recorders (the
+        message and the listen file) and the listener's reading of the listen file, one spare;
+        plus the process's own."""
+        return 7 * self.max_calls + 256
 
 
 def library_limits(module: Any = pj) -> LibraryLimits:
