@@ -138,21 +138,13 @@ def cut_trailing_dtmf(samples: NDArray[np.int16]) -> NDArray[np.int16]:
     tail = int(TRAILING_DTMF_S * RATE)
     start = max(0, len(samples) - tail)
     end = samples[start:]
-    if not _may_hold_key(end):
-        return samples
+    try:
+        if not spandsp.keys_in(np.ascontiguousarray(end, dtype=np.int16)):
+            return samples
+    except spandsp.SpandspUnavailable:
+        pass  # the numpy search alone
     at = analysis.first_dtmf(end)
     return samples if at is None else samples[: start + at]
-
-
-def _may_hold_key(samples: NDArray[np.int16]) -> bool:
-    try:
-        receiver = spandsp.DtmfReceiver()
-    except spandsp.SpandspUnavailable:
-        return True
-    try:
-        return bool(receiver.feed(np.ascontiguousarray(samples, dtype=np.int16)))
-    finally:
-        receiver.close()
 
 
 def clean(samples: NDArray[np.int16]) -> NDArray[np.int16]:

@@ -144,7 +144,8 @@ class Framer:
 
     def reset(self) -> None:
         """Forget the partial frame (the stream was passed over)."""
-        self._pending = np.zeros(0, dtype=np.float64)
+        if len(self._pending):
+            self._pending = self._pending[:0]
 
 
 _POWER_FLOOR: Final = 10.0 ** (SILENCE_DBFS / 10.0)

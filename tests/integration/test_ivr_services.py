@@ -504,3 +504,9 @@ def test_only_a_recording_ending_in_a_key_is_searched_for_where_the_key_starts(
     cut = services.cut_trailing_dtmf(keyed)
     assert len(searched) == 1 and len(plain) <= len(cut) < len(keyed)
     assert first_dtmf(cut[len(plain) :]) is None  # the key is gone with what follows it
+
+    def missing(samples: np.ndarray) -> str:
+        raise services.spandsp.SpandspUnavailable("no libspandsp here")
+
+    monkeypatch.setattr(services.spandsp, "keys_in", missing)  # without spandsp: numpy alone
+    assert np.array_equal(services.cut_trailing_dtmf(keyed), cut) and len(searched) == 2
