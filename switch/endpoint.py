@@ -172,7 +172,7 @@ class Pump:
         self.transport_ids: list[int] = []
         self.busy: Callable[[], bool] = lambda: False
         """True while the owner has work under way (calls up): the pump then never waits
-        longer than BUSY_WAIT_MS for commands posted from other threads."""
+        longer than BUSY_WAIT_MS (a safety net: a posted command wakes it at once)."""
         self._last_activity = time.monotonic()
         self._waiting = False
         """True while the pump thread is (about to be) waiting in libHandleEvents."""
