@@ -71,6 +71,10 @@ class TimerFired:
 class HungUp:
     """The caller hung up (or the call ended for any reason the dialog did not ask for)."""
 
+    unplayed: float | None = None
+    """Seconds of the running Play not yet sent when the call ended; None when no Play was
+    running (a caller who hangs up as a message ends has heard it)."""
+
 
 @dataclass(frozen=True)
 class EffectDone:

@@ -23,7 +23,8 @@ Rules of this file:
   | rec_recording | # / recorded     | stop / measure the voice (hang-up: Exit, nothing kept) |
   | rec_measuring | done:measure     | too little voice: say so, back; else the review menu   |
   | closing       | played / timeout | a short grace (the end of "goodbye") / hang up, Exit   |
-  | any           | hangup           | Exit                                                   |
+  | any           | hangup           | Exit (in message, within its last HEARD_TAIL_SECONDS:  |
+  |               |                  | the message is heard first)                            |
 - Menus (key -> action): main 1 listen, 2 send a message, 3 options, # exit; message 1 replay,
   2 save, 3 delete, 4 reply, 5 forward, 6 envelope, 7 mark new, # next, * main menu; options
   1 record greeting, 2 choose greeting, 3 record name, 4 change PIN, 5 extra greetings;
@@ -32,7 +33,8 @@ Rules of this file:
   1 keep, 2 listen, 3 record again, * cancel.
 - Order of messages: new (unheard) first, then saved, each oldest first (the runner sorts them;
   urgent new ones lead). A message becomes heard when its audio (or, in envelope-only mode, its
-  envelope) has played to the end, or when it is saved; skipping it keeps it new.
+  envelope) has played to the end, when the caller hangs up in its last HEARD_TAIL_SECONDS
+  (a caller hangs up as it ends), or when it is saved; skipping it keeps it new.
 - Forwarding a private message is refused, and so is replying to one; reply needs a caller who
   is a local line (the runner checks). Destinations are local mailboxes or a group phone code.
 - A new PIN must pass pin.pin_problem (the portal's rules) and be entered twice.
@@ -54,6 +56,7 @@ from ivr.dialog import (
     Event,
     Exit,
     Hangup,
+    HungUp,
     Record,
     RecordFinished,
     StopRecord,
@@ -76,6 +79,9 @@ MAX_DIGITS = 20
 FAX_ENVELOPES = 5
 """New faxes whose envelopes fax autoplay announces after the summary (the newest ones)."""
 GREETING_MAX_SECONDS = 120.0
+HEARD_TAIL_SECONDS = 1.0
+"""A caller who hangs up with no more than this left of a message has heard it: the phone's
+jitter buffer and the caller's reaction put the hang-up of "heard to its end" about here."""
 EXTRA_KINDS = ("busy", "no_answer", "extended_absence")
 
 
@@ -766,8 +772,12 @@ def _closing_timeout(s: RetrievalState, _e: Event) -> R:
     return replace(s, phase="done"), [Hangup(), Exit()]
 
 
-def _gone(s: RetrievalState, _e: Event) -> R:
-    return replace(s, phase="done"), [Exit()]
+def _gone(s: RetrievalState, e: Event) -> R:
+    heard: list[Action] = []
+    unplayed = e.unplayed if isinstance(e, HungUp) else None
+    if s.phase == "message" and unplayed is not None and unplayed <= HEARD_TAIL_SECONDS:
+        s, heard = _heard(s)  # hung up as the message ended: it was heard
+    return replace(s, phase="done"), [*heard, Exit()]
 
 
 _KEYS: Mapping[str, Mapping[str, Callable[[RetrievalState], R]]] = {

@@ -144,6 +144,8 @@ class MediaSession:
         not sent yet at the time the playback was due to end."""
         self._play_token = 0
         self._play_tag = 0
+        self._play_ends_at = 0.0
+        """When the running playlist's audio will all have been sent (time.monotonic)."""
         self._barge_in = False
         self._listen: pj.AudioMediaRecorder | None = None
         self._watch: Watch | None = None
@@ -194,12 +196,15 @@ class MediaSession:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+        unplayed = None
+        if self._player is not None:
+            unplayed = max(0.0, self._play_ends_at - time.monotonic())
         self._release_player()
         if self._recorder is not None:
             self._finish_recording("hangup")
         self._stop_listening()
         self._end_fax()
-        self.events.put(HungUp())
+        self.events.put(HungUp(unplayed))
 
     def _start_listening(self) -> None:
         listener, folder, audio = self.listener, self.listen_dir, self._get_audio()
@@ -281,6 +286,7 @@ class MediaSession:
             return
         self._player = player
         self._barge_in = barge_in
+        self._play_ends_at = ends_at
         self._end_play_at(token, ends_at)
 
     def _end_play_at(self, token: int, ends_at: float) -> None:

@@ -312,6 +312,39 @@ def test_reply_forward_send_and_options_by_phone(ivr: SwitchUnderTest, phones: P
     )
 
 
+def test_hanging_up_as_a_message_ends_hears_it_hanging_up_halfway_keeps_it_new(
+    ivr: SwitchUnderTest, phones: Phones
+) -> None:
+    """A caller hangs up as soon as the message has ended: the hang-up often reaches the
+    switch before its own end of the playback (the phone's jitter buffer, the caller's ear), so
+    a hang-up in the message's last second counts as having heard it; one earlier does not."""
+    owner = subscriber(ivr, "en", skip_pin=True, envelope_mode="message")
+    desk = desk_phone(phones, owner)
+    words = "Hello, this is the dentist's office calling about your appointment next Tuesday."
+    leave(phones.caller("6135551113"), owner, speech(words))
+    leave(phones.caller("6135551114"), owner, speech(words))
+    first, second = owner.messages()
+
+    def listen(new: int, message: Message, until: float) -> None:
+        """Log in, hear the first new message (`message`) up to `until` s, hang up at once."""
+        call = desk.call(pilot(ivr))
+        call.wait_answered()
+        call.hear(*ids("en", say.mailbox_summary(new, 0, "en")))
+        call.press("1")
+        call.hear(*ids("en", "first_new_message"), f"{owner.path(message)}[0:{until:.2f}]")
+        call.hangup()
+        call.wait_ended()
+
+    seconds = len(read_wav(owner.path(first))) / 8000
+    assert seconds > 3.0
+    listen(2, first, seconds - 0.8)  # (the phone hears it some 0.1 to 0.5 s after it is sent)
+    owner.sut.wait_for(lambda: owner.messages()[0].heard)
+    assert not owner.messages()[1].heard
+    listen(1, second, 1.0)  # hung up with seconds left
+    time.sleep(1.0)
+    assert not owner.messages()[1].heard
+
+
 def test_subscribe_for_message_summary_is_answered_489(ivr: SwitchUnderTest) -> None:
     """Without the edge nothing serves message-summary subscriptions: the worker refuses them
     with 489 Bad Event and the Allow-Events header RFC 6665 requires there (relais' pjproject

@@ -1169,6 +1169,38 @@ CASES: list[tuple[str, RetrievalState, Any, str, list[Any], dict[str, Any]]] = [
         {},
     ),
     ("hang-up anywhere", in_menu("message"), HungUp(), "done", [Exit()], {}),
+    (
+        "hang-up as a new message ends: heard",
+        logged("message", cursor=0),
+        HungUp(unplayed=retrieval.HEARD_TAIL_SECONDS),
+        "done",
+        [Effect("set_heard", {"mailbox": BOX, "id": 1, "heard": True}), Exit()],
+        {},
+    ),
+    (
+        "hang-up before a new message's last second: still new",
+        logged("message", cursor=0),
+        HungUp(unplayed=retrieval.HEARD_TAIL_SECONDS + 0.1),
+        "done",
+        [Exit()],
+        {},
+    ),
+    (
+        "hang-up as a heard message ends: nothing to mark",
+        logged("message", cursor=2),
+        HungUp(unplayed=0.2),
+        "done",
+        [Exit()],
+        {},
+    ),
+    (
+        "hang-up in the menu after a message, nothing playing: nothing to mark",
+        in_menu("message", cursor=0),
+        HungUp(unplayed=0.0),
+        "done",
+        [Exit()],
+        {},
+    ),
 ]
 
 
