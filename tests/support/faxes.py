@@ -176,20 +176,6 @@ class FaxSender:
             return self.terminal.outcome
         return phones.pump.call(stop)
 
-        """Disconnect and free the port (pump thread); the sender's outcome."""
-        phones = self.call.phones
-
-        def stop() -> Any:
-            port = self.port
-            outcome = port.finish()
-            phones.forget(port)
-            self.port = None
-            return outcome
-
-        if getattr(self, "port", None) is None:
-            return self.terminal.outcome
-        return phones.pump.call(stop)
-
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
