@@ -54,6 +54,7 @@ class HostPhones(Phones):
         self.ear = Ear(prompts)
         self._calls = 0
         self._street: Phone | None = None
+        self._made: list[Phone] = []
 
     def device(self, username: str, password: str, domain: str) -> DevicePhone:
         return DevicePhone(self, username, password, domain)

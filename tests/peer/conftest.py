@@ -65,6 +65,8 @@ def phone_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phones]
 
 @pytest.fixture
 def phones(phone_endpoint: Phones) -> Iterator[Phones]:
-    """Scripted phones; every call a test leaves up is hung up after it."""
+    """Scripted phones; every call a test leaves up is hung up after it, and the phones it made
+    are freed (the endpoint holds 8 ports)."""
     yield phone_endpoint
     phone_endpoint.hangup_all()
+    phone_endpoint.retire()

@@ -343,6 +343,7 @@ class Phones:
         self.ear = Ear()
         self._calls = 0
         self._street: Phone | None = None
+        self._made: list[Phone] = []
 
     def keep(self, obj: Any) -> Any:
         with self._lock:
@@ -366,8 +367,37 @@ class Phones:
         gc.collect()
 
     def phone(self, number: str) -> Phone:
-        """A phone with its own port (a SIP account: pjsua holds at most 8 of them)."""
-        return Phone(self, number)
+        """A phone with its own port and SIP account, until `retire` (pjsua holds at most 8
+        transports and 8 accounts, the endpoint's own port and the street's included)."""
+        phone = Phone(self, number)
+        with self._lock:
+            self._made.append(phone)
+        return phone
+
+    def retire(self, timeout: float = 10.0) -> None:
+        """Free the phones `phone` made since the last retire (their account and their port),
+        once their calls have ended (the `phones` fixture hangs them up first)."""
+        with self._lock:
+            made, self._made = self._made, []
+            calls = [o for o in self._objects if isinstance(o, Call) and o.phone in made]
+        if not made:
+            return
+        for call in calls:
+            with contextlib.suppress(AssertionError):
+                call.wait_ended(timeout)
+
+        def drop() -> None:
+            for phone in made:
+                account, phone.account = phone.account, None
+                if account is not None:
+                    self.forget(account)
+                    with contextlib.suppress(pj.Error):
+                        account.shutdown()
+                if phone.transport_id is not None:
+                    with contextlib.suppress(pj.Error):
+                        self.pump.ep.transportClose(phone.transport_id)
+
+        self.pump.call(drop)
 
     def caller(self, number: str) -> Phone:
         """A phone calling as `number` from the one shared street port (no account of its
@@ -406,6 +436,7 @@ class Phone:
         """Answer incoming calls (200) instead of refusing them (486); see `wait_incoming`."""
         self.incoming: list[Call] = []
         self._cond = threading.Condition()
+        self.transport_id: int | None = None
         if share is not None:
             self.port, self.account = share.port, share.account
             return
@@ -416,6 +447,7 @@ class Phone:
             tc.port = self.port
             tc.boundAddress = "127.0.0.1"
             tid = phones.pump.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tc)
+            self.transport_id = tid
             cfg = pj.AccountConfig()
             cfg.idUri = f"sip:{number}@127.0.0.1:{self.port}"
             cfg.sipConfig.transportId = tid
