@@ -177,6 +177,17 @@ class FaxSender:
         return phones.pump.call(stop)
 
 
+def receiver_report(sut: Any, last: int = 2) -> str:
+    """The worker's last fax reports ("fax ended: ... N frames (M empty)"), for a failure
+    message: damaged frames at the receiver show as empty ones."""
+    log = getattr(sut, "log", None)
+    try:
+        text = log.read_text(errors="replace") if log is not None else ""
+    except OSError:
+        return ""
+    return "\n".join([line for line in text.splitlines() if "fax ended:" in line][-last:])
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while True:
