@@ -57,7 +57,7 @@ def test_a_fax_to_the_fax_number_arrives_as_tiff_and_pdf(
     call = phones.caller(CALLER).call(f"sip:{number}@{ivr.target}")
     with FaxSender(call, sent, modems=Modem.V29) as sender:
         outcome = sender.wait_done()
-    assert outcome.ok and outcome.pages_tx == 3, (outcome, sender.stats, receiver_report(ivr))
+    assert outcome.ok and outcome.pages_tx == 3, (outcome, sender.stats, receiver_report(ivr.log))
     assert outcome.remote_ident == sub.number  # the worker answers with the line's number
     call.wait_ended()
     fax = one_fax(sub)
@@ -90,7 +90,7 @@ def test_a_fax_heard_during_the_greeting_is_received(
     # CNG from the start, as fax machines do
     with FaxSender(call, sent, modems=Modem.V29) as sender:
         outcome = sender.wait_done()
-    assert outcome.pages_tx == 1, (outcome, sender.stats, receiver_report(ivr))
+    assert outcome.pages_tx == 1, (outcome, sender.stats, receiver_report(ivr.log))
     fax = one_fax(sub)
     assert (fax.pages, fax.fax_status) == (1, "complete")
     got = pdf_images(sub.sut.root / fax.file_path.replace(".tif", ".pdf"), tmp_path)

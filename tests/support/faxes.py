@@ -177,10 +177,9 @@ class FaxSender:
         return phones.pump.call(stop)
 
 
-def receiver_report(sut: Any, last: int = 2) -> str:
-    """The worker's last fax reports ("fax ended: ... N frames (M empty)"), for a failure
-    message: damaged frames at the receiver show as empty ones."""
-    log = getattr(sut, "log", None)
+def receiver_report(log: Path | None, last: int = 2) -> str:
+    """The last fax reports in a worker's log ("fax ended: ... N frames (M empty)"), for a
+    failure message: damaged frames at the receiver show as empty ones."""
     try:
         text = log.read_text(errors="replace") if log is not None else ""
     except OSError:
