@@ -64,7 +64,9 @@ def test_a_fax_to_the_fax_number_arrives_as_tiff_and_pdf(
     assert (fax.pages, fax.fax_status, fax.folder, fax.heard) == (3, "complete", "inbox", False)
     assert fax.caller_number == CALLER
     assert fax.fax_remote_ident == "+1 819 555 0142"
-    assert fax.fax_bit_rate == 9600
+    # The rate both ends trained at: V.29's 9600 bit/s, or its 7200 fallback when a training
+    # failed (a loaded machine does that now and then, as a noisy line does).
+    assert fax.fax_bit_rate == outcome.bit_rate and outcome.bit_rate in (9600, 7200)
     assert fax.file_path.endswith(".tif") and fax.size_bytes > 0
     assert fax.duration_seconds == pytest.approx(fax.size_bytes / 16000, abs=0.01)
     tif = sub.sut.root / fax.file_path
