@@ -88,8 +88,21 @@ class FaxPort(pj.AudioMediaPort):  # type: ignore[misc]
             except Exception:
                 logger.exception("%s: fax end callback failed", self.call_id)
 
+    def destroy(self) -> None:
+        """Take the port out of the bridge now, while this object is whole (the thread that
+        made it, after `finish`); idempotent.
+
+        Never leave that to the last reference going away: Python clears the object's
+        attributes before pjsua2's destructor runs, the bridge's clock thread can call
+        `onFrameReceived` on the half-freed object in between, and that call's own reference
+        frees it a second time (a worker died so, right after a fax call ended). pjsua2's
+        destructor waits for a callback in progress and stops later ones; run here, every
+        callback finds the object intact."""
+        if self.thisown:
+            pj.AudioMediaPort.__swig_destroy__(self)
+
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:
-        if "_lock" not in self.__dict__:  # being destroyed: the bridge may still call once
+        if "_lock" not in self.__dict__:  # a port dropped without destroy(): see there
             return
         try:
             data = bytes(frame.buf)
@@ -135,6 +148,17 @@ class FaxPort(pj.AudioMediaPort):  # type: ignore[misc]
             return outcome
 
 
+def _connected(port: FaxPort, audio: pj.AudioMedia) -> FaxPort:
+    """`port` connected both ways to a call's `audio`; destroyed when that fails."""
+    try:
+        audio.startTransmit(port)
+        port.startTransmit(audio)
+    except BaseException:
+        port.destroy()
+        raise
+    return port
+
+
 class FaxReception:
     """A call's fax receiver on the pump thread: the port, connected both ways to the call."""
 
@@ -153,9 +177,7 @@ class FaxReception:
     ) -> FaxReception:
         """Answer as a fax machine on `audio`, writing the pages to the TIFF file `path`."""
         terminal = FaxTerminal(receive_to=Path(path), ident=ident)
-        port = FaxPort(terminal, call_id, on_end)
-        audio.startTransmit(port)
-        port.startTransmit(audio)
+        port = _connected(FaxPort(terminal, call_id, on_end), audio)
         logger.info("%s: fax receiver started (ident %r)", call_id, ident)
         return cls(port, audio)
 
@@ -172,9 +194,7 @@ class FaxReception:
         at most: under load the faster V.17 trains badly, and a page sent at 9600 bit/s is
         still well under a minute)."""
         terminal = FaxTerminal(send_from=path, calling=True, ident=ident, modems=SEND_MODEMS)
-        port = FaxPort(terminal, call_id, on_end)
-        audio.startTransmit(port)
-        port.startTransmit(audio)
+        port = _connected(FaxPort(terminal, call_id, on_end), audio)
         logger.info("%s: fax sender started (ident %r)", call_id, ident)
         return cls(port, audio)
 
@@ -199,7 +219,7 @@ class FaxReception:
             port.frames_in,
             port.frames_lost,
         )
-        del port  # the bridge port is destroyed here, on the pump thread
+        port.destroy()
         return outcome
 
 

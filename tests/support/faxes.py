@@ -168,6 +168,7 @@ class FaxSender:
         def stop() -> Any:
             port = self.port
             outcome = port.finish()
+            port.destroy()
             phones.forget(port)
             self.port = None
             return outcome

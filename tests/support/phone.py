@@ -30,6 +30,7 @@ import numpy as np
 import pjsua2 as pj
 
 from switch.endpoint import EndpointConfig, Pump
+from switch.fax import FaxPort
 from tests.support.sip import free_ports
 
 RATE = 8000
@@ -363,6 +364,8 @@ class Phones:
                 obj._call = obj._audio = obj._recorder = None
             elif isinstance(obj, Phone):
                 obj.account = None
+            elif isinstance(obj, FaxPort):
+                obj.destroy()  # never by its last reference (switch.fax.FaxPort.destroy)
         self._objects.clear()
         gc.collect()
 
