@@ -7,7 +7,8 @@ Rows (each names the worker layout: workers x call slots, and the pjsua2 build):
   rate;
 - INVITE -> 200 OK latency p50/p99 at 50 calls/s;
 - switch CPU per completed voicemail call (all workers' user + system time over a step, at the
-  50 calls/s step), idle CPU of all workers, RSS per worker, and RSS growth per 1,000 calls
+  50 calls/s step; also in units of a fixed CPU workload run in this process, cpu_reference,
+  since the machine's speed moves from day to day by more than a code change), idle CPU of all workers, RSS per worker, and RSS growth per 1,000 calls
   over steps repeated at 50 calls/s once the rate steps are done (what a call leaves behind,
   not the working set of a higher rate), with the growth since the warm-up step next to it;
 - concurrent 60 s deposits held: every slot of every worker filled (capacity read from the
@@ -26,9 +27,11 @@ the holes that left in the messages were the load generator's, not the switch's.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -42,7 +45,9 @@ from pathlib import Path
 import psutil
 
 from config.settings import default_workers
-from routing.model import PhoneState
+from routing.engine import decide
+from routing.model import CallFacts, LineSettings, PhoneState
+from tests.bench.bench_routing import STRANGER, _call, full_line
 from tests.bench.table import Row
 from tests.bench.wavcheck import check_file
 from tests.support.sip import (
@@ -292,6 +297,44 @@ def idle_cpu(meter: Meter, seconds: float = IDLE_S) -> float:
     return (meter.cpu() - before) / seconds
 
 
+CPU_REFERENCE_ROUNDS = 5
+CPU_REFERENCE_N = 2000
+
+
+@functools.cache
+def _reference_call() -> tuple[LineSettings, CallFacts]:
+    """One settings object for every round: the engine's plan cache then answers by identity
+    (an equal but new object is compared field by field, lists included)."""
+    return full_line(1000), _call(STRANGER)
+
+
+def cpu_reference() -> float:
+    """CPU ms of a fixed workload in this process, the best of CPU_REFERENCE_ROUNDS: 2,000
+    routing decisions (Python, as the workers' dialogs and pump) and 2,000 datagrams of 172
+    bytes (an RTP packet's size) sent and received on the loopback (the kernel, as the media
+    threads). The machine's own speed moves from day to day by more than a code change does;
+    the CPU row is also given in units of this reference, measured in the same run."""
+    settings, call = _reference_call()
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        rx.bind(("127.0.0.1", 0))
+        to = rx.getsockname()
+        packet = bytes(172)
+        best = float("inf")
+        for _ in range(CPU_REFERENCE_ROUNDS):
+            started = time.process_time()
+            for _ in range(CPU_REFERENCE_N):
+                decide(settings, call)
+                tx.sendto(packet, to)
+                rx.recv(2048)
+            best = min(best, time.process_time() - started)
+    finally:
+        rx.close()
+        tx.close()
+    return 1000 * best
+
+
 def reference(work: Path) -> float:
     """SIPp UAC -> SIPp UAS, highest clean rate found (calls/s)."""
     best = 0.0
@@ -401,6 +444,7 @@ def run() -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="relais-bench-sip-") as tmp_name:
         tmp = Path(tmp_name)
+        cpu_ref = cpu_reference()
         ref = reference(tmp)
         rows.append(
             Row(
@@ -482,7 +526,8 @@ def run() -> list[Row]:
                 AREA,
                 f"switch CPU per voicemail call at {at.rate:g} calls/s (ms; {where})",
                 f"{cpu_ms:.1f}",
-                f"{at.stored} calls, {at.cpu_s:.1f} CPU s",
+                f"{at.stored} calls, {at.cpu_s:.1f} CPU s; {cpu_ms / cpu_ref:.2f} x the CPU "
+                f"reference workload ({cpu_ref:.1f} ms in this run, cpu_reference)",
                 "<= 12",
             ),
             Row(
