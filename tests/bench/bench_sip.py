@@ -312,8 +312,9 @@ def cpu_reference() -> float:
     """CPU ms of a fixed workload in this process, the best of CPU_REFERENCE_ROUNDS: 2,000
     routing decisions (Python, as the workers' dialogs and pump) and 2,000 datagrams of 172
     bytes (an RTP packet's size) sent and received on the loopback (the kernel, as the media
-    threads). The machine's own speed moves from day to day by more than a code change does;
-    the CPU row is also given in units of this reference, measured in the same run."""
+    threads). The machine's own speed moves from day to day, even from minute to minute, by
+    more than a code change does: the CPU row is also given in units of this reference,
+    measured at the start of the run and again right after the rate steps (their mean)."""
     settings, call = _reference_call()
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -484,10 +485,12 @@ def run() -> list[Row]:
             if at is None or not at.clean:
                 at = run_step(sut, ports, tmp / "lat", LATENCY_RATE, audio, meter)
                 steps.append(at)
+            cpu_ref_after = cpu_reference()
             rtt = sorted(at.rtt)
             p50 = statistics.median(rtt) if rtt else float("nan")
             p99 = rtt[min(len(rtt) - 1, int(len(rtt) * 0.99))] if rtt else float("nan")
             cpu_ms = 1000 * at.cpu_s / max(1, at.stored)
+            cpu_ref_mean = (cpu_ref + cpu_ref_after) / 2
             # RSS growth: from after the first step (warm-up) to now, per call handled since
             # (this includes the working set of the higher rates' calls in flight), then what
             # repeated steps at LATENCY_RATE, a load the workers have already held, add: what
@@ -526,8 +529,9 @@ def run() -> list[Row]:
                 AREA,
                 f"switch CPU per voicemail call at {at.rate:g} calls/s (ms; {where})",
                 f"{cpu_ms:.1f}",
-                f"{at.stored} calls, {at.cpu_s:.1f} CPU s; {cpu_ms / cpu_ref:.2f} x the CPU "
-                f"reference workload ({cpu_ref:.1f} ms in this run, cpu_reference)",
+                f"{at.stored} calls, {at.cpu_s:.1f} CPU s; {cpu_ms / cpu_ref_mean:.2f} x the "
+                f"CPU reference workload (cpu_reference: {cpu_ref:.1f} ms at the start of this "
+                f"run, {cpu_ref_after:.1f} ms after the rate steps)",
                 "<= 12",
             ),
             Row(
