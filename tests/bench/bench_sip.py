@@ -8,9 +8,10 @@ Rows (each names the worker layout: workers x call slots, and the pjsua2 build):
 - INVITE -> 200 OK latency p50/p99 at 50 calls/s;
 - switch CPU per completed voicemail call (all workers' user + system time over a step, at the
   50 calls/s step; also in units of a fixed CPU workload run in this process, cpu_reference,
-  since the machine's speed moves from day to day by more than a code change), idle CPU of all workers, RSS per worker, and RSS growth per 1,000 calls
-  over steps repeated at 50 calls/s once the rate steps are done (what a call leaves behind,
-  not the working set of a higher rate), with the growth since the warm-up step next to it;
+  since the machine's speed moves from day to day by more than a code change), idle CPU of
+  all workers, RSS per worker, and RSS growth per 1,000 calls over steps repeated at 50
+  calls/s once the rate steps are done (what a call leaves behind, not the working set of a
+  higher rate), with the growth since the warm-up step next to it;
 - concurrent 60 s deposits held: every slot of every worker filled (capacity read from the
   workers' status, not assumed), a few calls past it that must get 503, and every stored
   message intact.

@@ -24,8 +24,8 @@ SCRIPT = textwrap.dedent(
     import time
 
     import numpy as np
-    import pjsua2 as pj
 
+    from switch.endpoint import EndpointConfig, Pump
     from switch.fax import FaxPort
 
 
@@ -56,33 +56,32 @@ SCRIPT = textwrap.dedent(
             pass
 
 
+    def cycles(rng):
+        received = 0
+        for _ in range(150):
+            a = FaxPort(Terminal(), "a", lambda _o: None)
+            b = FaxPort(Terminal(), "b", lambda _o: None)
+            a.startTransmit(b)
+            b.startTransmit(a)
+            assert a.terminal.entered.wait(5), "the bridge never called the port"
+            time.sleep(rng.uniform(0, 0.02))
+            spin(0.025)
+            for port in (a, b):
+                port.finish()
+                port.destroy()
+                received += port.frames_in
+            del a, b, port
+        return received
+
+
     sys.setswitchinterval(1.0)  # nobody takes the GIL from the spinning thread
-    ep = pj.Endpoint()
-    ep.libCreate()
-    cfg = pj.EpConfig()
-    cfg.uaConfig.threadCnt = 0
-    cfg.uaConfig.mainThreadOnly = False
-    cfg.logConfig.level = cfg.logConfig.consoleLevel = 0
-    cfg.medConfig.clockRate = cfg.medConfig.sndClockRate = 8000
-    ep.libInit(cfg)
-    ep.libStart()
-    ep.audDevManager().setNullDev()
-    rng = random.Random(7)
-    received = 0
-    for _ in range(150):
-        a = FaxPort(Terminal(), "a", lambda _o: None)
-        b = FaxPort(Terminal(), "b", lambda _o: None)
-        a.startTransmit(b)
-        b.startTransmit(a)
-        assert a.terminal.entered.wait(5), "the bridge never called the port"
-        time.sleep(rng.uniform(0, 0.02))
-        spin(0.025)
-        for port in (a, b):
-            port.finish()
-            port.destroy()
-            received += port.frames_in
-        del a, b, port
-    ep.libDestroy()
+    # The worker's own library set-up (null sound device, 8 kHz bridge), on its pump thread.
+    pump = Pump(EndpointConfig(port=0, tcp=False))
+    pump.start()
+    try:
+        received = pump.call(lambda: cycles(random.Random(7)), timeout=100)
+    finally:
+        pump.stop()
     print("ok", received)
     """
 )
