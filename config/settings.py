@@ -204,6 +204,8 @@ class Settings(BaseSettings):
     workers: int = Field(ge=0, le=64)
     """0 = two per core (resolved when the settings load)."""
     max_calls_per_worker: int = Field(ge=1, le=4096)
+    listen_dir: str
+    """Empty = in memory when /dev/shm has room, else under the storage root (switch.worker)."""
     trunk_uri: str
     trusted_addresses: tuple[str, ...]
     prompts_dir: str

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from config.settings import load_settings
 from events.events import StorageSpace, parse_event
 from media import analysis, say
 from media.convert import load_wav
@@ -257,6 +258,37 @@ def test_low_disk_space_tells_the_caller_and_logs_a_missed_call(
         assert [(e.state, e.threshold_mb) for e in spaces] == [("low", 10**12)]
 
 
+def test_a_calls_listen_file_lives_in_memory_as_long_as_the_call(
+    tmp_path_factory: pytest.TempPathFactory, phones: Phones
+) -> None:
+    """What the caller sends is written, for in-band keys and silence, to a listen file in the
+    installation's memory folder (when /dev/shm has room: tests/unit/test_listen_folder.py),
+    deleted as the call ends; a stopped worker leaves nothing there."""
+    from switch.worker import MEMORY_MIN_FREE, MEMORY_ROOT, listen_folder
+
+    tmp = tmp_path_factory.mktemp("listen")
+    with run_worker(tmp, {"RELAIS_PROMPTS_DIR": str(PROMPTS)}) as sut:
+        folder = listen_folder(load_settings(storage_root=sut.root)) / "w0"
+        in_memory = folder.parent.parent == MEMORY_ROOT
+        assert in_memory or shutil.disk_usage(MEMORY_ROOT).free < MEMORY_MIN_FREE
+        line = subscriber(sut, "en")
+
+        def listening() -> list[Path]:
+            return [p for p in folder.glob("*.wav") if not p.name.startswith("pad-")]
+
+        call = phones.caller("6135554324").call(line.uri)
+        call.wait_answered()
+        call.hear(*ids("en", say.system_greeting("unavailable"), "leave_message"))
+        [listen] = listening()
+        assert listen.stat().st_size > 44  # the caller's audio so far
+        assert not in_memory or not (sut.root / "spool" / "listen").exists()  # not on disk
+        call.hangup()
+        call.wait_ended()
+        sut.wait_for(lambda: listening() == [])
+    assert not folder.exists()
+    assert not in_memory or not folder.parent.exists()
+
+
 def test_a_full_disk_is_told_to_callers_and_the_worker_keeps_reporting(
     tmp_path_factory: pytest.TempPathFactory, phones: Phones
 ) -> None:
@@ -306,6 +338,7 @@ def test_a_disk_that_fills_during_a_recording_keeps_what_was_written(
             "RELAIS_PROMPTS_DIR": str(PROMPTS),
             "RELAIS_STORAGE_ROOT": str(small),
             "RELAIS_MAILBOX__MIN_FREE_MB": "0",
+            "RELAIS_LISTEN_DIR": str(small / "spool" / "listen"),  # not in memory: on the disk
         }
         with run_worker(tmp, env) as sut:
             line = subscriber(sut, "en")
