@@ -53,7 +53,8 @@ _FAX_LINE = select(Line.number).where(Line.fax_number == bindparam("number"))
 
 def fax_line(session: Session, number: str) -> str | None:
     """The line whose fax number is `number`, if any."""
-    return core(session).execute(_FAX_LINE, {"number": number}).scalar()
+    line: str | None = core(session).execute(_FAX_LINE, {"number": number}).scalar()
+    return line
 
 
 class FaxPort(pj.AudioMediaPort):  # type: ignore[misc]
