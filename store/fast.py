@@ -20,7 +20,8 @@ Rules of this file:
 - The result is read at once (the hot statements return a handful of rows) into named tuples:
   `.all()`, `.first()`, `.one()`, `.one_or_none()`, `.scalar()`, `.scalar_one()`,
   `.scalars()`.
-- Statements are module constants: plans are cached by the statement object itself.
+- Statements are module constants: plans are cached by the statement object itself (MAX_PLANS
+  at most, so a statement built for each call fills no memory: past them, the usual way).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class _Plan(NamedTuple):
     row: type | None
 
 
+MAX_PLANS = 512
+"""Plans kept at most: statements built on the fly past them go through Connection.execute."""
 _plans: dict[tuple[int, str, tuple[str, ...]], _Plan | None] = {}
 _keep: dict[int, Executable] = {}
 """The statements planned (their ids key the plans: kept alive so an id is never reused)."""
@@ -162,6 +165,8 @@ class Core:
             return _plans[key]
         except KeyError:
             pass
+        if len(_plans) >= MAX_PLANS:  # not a module constant: the usual way, uncached
+            return None
         plan = _make_plan(statement, self.dialect, tuple(params))
         with _lock:
             _keep[id(statement)] = statement

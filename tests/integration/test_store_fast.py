@@ -234,3 +234,16 @@ def test_the_result_accessors_say_what_is_wrong(filled: Store) -> None:
             none.one()
         with pytest.raises(NoResultFound):
             none.scalar_one()
+
+
+def test_statements_built_on_the_fly_do_not_fill_memory(
+    filled: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plans are kept for module constants; past MAX_PLANS a statement runs the usual way."""
+    monkeypatch.setattr(fast, "_plans", {})
+    monkeypatch.setattr(fast, "MAX_PLANS", 3)
+    with filled.read() as s:
+        for _ in range(10):
+            fresh = select(Message.id).where(Message.line_number == bindparam("line"))
+            assert len(core(s).execute(fresh, {"line": A}).all()) == 3
+    assert len(fast._plans) == 3
