@@ -123,7 +123,8 @@ def listen_folder(cfg: Settings) -> Path:
     root> (mode 0700: callers' audio), when /dev/shm has MEMORY_MIN_FREE free; else
     <storage_root>/spool/listen. A listen file lives as long as its call and is written in
     4000-byte blocks: on a disk, creating and journaling it cost the pump and the media clock
-    thread 0.7 ms of CPU per voicemail call (tests/bench/profile_worker.py, side by side)."""
+    thread 0.4 to 0.7 ms of CPU per voicemail call (tests/bench/profile_worker.py, side by
+    side)."""
     if cfg.listen_dir:
         return Path(cfg.listen_dir).resolve()
     on_disk = (cfg.storage_root / "spool" / "listen").resolve()
