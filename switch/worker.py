@@ -311,7 +311,10 @@ class Worker:
         acc.create(acfg, True)
         self.account = acc
         listen_dir = listen_folder(self.cfg) / worker_folder(self.cfg, self.index)
-        listen_dir.mkdir(parents=True, exist_ok=True)
+        # The worker's own folder is private too (callers' audio), whoever made its parent:
+        # another host's worker of a shared storage root may have just removed an empty one.
+        listen_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        listen_dir.chmod(0o700)
         for stale in listen_dir.glob("*.wav"):
             stale.unlink(missing_ok=True)
         MediaSession.listener = self.listener

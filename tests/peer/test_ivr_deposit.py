@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 import time
 from pathlib import Path
 
@@ -280,6 +281,7 @@ def test_a_calls_listen_file_lives_in_memory_as_long_as_the_call(
         call.wait_answered()
         call.hear(*ids("en", say.system_greeting("unavailable"), "leave_message"))
         [listen] = listening()
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700  # callers' audio
         assert listen.stat().st_size > 44  # the caller's audio so far
         assert not in_memory or not (sut.root / "spool" / "listen").exists()  # not on disk
         call.hangup()
