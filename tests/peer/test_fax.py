@@ -40,6 +40,10 @@ def with_fax_number(sub: Subscriber) -> str:
     return number
 
 
+def receiver_log(sut: SwitchUnderTest) -> str:
+    return sut.log.read_text(errors="replace") if sut.log is not None else ""
+
+
 def one_fax(sub: Subscriber, timeout: float = 30.0) -> Message:
     faxes = wait_for(
         lambda: [m for m in sub.messages() if m.kind == "fax"], timeout, "a fax is stored"
@@ -58,7 +62,14 @@ def test_a_fax_to_the_fax_number_arrives_as_tiff_and_pdf(
     with FaxSender(call, sent, modems=Modem.V29) as sender:
         outcome = sender.wait_done()
     assert outcome.ok and outcome.pages_tx == 3, (outcome, sender.stats, receiver_report(ivr.log))
-    assert outcome.remote_ident == sub.number  # the worker answers with the line's number
+    # The worker answers as the line's number (its CSI). The CSI is an HDLC frame of its own
+    # before the DIS: when a loaded machine damages it, its CRC drops it and the call goes on
+    # with the DIS, the sender then showing no ident, as a fax machine on a noisy line does
+    # (seen once in a full run). That the CSI carries the terminal's ident is
+    # tests/unit/test_media_fax.py; here, that the worker gives the line's number, and that a
+    # CSI the sender got carries it.
+    assert f"fax receiver started (ident '{sub.number}')" in receiver_log(ivr)
+    assert outcome.remote_ident in (sub.number, ""), outcome
     call.wait_ended()
     fax = one_fax(sub)
     assert (fax.pages, fax.fax_status, fax.folder, fax.heard) == (3, "complete", "inbox", False)
