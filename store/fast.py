@@ -51,7 +51,6 @@ class _Plan(NamedTuple):
     binds: tuple[tuple[str, Processor], ...]
     defaults: tuple[tuple[str, Callable[[], Any]], ...]
     """INSERT columns left out that have a Python-side default: name and how to get it."""
-    columns: tuple[str, ...]
     result_types: tuple[Any, ...]
     row: type | None
 
@@ -252,7 +251,6 @@ def _make_plan(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -
         positional=tuple(compiled.positiontup or ()) if dialect.positional else None,
         binds=binds,
         defaults=tuple(defaults),
-        columns=columns,
         result_types=tuple(entry[3] for entry in compiled._result_columns),
         row=row,
     )
