@@ -9,6 +9,12 @@ Rules of this file:
 - Errors: a missing library raises `SpandspUnavailable` (an `OSError`) with the soname tried;
   bad input (wrong sample type, a key that is not DTMF) raises `ValueError` with an exact message.
 - Later users of spandsp (T.30 fax, tone detection) add their bindings here, on the same loader.
+- The library is loaded as a `ctypes.PyDLL`: its functions run with the GIL held. Each call is
+  short (a quarter of a second of audio takes tens of microseconds), and they are made many
+  times a second on busy threads (the listener, pjmedia's clock thread for a fax): with
+  `ctypes.CDLL` every call released the GIL and took it back, a hand-over to another thread
+  and a wait to get it again (a futex wait and a context switch on a loaded worker, and up to
+  the 5 ms switch interval for the clock thread of a fax).
 """
 
 from __future__ import annotations
@@ -69,7 +75,7 @@ def library() -> ctypes.CDLL:
             errors: list[str] = []
             for name in SONAMES:
                 try:
-                    lib = ctypes.CDLL(name)
+                    lib = ctypes.PyDLL(name)  # the GIL stays held (see the rules)
                 except OSError as exc:
                     errors.append(str(exc))
                     continue

@@ -65,3 +65,17 @@ def test_bad_input_is_refused_with_exact_messages() -> None:
 def test_an_empty_frame_is_harmless() -> None:
     assert DtmfReceiver().feed(np.zeros(0, dtype=np.int16)) == ""
     assert len(dtmf_tones("")) == 0
+
+
+def test_spandsp_runs_with_the_gil_held() -> None:
+    """Its calls are short and frequent (the listener, a fax's clock thread): releasing the GIL
+    for each one cost a hand-over to another thread and a wait to get it back. A PyDLL's
+    functions keep the GIL (ctypes)."""
+    import ctypes
+
+    assert isinstance(spandsp.library(), ctypes.PyDLL)
+    receiver = DtmfReceiver()  # and the bindings work through it
+    try:
+        assert receiver.feed(to_int16(dtmf("5"))) == "5"
+    finally:
+        receiver.close()
