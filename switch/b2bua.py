@@ -124,7 +124,18 @@ class SwitchCall(pj.Call):  # type: ignore[misc]
                 self.release(self)  # drops every reference: the object dies on return
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
+        had = self.audio
         self.audio = active_audio(self)
+        if had is not None and (self.audio is None or self.audio.getPortId() != had.getPortId()):
+            # A re-offer took the stream away or replaced it: what played to it or recorded
+            # from it is cut off. Said, so that a caller who heard nothing can be explained.
+            info = self.getInfo()
+            logger.warning(
+                "%s: the call's audio %s (media: %s)",
+                info.callIdString,
+                "stopped" if self.audio is None else "moved to another bridge port",
+                ", ".join(f"{m.type}/{m.status}" for m in info.media),
+            )
         if self.owner is not None and self.audio is not None:
             self.owner.on_media(self)
 

@@ -268,6 +268,14 @@ class MediaSession:
         self._play_tag = tag
         token = self._play_token
         audio = self._get_audio()
+        if existing and audio is None:
+            # The dialog goes on as if it had played (it must not wait forever), so say why
+            # the caller heard nothing.
+            logger.warning(
+                "%s: the call has no active audio: %s not played",
+                self.call_id,
+                ", ".join(os.path.basename(f) for f in existing),
+            )
         if not existing or audio is None:
             self.events.put(PlayFinished(interrupted=False, tag=tag))
             return
@@ -340,6 +348,7 @@ class MediaSession:
             self._finish_recording("stopped")
         audio = self._get_audio()
         if audio is None:
+            logger.warning("%s: the call has no active audio: nothing recorded", self.call_id)
             self.events.put(RecordFinished(path, 0.0, "hangup"))
             return
         Path(path).parent.mkdir(parents=True, exist_ok=True)
