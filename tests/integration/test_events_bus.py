@@ -165,6 +165,9 @@ async def test_broker_down_then_up_delivers_every_event_once(
         asyncio.create_task(consumer.run(address, stop, sweep_seconds=30)),
     ]
     await asyncio.wait_for(subscribed.wait(), 10)
+    # The consumer too: what is published before its subscription reaches it only by its sweep,
+    # 30 s away here (seen once in CI: 10 events written while it was still connecting).
+    await asyncio.wait_for(consumer.subscribed.wait(), 10)
     relay = Relay(store, address, poll_seconds=0.02)
     async with running(relay):
         enqueue(store, *(changed(i) for i in range(10)))
