@@ -20,6 +20,7 @@ from tests.support.faxes import (
     receiver_report,
     similarity,
     wait_for,
+    worker_log,
 )
 from tests.support.ivr import Subscriber, speech, subscriber
 from tests.support.phone import Phones, write_wav
@@ -38,10 +39,6 @@ def with_fax_number(sub: Subscriber) -> str:
         assert line is not None
         line.fax_number = number
     return number
-
-
-def receiver_log(sut: SwitchUnderTest) -> str:
-    return sut.log.read_text(errors="replace") if sut.log is not None else ""
 
 
 def one_fax(sub: Subscriber, timeout: float = 30.0) -> Message:
@@ -68,7 +65,7 @@ def test_a_fax_to_the_fax_number_arrives_as_tiff_and_pdf(
     # (seen once in a full run). That the CSI carries the terminal's ident is
     # tests/unit/test_media_fax.py; here, that the worker gives the line's number, and that a
     # CSI the sender got carries it.
-    assert f"fax receiver started (ident '{sub.number}')" in receiver_log(ivr)
+    assert f"fax receiver started (ident '{sub.number}')" in worker_log(ivr.log)
     assert outcome.remote_ident in (sub.number, ""), outcome
     call.wait_ended()
     fax = one_fax(sub)

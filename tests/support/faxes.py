@@ -178,14 +178,19 @@ class FaxSender:
         return phones.pump.call(stop)
 
 
+def worker_log(log: Path | None) -> str:
+    """A worker's log as it is now ("" when there is none)."""
+    try:
+        return log.read_text(errors="replace") if log is not None else ""
+    except OSError:
+        return ""
+
+
 def receiver_report(log: Path | None, last: int = 2) -> str:
     """The last fax reports in a worker's log ("fax ended: ... N frames (M empty)"), for a
     failure message: damaged frames at the receiver show as empty ones."""
-    try:
-        text = log.read_text(errors="replace") if log is not None else ""
-    except OSError:
-        return ""
-    return "\n".join([line for line in text.splitlines() if "fax ended:" in line][-last:])
+    lines = worker_log(log).splitlines()
+    return "\n".join([line for line in lines if "fax ended:" in line][-last:])
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
