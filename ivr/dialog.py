@@ -51,6 +51,10 @@ class PlayFinished:
     """True when a digit (barge-in) or StopPlay cut the playback short."""
     tag: int = 0
     """The tag of the Play this ends."""
+    silent: bool = False
+    """True when none of it could be played: the call had no active audio (on hold, its
+    stream stopped), or every file was missing or refused by the media library. The caller
+    heard nothing, so nothing of it counts as heard."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ Rules of this file:
   |               |                  | * = back one level; other keys: "invalid" + menu       |
   | menu          | played / timeout | start the key timer / "no response" + menu (3rd: bye)  |
   | message       | played           | the message is heard (effect set_heard); message menu  |
+  |               |                  | (a silent play, nothing could be sent: not heard)      |
   | message       | digit            | the message menu's key, at once (barge-in)             |
   | working       | done:<effect>    | the effect's result decides (see _DONE)                |
   | rec_prompt    | played / *       | record / cancel                                        |
@@ -57,6 +58,7 @@ from ivr.dialog import (
     Exit,
     Hangup,
     HungUp,
+    PlayFinished,
     Record,
     RecordFinished,
     StopRecord,
@@ -439,7 +441,9 @@ def _present(s: RetrievalState, index: int, *first: str) -> R:
     return play(s, _ids(s, *first, intro, *audio), phase="message", cursor=index, misses=0)
 
 
-def _message_played(s: RetrievalState, _e: Event) -> R:
+def _message_played(s: RetrievalState, e: Event) -> R:
+    if isinstance(e, PlayFinished) and e.silent:  # nothing reached the caller: still new
+        return _to_menu(s, "message")
     s, heard = _heard(s)
     s, actions = _to_menu(s, "message")
     return s, [*heard, *actions]

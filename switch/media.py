@@ -269,15 +269,15 @@ class MediaSession:
         token = self._play_token
         audio = self._get_audio()
         if existing and audio is None:
-            # The dialog goes on as if it had played (it must not wait forever), so say why
-            # the caller heard nothing.
+            # The dialog goes on (it must not wait forever) with a silent PlayFinished: a
+            # message is not counted as heard. Say why the caller heard nothing.
             logger.warning(
                 "%s: the call has no active audio: %s not played",
                 self.call_id,
                 ", ".join(os.path.basename(f) for f in existing),
             )
         if not existing or audio is None:
-            self.events.put(PlayFinished(interrupted=False, tag=tag))
+            self.events.put(PlayFinished(interrupted=False, tag=tag, silent=bool(files)))
             return
         ends_at = time.monotonic() + sum(wav_seconds(f) for f in existing)
         try:
@@ -290,7 +290,7 @@ class MediaSession:
             player.startTransmit(audio)
         except pj.Error as exc:
             logger.error("%s: cannot play %s: %s", self.call_id, existing, exc.info())
-            self.events.put(PlayFinished(interrupted=False, tag=tag))
+            self.events.put(PlayFinished(interrupted=False, tag=tag, silent=True))
             return
         self._player = player
         self._barge_in = barge_in

@@ -1243,6 +1243,22 @@ def test_a_barged_in_prompt_does_not_end_twice() -> None:
     assert actions == [StartTimer("t3", retrieval.KEY_TIMEOUT)]
 
 
+def test_a_message_that_could_not_be_played_stays_new() -> None:
+    """The switch ends a play at once, silent, when the call has no active audio: the message
+    menu follows as usual, but nothing reached the caller, so the message is not heard."""
+    m = Retrieval()
+    s = in_menu("main", timer="")
+    s, _ = m.step(s, key("1"))
+    s, actions = m.step(s, PlayFinished(False, 5, silent=True))
+    assert not any(isinstance(a, Effect) for a in actions)
+    assert not s.messages[0].heard
+    assert s.phase == "menu" and s.menu == "message"
+    s, actions = m.step(s, key("1"))  # replay (the message menu was tag 6): this time it plays
+    assert actions == [play(("/m/1.wav",), tag=7)]
+    s, actions = m.step(s, PlayFinished(False, 7))
+    assert actions[0] == Effect("set_heard", {"mailbox": BOX, "id": 1, "heard": True})
+
+
 def test_listening_marks_heard_and_mark_new_keeps_the_place() -> None:
     m = Retrieval()
     s = in_menu("main", timer="")

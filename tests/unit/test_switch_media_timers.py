@@ -72,7 +72,8 @@ def test_an_ended_call_is_freed_although_its_timers_are_still_pending() -> None:
 
 def test_a_play_or_recording_without_audio_goes_on_and_says_why(tmp_path: Any, caplog: Any) -> None:
     """A call whose stream went away: the dialog must not wait forever, so the play ends at
-    once, and the log says that the caller heard nothing (and no recording was made)."""
+    once, marked silent (a message is not counted as heard), and the log says that the caller
+    heard nothing (and no recording was made)."""
     from ivr.dialog import PlayFinished, RecordFinished
 
     prompt = tmp_path / "first_new_message.wav"
@@ -83,7 +84,7 @@ def test_a_play_or_recording_without_audio_goes_on_and_says_why(tmp_path: Any, c
     with caplog.at_level("WARNING", logger="switch.media"):
         s.play([str(prompt)], barge_in=True, tag=7)
         s.record(str(tmp_path / "rec.wav"), 60.0)
-    assert s.events.get_nowait() == PlayFinished(interrupted=False, tag=7)
+    assert s.events.get_nowait() == PlayFinished(interrupted=False, tag=7, silent=True)
     assert s.events.get_nowait() == RecordFinished(str(tmp_path / "rec.wav"), 0.0, "hangup")
     messages = [r.getMessage() for r in caplog.records]
     assert messages == [
