@@ -89,12 +89,15 @@ def op(code: int = 0, headers: tuple[tuple[str, str], ...] = ()) -> pj.CallOpPar
     return prm
 
 
-def active_audio(call: pj.Call) -> pj.AudioMedia | None:
-    info = call.getInfo()
+def active_audio(call: pj.Call, info: pj.CallInfo) -> pj.AudioMedia | None:
+    """The call's audio stream when it is active (not on hold, not stopped), from `info`."""
     for i, m in enumerate(info.media):
         if m.type == pj.PJMEDIA_TYPE_AUDIO and m.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
             return call.getAudioMedia(i)
     return None
+
+
+_HOLDS = (pj.PJSUA_CALL_MEDIA_LOCAL_HOLD, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
 
 
 class SwitchCall(pj.Call):  # type: ignore[misc]
@@ -125,15 +128,24 @@ class SwitchCall(pj.Call):  # type: ignore[misc]
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         had = self.audio
-        self.audio = active_audio(self)
+        info = self.getInfo()
+        self.audio = active_audio(self, info)
         if had is not None and (self.audio is None or self.audio.getPortId() != had.getPortId()):
             # A re-offer took the stream away or replaced it: what played to it or recorded
-            # from it is cut off. Said, so that a caller who heard nothing can be explained.
-            info = self.getInfo()
-            logger.warning(
+            # from it is cut off. Said, so that a caller who heard nothing can be explained; a
+            # hold is an ordinary thing for a phone to do, anything else is not.
+            held = any(m.status in _HOLDS for m in info.media)
+            if held:
+                what = "is on hold"
+            elif self.audio is None:
+                what = "stopped"
+            else:
+                what = "moved to another bridge port"
+            logger.log(
+                logging.INFO if held else logging.WARNING,
                 "%s: the call's audio %s (media: %s)",
                 info.callIdString,
-                "stopped" if self.audio is None else "moved to another bridge port",
+                what,
                 ", ".join(f"{m.type}/{m.status}" for m in info.media),
             )
         if self.owner is not None and self.audio is not None:
@@ -461,8 +473,12 @@ class Inbound:
             self.hangup()
 
     def try_bridge(self) -> None:
+        """Connect the caller and the answered leg both ways, once both have active audio;
+        again after every media update of either (pjsua re-creates a stream whose direction
+        a re-INVITE changes, as a hold and its resume do, and its new bridge port has no
+        connections; connecting what is still connected changes nothing)."""
         leg = self.bridged
-        if leg is None or leg.call is None or leg.bridged or self.call is None:
+        if leg is None or leg.call is None or self.call is None:
             return
         a, b = self.call.audio, leg.call.audio
         if a is None or b is None:
@@ -470,7 +486,6 @@ class Inbound:
         try:
             a.startTransmit(b)
             b.startTransmit(a)
-            leg.bridged = True
         except pj.Error as exc:
             logger.error("%s: cannot bridge audio: %s", self.call_id, exc.info())
 
@@ -562,7 +577,6 @@ class LegCall:
         self.call: SwitchCall | None = None
         self.rang = False
         self.answered = False
-        self.bridged = False
         self.redirect_refused = False
         self.following_redirect = False
         self.result: LegResult | None = None

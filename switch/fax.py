@@ -199,6 +199,15 @@ class FaxReception:
         logger.info("%s: fax sender started (ident %r)", call_id, ident)
         return cls(port, audio)
 
+    def reconnect(self, audio: pj.AudioMedia) -> None:
+        """Connect the terminal both ways to the call's stream again (pump thread): a
+        re-INVITE re-created it (see switch.media)."""
+        if self.port is None:
+            return
+        self.audio = audio
+        self.port.startTransmit(audio)
+        audio.startTransmit(self.port)
+
     def stop(self) -> FaxOutcome | None:
         """Disconnect and finish (pump thread); None when already stopped."""
         port, self.port = self.port, None

@@ -178,8 +178,12 @@ class MediaSession:
     # -- lifecycle (pump thread) -----------------------------------------------------------------
 
     def media_ready(self) -> None:
-        """The call's audio is active: start the dialog and run what it already asked for."""
-        if self._started or self.closed:
+        """The call's audio is active: start the dialog and run what it already asked for.
+        Called again after every re-INVITE that leaves the audio active (a resume)."""
+        if self.closed:
+            return
+        if self._started:
+            self._reconnect()
             return
         self._started = True
         self._start_listening()
@@ -187,6 +191,26 @@ class MediaSession:
         pending, self._pending = self._pending, []
         for fn in pending:
             fn()
+
+    def _reconnect(self) -> None:
+        """pjsua re-creates a call's stream when a re-INVITE changes it (a hold and its
+        resume change the direction), and the new stream's bridge port has no connections:
+        connect again the prompt playing, the recording, the listener and the fax terminal
+        (connecting what is still connected changes nothing)."""
+        audio = self._get_audio()
+        if audio is None:
+            return
+        try:
+            if self._player is not None:
+                self._player.startTransmit(audio)
+            if self._recorder is not None:
+                audio.startTransmit(self._recorder)
+            if self._listen is not None:
+                audio.startTransmit(self._listen)
+            if self._fax is not None:
+                self._fax.reconnect(audio)
+        except pj.Error as exc:
+            logger.error("%s: cannot reconnect the call's audio: %s", self.call_id, exc.info())
 
     def close(self) -> None:
         """The call ended: release everything, finish a running recording, tell the dialog."""

@@ -513,6 +513,11 @@ class OutdialCall:
             self.media.media_ready()
         elif self.request.mode == "page":
             self.page()
+        elif self.fax is not None and call.audio is not None:
+            try:  # a re-INVITE re-created the stream (see switch.media)
+                self.fax.reconnect(call.audio)
+            except pj.Error as exc:
+                logger.error("%s: cannot reconnect the fax sender: %s", self.call_id, exc.info())
         elif self.request.mode == "fax":
             self.send_fax()
 

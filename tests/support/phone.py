@@ -317,6 +317,7 @@ class _Call(pj.Call):  # type: ignore[misc]
             if m.type == pj.PJMEDIA_TYPE_AUDIO and m.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 self.owner._media(self.getAudioMedia(i))
                 return
+        self.owner._media(None)  # on hold (either side), or no audio
 
 
 class Phones:
@@ -534,6 +535,9 @@ class Call:
         self.heard_to = 0
         """Sample position up to which expectations were met."""
         self._audio: pj.AudioMedia | None = None
+        self.active = False
+        """The audio flows both ways (not on hold)."""
+        self.media_updates = 0
         self._recorder: pj.AudioMediaRecorder | None = None
         self._cond = threading.Condition()
         self.phones.keep(self)
@@ -587,15 +591,22 @@ class Call:
             self.status = code
             self._cond.notify_all()
 
-    def _media(self, audio: pj.AudioMedia) -> None:
-        if self._recorder is None:
-            rec = pj.AudioMediaRecorder()
-            rec.createRecorder(str(self.path))
-            audio.startTransmit(rec)
-            self.phones.keep(rec)
-            self._recorder = rec
+    def _media(self, audio: pj.AudioMedia | None) -> None:
+        """Every media update: pjsua re-creates the stream when a re-INVITE changes it (a hold,
+        a resume), and the new stream's bridge port has no connections: the recorder is
+        connected again (connecting twice is harmless)."""
+        if audio is not None:
+            if self._recorder is None:
+                rec = pj.AudioMediaRecorder()
+                rec.createRecorder(str(self.path))
+                self.phones.keep(rec)
+                self._recorder = rec
+            audio.startTransmit(self._recorder)
         with self._cond:
-            self._audio = audio
+            if audio is not None:
+                self._audio = audio
+            self.active = audio is not None
+            self.media_updates += 1
             self._cond.notify_all()
 
     # -- script ----------------------------------------------------------------------------------
@@ -709,6 +720,32 @@ class Call:
         )
         write_wav(path, dtmf_samples(keys))
         self.say(path)
+
+    def hold(self) -> None:
+        """Put the call on hold (a re-INVITE with sendonly audio); returns once it is."""
+        self._reoffer(lambda: self._call.setHold(pj.CallOpParam(True)), active=False)
+
+    def resume(self) -> None:
+        """Take the call off hold (a re-INVITE with sendrecv audio); returns once it is."""
+
+        def unhold() -> None:
+            prm = pj.CallOpParam(True)
+            prm.opt.flag = pj.PJSUA_CALL_UNHOLD
+            self._call.reinvite(prm)
+
+        self._reoffer(unhold, active=True)
+
+    def _reoffer(self, send: Callable[[], None], active: bool, timeout: float = 10.0) -> None:
+        with self._cond:
+            before = self.media_updates
+        self.phones.pump.call(send)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.media_updates == before or self.active != active:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.ended:
+                    raise AssertionError(f"{self.name}: the re-INVITE did not complete")
+                self._cond.wait(left)
 
     def hangup(self) -> None:
         def bye() -> None:
