@@ -1,8 +1,9 @@
 """The whole path through the edge (SPEC S1, S3, S4, S6, S12): `relais run` with Kamailio in
 front of two switch workers. The trunk calls lines through the edge, the workers ring the
-lines' registered phones through the edge, busy and unavailable follow their rules, messages
-light the lamps of registered phones, only the edge asserts a subscriber's identity, and a
-killed worker is skipped, restarted by the supervisor and used again."""
+lines' registered phones through the edge, a trunk's hold and resume keep the audio bridged,
+busy and unavailable follow their rules, messages light the lamps of registered phones, only
+the edge asserts a subscriber's identity, and a killed worker is skipped, restarted by the
+supervisor and used again."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -38,7 +40,7 @@ from tests.support.edge import (
 )
 from tests.support.phones import Baresip, Linphonec, Phone, rms
 from tests.support.ports import free_port, free_ports
-from tests.support.sip import write_prompts
+from tests.support.sip import RtpCapture, dominant_hz, write_prompts
 from tests.support.sipclient import Responder
 
 RELAIS = str(Path(sys.executable).with_name("relais"))
@@ -262,6 +264,40 @@ def test_a_softphone_answers_a_trunk_call_and_hears_the_caller(
         heard = phone.heard()
         assert heard is not None and rms(heard) > 0.01  # the trunk's audio, bridged by a worker
         assert len(system.messages(DEMO_LINE)) == before  # answered: no voicemail
+    finally:
+        phone.stop()
+
+
+def test_a_call_held_and_resumed_by_the_trunk_carries_the_phone_again(
+    system: System, tmp_path: Path
+) -> None:
+    """The trunk's hold and resume (two re-INVITEs along the edge's Record-Route) make the
+    worker re-create the caller's stream; the answering phone's audio (linphonec's 600 Hz) is
+    bridged to the new stream: the trunk hears it in the last seconds, after the resume."""
+    phone = Linphonec(tmp_path / "linphonec", "127.0.0.4").start(
+        system.edge, DEMO_USER, DEMO_PASSWORD, DOMAIN
+    )
+    try:
+        assert phone.registered(10)
+        media = free_ports(4, TRUNK)
+        args = sipp.argv(
+            "trunk_call_hold.xml",
+            system.edge,
+            local=(TRUNK, free_port(TRUNK)),
+            service=DEMO_LINE,
+            media_port=media,
+            extra=["-key", "headers", "Subject: hold"],
+            trace_msg=True,
+        )
+        with RtpCapture([media], seconds=12) as capture:
+            res = sipp.run(args, tmp_path / "call-hold", timeout=60)
+        assert (res.successful, res.failed) == (1, 0), res.errors()
+        assert sipp.count(tmp_path / "call-hold", "INVITE_Sent") == 3
+        heard = capture.audio(media)
+        tail = heard[-8000:]  # the last second: 2 s after the resume
+        level = float(np.sqrt(np.mean((tail / 32768.0) ** 2)))
+        assert len(heard) > 3 * 8000 and level > 0.01, level
+        assert abs(dominant_hz(tail) - 600) < 20
     finally:
         phone.stop()
 
