@@ -41,6 +41,11 @@ def with_fax_number(sub: Subscriber) -> str:
     return number
 
 
+def report(outcome: object, sender: FaxSender, sut: SwitchUnderTest) -> str:
+    """A failed transfer, whole (a tuple in an assertion is cut short by pytest)."""
+    return f"{outcome}\nsender: {sender.stats}\nreceiver: {receiver_report(sut.log)}"
+
+
 def one_fax(sub: Subscriber, timeout: float = 30.0) -> Message:
     faxes = wait_for(
         lambda: [m for m in sub.messages() if m.kind == "fax"], timeout, "a fax is stored"
@@ -58,7 +63,7 @@ def test_a_fax_to_the_fax_number_arrives_as_tiff_and_pdf(
     call = phones.caller(CALLER).call(f"sip:{number}@{ivr.target}")
     with FaxSender(call, sent, modems=Modem.V29) as sender:
         outcome = sender.wait_done()
-    assert outcome.ok and outcome.pages_tx == 3, (outcome, sender.stats, receiver_report(ivr.log))
+    assert outcome.ok and outcome.pages_tx == 3, report(outcome, sender, ivr)
     # The worker answers as the line's number (its CSI). The CSI is an HDLC frame of its own
     # before the DIS: when a loaded machine damages it, its CRC drops it and the call goes on
     # with the DIS, the sender then showing no ident, as a fax machine on a noisy line does
@@ -100,7 +105,7 @@ def test_a_fax_heard_during_the_greeting_is_received(
     # CNG from the start, as fax machines do
     with FaxSender(call, sent, modems=Modem.V29) as sender:
         outcome = sender.wait_done()
-    assert outcome.pages_tx == 1, (outcome, sender.stats, receiver_report(ivr.log))
+    assert outcome.pages_tx == 1, report(outcome, sender, ivr)
     fax = one_fax(sub)
     assert (fax.pages, fax.fax_status) == (1, "complete")
     got = pdf_images(sub.sut.root / fax.file_path.replace(".tif", ".pdf"), tmp_path)
