@@ -25,6 +25,7 @@ import contextlib
 import functools
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -100,11 +101,25 @@ def active_audio(call: pj.Call, info: pj.CallInfo) -> pj.AudioMedia | None:
 _HOLDS = (pj.PJSUA_CALL_MEDIA_LOCAL_HOLD, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
 
 
+def _deliver_digit(ref: weakref.ref[SwitchCall], digit: str, method: str) -> None:
+    """A DTMF digit of a call, on the pump thread (see SwitchCall.onDtmfDigit)."""
+    call = ref()
+    if call is not None and call.owner is not None and not call.disconnected:
+        call.owner.on_digit(call, digit, method)
+
+
 class SwitchCall(pj.Call):  # type: ignore[misc]
     """A pjsua2 call whose callbacks go to its owner (an Inbound or a LegCall)."""
 
-    def __init__(self, acc: pj.Account, call_id: int = pj.PJSUA_INVALID_ID) -> None:
+    def __init__(
+        self,
+        acc: pj.Account,
+        post: Callable[[Callable[[], None]], None],
+        call_id: int = pj.PJSUA_INVALID_ID,
+    ) -> None:
         super().__init__(acc, call_id)
+        self.post = post
+        """Runs a function on the pump thread (`Pump.post`)."""
         self.owner: Any = None
         self.audio: pj.AudioMedia | None = None
         self.disconnected = False
@@ -152,9 +167,13 @@ class SwitchCall(pj.Call):  # type: ignore[misc]
             self.owner.on_media(self)
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
+        """pjsua calls this on pjmedia's media thread for an RFC 4733 digit (the stream's
+        receive path), on the pump for SIP INFO: the digit is handed to the pump, where the
+        call's media state lives. (Acted on here, a barge-in digit raced the pump: the Play
+        the dialog answered it with could start before the barge-in had finished, which then
+        cut the new prompt at once and reported its end.)"""
         method = "info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc4733"
-        if self.owner is not None:
-            self.owner.on_digit(self, prm.digit, method)
+        self.post(functools.partial(_deliver_digit, weakref.ref(self), prm.digit, method))
 
     def onCallRedirected(self, prm: pj.OnCallRedirectedParam) -> int:
         if self.owner is not None:
@@ -596,7 +615,7 @@ class LegCall:
             logger.warning("%s: no call slot left for a leg to %s", inbound.call_id, self.dest.uri)
             self.finish(LegResult.UNAVAILABLE, 503)
             return
-        call = SwitchCall(w.account)
+        call = SwitchCall(w.account, w.pump.post)
         call.owner = self
         call.release = w.release
         prm = op(0, inbound.leg_headers(self.leg.diversion, self.dest.headers))

@@ -321,7 +321,7 @@ class OutdialCall:
 
     def start(self) -> None:
         w = self.w
-        call = SwitchCall(w.account)
+        call = SwitchCall(w.account, w.pump.post)
         call.owner = self
         call.release = w.release
         prm = op(0, self.dest.headers)

@@ -382,7 +382,7 @@ class Worker:
 
     def on_incoming(self, prm: pj.OnIncomingCallParam) -> None:
         assert self.account is not None
-        call = SwitchCall(self.account, prm.callId)
+        call = SwitchCall(self.account, self.pump.post, prm.callId)
         call.release = self.release
         self.track(call)
         self.stats["calls"] += 1
