@@ -175,6 +175,19 @@ class SwitchCall(pj.Call):  # type: ignore[misc]
         method = "info" if prm.method == pj.PJSUA_DTMF_METHOD_SIP_INFO else "rfc4733"
         self.post(functools.partial(_deliver_digit, weakref.ref(self), prm.digit, method))
 
+    def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:
+        """A REFER: declined. relais transfers no call; accepted (pjsua's default), the worker
+        would call whatever the Refer-To names, through the trunk too."""
+        prm.statusCode = pj.PJSIP_SC_DECLINE
+        logger.warning("%s: transfer request (REFER) declined", self.getInfo().callIdString)
+
+    def onCallReplaceRequest(self, prm: pj.OnCallReplaceRequestParam) -> None:
+        """An INVITE with Replaces for this call: declined (pjsua would swap the call under
+        the B2BUA's feet, which knows nothing of the new one)."""
+        prm.statusCode = pj.PJSIP_SC_DECLINE
+        prm.reason = "Decline"
+        logger.warning("%s: INVITE with Replaces declined", self.getInfo().callIdString)
+
     def onCallRedirected(self, prm: pj.OnCallRedirectedParam) -> int:
         if self.owner is not None:
             return int(self.owner.on_redirect(self, prm.targetUri))

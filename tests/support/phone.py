@@ -721,6 +721,11 @@ class Call:
         write_wav(path, dtmf_samples(keys))
         self.say(path)
 
+    def transfer(self, target: str) -> None:
+        """Ask the other side to call `target` (a blind transfer: REFER); the answer comes to
+        `transfer_status`."""
+        self.phones.pump.call(lambda: self._call.xfer(target, pj.CallOpParam(True)))
+
     def hold(self) -> None:
         """Put the call on hold (a re-INVITE with sendonly audio); returns once it is."""
         self._reoffer(lambda: self._call.setHold(pj.CallOpParam(True)), active=False)
