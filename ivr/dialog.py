@@ -52,8 +52,8 @@ class PlayFinished:
     tag: int = 0
     """The tag of the Play this ends."""
     silent: bool = False
-    """True when none of it could be played: the call had no active audio (on hold, its
-    stream stopped), or every file was missing or refused by the media library. The caller
+    """True when none of it could be played: every file was missing or refused by the media
+    library (a call on hold is not played to: the switch waits for its audio). The caller
     heard nothing, so nothing of it counts as heard."""
 
 

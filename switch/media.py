@@ -15,6 +15,9 @@ Rules of this file:
   call's session, queue and dialog state are freed when the call ends.
 - Recordings are WAV files written by pjmedia as frames arrive (8 kHz mono 16-bit; at most a
   quarter of a second sits in its buffer), so a crash loses at most the last second.
+- A play, a recording or a fax reception asked for while the call is on hold (its audio not
+  active) waits until it is taken off hold; the re-INVITE that does it re-creates the stream,
+  and everything is connected again to the new one (`_reconnect`).
 - When the worker has a Listener (switch.listen), each answered call also records what the
   caller sends to a listen file, followed for in-band DTMF and for the silence that ends a
   recording; the file is deleted when the call ends.
@@ -195,11 +198,15 @@ class MediaSession:
     def _reconnect(self) -> None:
         """pjsua re-creates a call's stream when a re-INVITE changes it (a hold and its
         resume change the direction), and the new stream's bridge port has no connections:
-        connect again the prompt playing, the recording, the listener and the fax terminal
-        (connecting what is still connected changes nothing)."""
+        run what waited for the audio, and connect again the prompt playing, the recording,
+        the listener and the fax terminal (connecting what is still connected changes
+        nothing)."""
         audio = self._get_audio()
         if audio is None:
             return
+        pending, self._pending = self._pending, []
+        for fn in pending:  # what the dialog asked for while the call was on hold
+            fn()
         try:
             if self._player is not None:
                 self._player.startTransmit(audio)
@@ -271,12 +278,16 @@ class MediaSession:
                 os.unlink(watch.path)
 
     def _when_ready(self, fn: Callable[[], None]) -> None:
+        """Run a play, a recording or a fax reception now if the call's audio is active,
+        else when it is (the call is answered, or taken off hold), in the order asked for."""
         if self.closed:
             return
-        if self._started:
+        if self._started and not self._pending and self._get_audio() is not None:
             fn()
-        else:
-            self._pending.append(fn)
+            return
+        if self._started and not self._pending:
+            logger.info("%s: the call is on hold: the dialog waits for its audio", self.call_id)
+        self._pending.append(fn)
 
     # -- commands (pump thread) ------------------------------------------------------------------
 

@@ -75,12 +75,13 @@ def test_a_message_recorded_across_a_hold_keeps_what_is_said_after_it(
 
 
 def test_keys_sent_as_tones_after_a_hold_are_heard(ivr: SwitchUnderTest, phones: Phones) -> None:
-    """In-band DTMF is heard from the caller's audio: after the resume too."""
+    """In-band DTMF is heard from the caller's audio: after the resume too. * during the
+    greeting is the owner's way in: the PIN is asked for (never without the key)."""
     owner = subscriber(ivr, "en")
     call = phones.caller("6135551119").call(owner.uri)
     call.wait_answered()
     call.hold()
     call.resume()
-    call.tones("#")  # skips the greeting
-    call.hear(*ids("en", "beep"))
+    call.tones("*")
+    call.hear(*ids("en", "enter_pin"))
     call.hangup()

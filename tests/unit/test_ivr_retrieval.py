@@ -1244,8 +1244,9 @@ def test_a_barged_in_prompt_does_not_end_twice() -> None:
 
 
 def test_a_message_that_could_not_be_played_stays_new() -> None:
-    """The switch ends a play at once, silent, when the call has no active audio: the message
-    menu follows as usual, but nothing reached the caller, so the message is not heard."""
+    """The switch ends a play at once, silent, when none of its files could be played (the
+    message's file is gone): the message menu follows as usual, but nothing reached the
+    caller, so the message is not heard."""
     m = Retrieval()
     s = in_menu("main", timer="")
     s, _ = m.step(s, key("1"))

@@ -70,24 +70,48 @@ def test_an_ended_call_is_freed_although_its_timers_are_still_pending() -> None:
         fire()  # a due timer of a freed session does nothing
 
 
-def test_a_play_or_recording_without_audio_goes_on_and_says_why(tmp_path: Any, caplog: Any) -> None:
-    """A call whose stream went away: the dialog must not wait forever, so the play ends at
-    once, marked silent (a message is not counted as heard), and the log says that the caller
-    heard nothing (and no recording was made)."""
-    from ivr.dialog import PlayFinished, RecordFinished
-
+def test_a_play_or_recording_on_hold_waits_for_the_audio(tmp_path: Any, caplog: Any) -> None:
+    """A call on hold has no active audio: what the dialog asks for waits, in order, and runs
+    when the call is taken off hold (media_ready again); the log says why nothing plays."""
     prompt = tmp_path / "first_new_message.wav"
     prompt.write_bytes(b"RIFF")
+    audio: list[object] = []
     pump = TimerPump()
-    s = session(pump)
+    s = MediaSession(pump, "call-1", lambda: audio[0] if audio else None, lambda: None)  # type: ignore[arg-type]
+    s.media_ready()
     s.events.get_nowait()  # Started
-    with caplog.at_level("WARNING", logger="switch.media"):
+    ran: list[str] = []
+    s._play = lambda files, barge_in, tag=0: ran.append(f"play {tag}")  # type: ignore[method-assign]
+    s._record = lambda path, seconds, silence=0.0: ran.append("record")  # type: ignore[method-assign]
+    with caplog.at_level("INFO", logger="switch.media"):
         s.play([str(prompt)], barge_in=True, tag=7)
         s.record(str(tmp_path / "rec.wav"), 60.0)
-    assert s.events.get_nowait() == PlayFinished(interrupted=False, tag=7, silent=True)
-    assert s.events.get_nowait() == RecordFinished(str(tmp_path / "rec.wav"), 0.0, "hangup")
-    messages = [r.getMessage() for r in caplog.records]
-    assert messages == [
-        "call-1: the call has no active audio: first_new_message.wav not played",
-        "call-1: the call has no active audio: nothing recorded",
+    assert ran == [] and s.events.empty()
+    assert [r.getMessage() for r in caplog.records] == [
+        "call-1: the call is on hold: the dialog waits for its audio"
+    ]
+    audio.append(object())  # taken off hold
+    s.media_ready()
+    assert ran == ["play 7", "record"]
+    s.play([str(prompt)], barge_in=True, tag=8)  # audio active: at once
+    assert ran[-1] == "play 8"
+
+
+def test_a_play_of_files_that_are_all_missing_ends_at_once_silent(
+    tmp_path: Any, caplog: Any
+) -> None:
+    """Nothing to play: the dialog must not wait, and the end says that nothing was heard (a
+    message whose file is gone is not counted as heard)."""
+    from ivr.dialog import PlayFinished
+
+    pump = TimerPump()
+    s = MediaSession(pump, "call-1", lambda: object(), lambda: None)  # type: ignore[arg-type]
+    s.media_ready()
+    s.events.get_nowait()  # Started
+    gone = str(tmp_path / "gone.wav")
+    with caplog.at_level("WARNING", logger="switch.media"):
+        s.play([gone], barge_in=True, tag=3)
+    assert s.events.get_nowait() == PlayFinished(interrupted=False, tag=3, silent=True)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"call-1: prompt file {gone} is missing; skipped"
     ]
