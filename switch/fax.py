@@ -208,8 +208,9 @@ class FaxReception:
         self.port.startTransmit(audio)
         audio.startTransmit(self.port)
 
-    def stop(self) -> FaxOutcome | None:
-        """Disconnect and finish (pump thread); None when already stopped."""
+    def stop(self, stream: str = "") -> FaxOutcome | None:
+        """Disconnect and finish (pump thread); None when already stopped. `stream` (see
+        `stream_report`) goes into the log line: what the network did to the call's audio."""
         port, self.port = self.port, None
         if port is None:
             return None
@@ -218,7 +219,8 @@ class FaxReception:
                 a.stopTransmit(b)
         outcome = port.finish()
         logger.info(
-            "%s: fax ended: %s pages in, %s out, %s (%s), %s bit/s, ident %r, %s frames (%s empty)",
+            "%s: fax ended: %s pages in, %s out, %s (%s), %s bit/s, ident %r, %s frames (%s empty)"
+            "%s",
             port.call_id,
             outcome.pages_rx,
             outcome.pages_tx,
@@ -228,9 +230,29 @@ class FaxReception:
             outcome.remote_ident,
             port.frames_in,
             port.frames_lost,
+            f"; {stream}" if stream else "",
         )
         port.destroy()
         return outcome
+
+
+def stream_report(call: pj.Call | None) -> str:
+    """A call's audio stream as a failed fax needs it (RTP received and lost, the jitter
+    buffer's losses and discards: a modem hears each one as a hole); "" once it is gone."""
+    if call is None:
+        return ""
+    try:
+        info = call.getInfo()
+        index = next(i for i, m in enumerate(info.media) if m.type == pj.PJMEDIA_TYPE_AUDIO)
+        stat = call.getStreamStat(index)
+    except (pj.Error, StopIteration):
+        return ""
+    jb, rx = stat.jbuf, stat.rtcp.rxStat
+    return (
+        f"rtp in {rx.pkt} packets, {rx.loss} lost, jitter {rx.jitterUsec.mean / 1000:.1f} ms; "
+        f"jitter buffer {jb.lost} lost, {jb.discard} discarded, {jb.empty} empty, delay "
+        f"{jb.avgDelayMsec}/{jb.maxDelayMsec} ms"
+    )
 
 
 def fax_or_decide(worker: Any, facts: CallFacts) -> Any:

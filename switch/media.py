@@ -53,7 +53,7 @@ from ivr.dialog import (
 )
 from media.fax import FaxOutcome
 from switch.endpoint import Pump, TimerHandle
-from switch.fax import FaxReception
+from switch.fax import FaxReception, stream_report
 from switch.listen import Listener, Watch
 
 if TYPE_CHECKING:
@@ -134,11 +134,14 @@ class MediaSession:
         call_id: str,
         get_audio: Callable[[], pj.AudioMedia | None],
         hangup: Callable[[], None],
+        stream: Callable[[], str] = str,
     ) -> None:
         self.pump = pump
         self.call_id = call_id
         self._get_audio = get_audio
         self._hangup = hangup
+        self._stream = stream
+        """The call's stream statistics for a fax's log line (switch.fax.stream_report)."""
         self.events: queue.Queue[Event] = queue.Queue()
         self._player: pj.AudioMediaPlayer | None = None
         self._spent: pj.AudioMediaPlayer | None = None
@@ -176,7 +179,11 @@ class MediaSession:
             if o is not None:
                 o.hangup()
 
-        return cls(pump, call_id, audio, hangup)
+        def stream() -> str:
+            o = me()
+            return stream_report(o.call if o is not None else None)
+
+        return cls(pump, call_id, audio, hangup, stream)
 
     # -- lifecycle (pump thread) -----------------------------------------------------------------
 
@@ -477,7 +484,7 @@ class MediaSession:
 
     def _end_fax(self) -> None:
         fax, self._fax = self._fax, None
-        outcome: FaxOutcome | None = fax.stop() if fax is not None else None
+        outcome: FaxOutcome | None = fax.stop(self._stream()) if fax is not None else None
         if outcome is not None:
             self.events.put(
                 FaxFinished(

@@ -59,7 +59,7 @@ from routing.model import DialPlan
 from routing.numbers import for_account, normalize, refusal
 from store.models import Line, NotificationJob
 from switch.b2bua import BUSY_CODES, SwitchCall, op
-from switch.fax import FaxReception
+from switch.fax import FaxReception, stream_report
 from switch.legs import Destination, Resolution
 from switch.media import CallMedia, MediaSession
 
@@ -470,7 +470,7 @@ class OutdialCall:
         fax, self.fax = self.fax, None
         if fax is None:
             return
-        outcome = fax.stop()
+        outcome = fax.stop(stream_report(self.call))
         if outcome is not None:
             self.fax_outcome = outcome
 

@@ -4,6 +4,7 @@ worker receives with T.30 over G.711 and stores TIFF-F + PDF as a fax message.""
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,8 @@ def test_a_fax_to_the_fax_number_arrives_as_tiff_and_pdf(
     # tests/unit/test_media_fax.py; here, that the worker gives the line's number, and that a
     # CSI the sender got carries it.
     assert f"fax receiver started (ident '{sub.number}')" in worker_log(ivr.log)
+    # what the network did to the call's audio is in the fax's log line (for a failed fax)
+    assert re.search(r"fax ended: .*; rtp in \d+ packets, \d+ lost", receiver_report(ivr.log, 1))
     assert outcome.remote_ident in (sub.number, ""), outcome
     call.wait_ended()
     fax = one_fax(sub)
