@@ -62,6 +62,23 @@ if [ -f "$STAMP" ] && [ "$(installed)" = "$VERSION" ]; then
 fi
 
 stock_fallback() {
+  local have
+  have=$(installed)
+  case "$have" in
+    *+relais*)  # an earlier build of relais' own stays: pip would keep it anyway (same pin)
+      cat >&2 <<EOF
+[pjproject] ************************************************************************
+[pjproject] WARNING: $1
+[pjproject] The relais build installed before stays: pjsua2-python $have.
+[pjproject] It was built from other patches or settings than this checkout has. Set
+[pjproject] RELAIS_PJPROJECT_TARBALL to pjproject-$PJ_VERSION.tar.gz
+[pjproject] (sha256 of the uncompressed stream $SHA256)
+[pjproject] and run 'make install' again to rebuild it.
+[pjproject] ************************************************************************
+EOF
+      exit 0
+      ;;
+  esac
   cat >&2 <<EOF
 [pjproject] ************************************************************************
 [pjproject] WARNING: $1

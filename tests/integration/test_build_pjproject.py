@@ -90,3 +90,33 @@ def test_without_any_source_the_stock_wheel_stays_and_says_so(tmp_path: Path) ->
         "pjsua2-python==2.15.1.post1",
     ]
     assert not (tmp_path / "cache" / "pjproject-2.15.1.tar.gz").exists()
+
+
+def test_without_any_source_an_earlier_relais_build_stays_and_says_so(tmp_path: Path) -> None:
+    """A checkout whose patches changed since its last build, with no source at hand: the
+    relais build already installed stays (pip would keep it: it satisfies the pin), and the
+    warning says so instead of announcing the stock wheel's 4 calls."""
+    venv = fake_venv(tmp_path)
+    python = venv / "bin" / "python"
+    python.unlink()
+    python.write_text(
+        "#!/bin/sh\n"
+        'case "$2" in *importlib*) echo 2.15.1.post1+relais.calls512 ;;\n'
+        f'  *) exec {sys.executable} "$@" ;; esac\n'
+    )
+    python.chmod(0o755)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_PJPROJECT")}
+    base.update(
+        RELAIS_PJPROJECT_CACHE=str(tmp_path / "cache"),
+        RELAIS_PJPROJECT_BUILD=str(tmp_path / "build"),
+        RELAIS_PJPROJECT_URL=f"http://127.0.0.1:{free_port()}/pjproject.tar.gz",
+    )
+    done = subprocess.run(
+        [str(SCRIPT), str(venv)], env=base, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "The relais build installed before stays: pjsua2-python 2.15.1.post1+relais" in (
+        done.stderr
+    )
+    assert "ONLY 4 CALLS" not in done.stderr
+    assert not (tmp_path / "pip.log").exists()  # nothing installed over it
