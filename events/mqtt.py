@@ -6,7 +6,7 @@ Rules of this file:
   events and loses none. A crash between PUBACK and `mark_sent` publishes an event again:
   consumers deduplicate by `event_id` (`subscribe` does it for its caller).
 - aiomqtt does not reconnect by itself: the relay and `subscribe` loop around
-  `async with client:` with a capped back-off.
+  `async with connected(client):` with a capped back-off.
 - Passwords in MQTT URLs are never logged (`MqttAddress.__str__` hides them).
 """
 
@@ -119,6 +119,24 @@ def make_client(
         keepalive=15,
         tls_context=ssl.create_default_context() if address.tls else None,
     )
+
+
+@contextlib.asynccontextmanager
+async def connected(client: aiomqtt.Client) -> AsyncIterator[aiomqtt.Client]:
+    """`async with client`, and no "Future exception was never retrieved" after it.
+
+    aiomqtt keeps a disconnection it did not ask for as the exception of a future that only
+    its message iterator reads. Left any other way (the task cancelled while it handled an
+    event or caught up, a generator closed at the end of the process), the future is dropped
+    unread, and asyncio logs an ERROR for it when it is collected: at every stop of
+    `relais run` whose broker went first. Read here; the exit itself is unchanged."""
+    try:
+        async with client:
+            yield client
+    finally:
+        gone: asyncio.Future[None] | None = getattr(client, "_disconnected", None)
+        if gone is not None and gone.done() and not gone.cancelled():
+            gone.exception()
 
 
 async def publish_event(client: aiomqtt.Client, event: Event) -> None:
@@ -289,7 +307,7 @@ class Relay:
             # A fresh client per connection: paho keeps in-flight state in a used one.
             client = make_client(self.address, identifier=self.identifier)
             try:
-                async with client:
+                async with connected(client):
                     if backoff.failures:
                         logger.info("relay: connected again to %s", self.address)
                     backoff.reset()
@@ -344,7 +362,7 @@ async def subscribe(
     while True:
         client = make_client(address, identifier=identifier)
         try:
-            async with client:
+            async with connected(client):
                 for topic_filter in filters:
                     await client.subscribe(topic_filter, qos=1)
                 if backoff.failures:

@@ -415,3 +415,34 @@ async def test_the_bus_status_comes_from_a_heartbeat_the_broker_acknowledged(
     assert heartbeat_line(tmp_path / "none", datetime.now(UTC)) == (
         "bus     : no heartbeat yet (relais bus not running, or no broker answer so far)"
     )
+
+
+async def test_a_client_left_after_the_broker_went_away_leaves_no_unread_error(
+    mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The broker stops first (`relais run` stopped by Ctrl-C), and a subscriber leaves its
+    client while it handles an event instead of reading the next message: aiomqtt's
+    disconnection error is read on the way out, so asyncio has no "Future exception was never
+    retrieved" to log (it did, as an ERROR, at the end of the run)."""
+    import gc
+
+    from events.mqtt import connected, make_client
+
+    async def leave_after_the_broker_went_away() -> None:
+        client = make_client(parse_mqtt_url(mosquitto.url))
+        async with connected(client):
+            mosquitto.stop()
+            # aiomqtt's own record of the disconnection (its message iterator reads it)
+            gone = client._disconnected
+            for _ in range(200):
+                if gone.done():
+                    break
+                await asyncio.sleep(0.05)
+            assert gone.done()  # (not read here: that is what the test is about)
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        await leave_after_the_broker_went_away()
+        gc.collect()
+        await asyncio.sleep(0)
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
