@@ -53,6 +53,7 @@ from routing.model import (
 )
 from routing.numbers import caller_number, normalize
 from switch.confirm import Confirmation
+from switch.endpoint import jitter_buffer
 from switch.fax import FaxCall, fax_or_decide
 from switch.legs import Destination, Resolution
 from switch.media import CallMedia, MediaSession
@@ -118,6 +119,7 @@ class SwitchCall(pj.Call):  # type: ignore[misc]
         call_id: int = pj.PJSUA_INVALID_ID,
     ) -> None:
         super().__init__(acc, call_id)
+        jitter_buffer(self, adaptive=False)
         self.post = post
         """Runs a function on the pump thread (`Pump.post`)."""
         self.owner: Any = None
@@ -494,6 +496,8 @@ class Inbound:
         self.bridged = leg
         assert self.run is not None
         self.run.won(leg)
+        if self.answered_at is None and self.call is not None:
+            jitter_buffer(self.call, adaptive=True)
         if not self.answer():
             leg.hangup()
             return
@@ -631,6 +635,7 @@ class LegCall:
         call = SwitchCall(w.account, w.pump.post)
         call.owner = self
         call.release = w.release
+        jitter_buffer(call, adaptive=True)
         prm = op(0, inbound.leg_headers(self.leg.diversion, self.dest.headers))
         prm.txOption.localUri = inbound.from_uri()
         try:

@@ -52,6 +52,34 @@ PJ_ETOOMANY (outgoing) or a stateless 486 "too many calls" (incoming)."""
 STOCK_IOQUEUE_HANDLES = 64
 """The stock wheel's select() I/O queue (PJ_IOQUEUE_MAX_HANDLES)."""
 
+JB_DISCARD_NONE = 0
+JB_DISCARD_PROGRESSIVE = 2
+"""pjmedia_jb_discard_algo values (pjsua2 exports neither them nor a way to set the media
+config's from Python). Progressive discard, pjsua's default, shrinks a jitter buffer to the
+jitter it sees by dropping frames, whatever its prefetch; with none, a buffer keeps the depth
+it filled to."""
+
+
+def jitter_buffer(call: pj.Call, *, adaptive: bool) -> None:
+    """Choose the jitter buffer of `call`'s audio streams, before the call is answered or made:
+    the worker's fixed one (`EndpointConfig.fixed_jitter_ms`), which never drops a frame to
+    shrink (fax modems, recordings, prompts), or, `adaptive`, pjmedia's, which keeps the delay
+    of a conversation down by dropping frames (the two sides of a bridge). Without relais'
+    pjproject build (`Call.audJbDiscardAlgo`, scripts/pjproject/patches/0006) every stream
+    has pjmedia's."""
+    if _PER_CALL_JITTER_BUFFER:
+        call.audJbDiscardAlgo = JB_DISCARD_PROGRESSIVE if adaptive else JB_DISCARD_NONE
+
+
+_PER_CALL_JITTER_BUFFER = hasattr(pj.Call, "audJbDiscardAlgo")
+
+
+def audio_index(call: pj.Call) -> int | None:
+    """The media index of `call`'s audio stream (for `getStreamStat`, `getStreamInfo`); None
+    without one. Raises pj.Error once the call is gone."""
+    info = call.getInfo()  # kept: `media` is a view into it (SWIG), freed with a temporary
+    return next((i for i, m in enumerate(info.media) if m.type == pj.PJMEDIA_TYPE_AUDIO), None)
+
 
 @dataclass(frozen=True)
 class LibraryLimits:
@@ -124,8 +152,10 @@ class EndpointConfig:
     rtp_port: int = 0
     """First RTP port; 0 = any free port."""
     fixed_jitter_ms: int | None = 100
-    """A fixed jitter buffer of this depth (fax modems, switch.fax, lose their carrier when an
-    adaptive buffer shrinks or grows under them); None: pjmedia's adaptive buffer."""
+    """A fixed jitter buffer of this depth, which never drops a frame to shrink (fax modems,
+    switch.fax, lose their carrier when a buffer shrinks or grows under them; a recording
+    keeps every frame); None: pjmedia's adaptive buffer. Bridged calls take the adaptive one
+    (`jitter_buffer`)."""
 
 
 @dataclass(order=True)

@@ -33,6 +33,7 @@ from media.fax import FaxOutcome, FaxTerminal, Modem
 from routing.model import CallFacts
 from store.models import Line
 from store.session import core
+from switch.endpoint import audio_index
 
 logger = logging.getLogger(__name__)
 
@@ -242,10 +243,11 @@ def stream_report(call: pj.Call | None) -> str:
     if call is None:
         return ""
     try:
-        info = call.getInfo()
-        index = next(i for i, m in enumerate(info.media) if m.type == pj.PJMEDIA_TYPE_AUDIO)
+        index = audio_index(call)
+        if index is None:
+            return ""
         stat = call.getStreamStat(index)
-    except (pj.Error, StopIteration):
+    except pj.Error:
         return ""
     jb, rx = stat.jbuf, stat.rtcp.rxStat
     return (
