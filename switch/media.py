@@ -52,7 +52,7 @@ from ivr.dialog import (
     TimerFired,
 )
 from media.fax import FaxOutcome
-from switch.endpoint import Pump, TimerHandle
+from switch.endpoint import Pump, TimerHandle, buffered_audio
 from switch.fax import FaxReception, stream_report
 from switch.listen import Listener, Watch
 
@@ -71,6 +71,9 @@ every prompt sequence were lost (a "goodbye" heard without its end)."""
 
 PLAYER_LINGER = 1.0
 """Seconds a disconnected player is kept before it is destroyed."""
+BRIDGE_FRAME_S = 0.02
+"""One frame of the conference bridge (pjsua's 20 ms audio frame): a frame leaves the jitter
+buffer one bridge tick before the recorder has it."""
 
 _pad_file: str | None = None
 
@@ -135,6 +138,7 @@ class MediaSession:
         get_audio: Callable[[], pj.AudioMedia | None],
         hangup: Callable[[], None],
         stream: Callable[[], str] = str,
+        buffered: Callable[[], float | None] = lambda: None,
     ) -> None:
         self.pump = pump
         self.call_id = call_id
@@ -142,6 +146,8 @@ class MediaSession:
         self._hangup = hangup
         self._stream = stream
         """The call's stream statistics for a fax's log line (switch.fax.stream_report)."""
+        self._buffered = buffered
+        """Seconds of audio in the call's jitter buffer now (switch.endpoint.buffered_audio)."""
         self.events: queue.Queue[Event] = queue.Queue()
         self._player: pj.AudioMediaPlayer | None = None
         self._spent: pj.AudioMediaPlayer | None = None
@@ -158,6 +164,7 @@ class MediaSession:
         self._recorder: pj.AudioMediaRecorder | None = None
         self._record_path = ""
         self._record_timer: TimerHandle | None = None
+        self._record_token = 0
         self._timers: dict[str, TimerHandle] = {}
         self._started = False
         self._pending: list[Callable[[], None]] = []
@@ -183,7 +190,11 @@ class MediaSession:
             o = me()
             return stream_report(o.call if o is not None else None)
 
-        return cls(pump, call_id, audio, hangup, stream)
+        def buffered() -> float | None:
+            o = me()
+            return buffered_audio(o.call if o is not None else None)
+
+        return cls(pump, call_id, audio, hangup, stream, buffered)
 
     # -- lifecycle (pump thread) -----------------------------------------------------------------
 
@@ -404,6 +415,7 @@ class MediaSession:
             return
         self._recorder = recorder
         self._record_path = path
+        self._record_token += 1
         self._record_timer = self.pump.call_later(
             max_seconds, _weakly(self._finish_recording, "max_length")
         )
@@ -411,7 +423,24 @@ class MediaSession:
             self._watch.arm_silence(silence_seconds)
 
     def stop_record(self) -> None:
-        if self._recorder is not None:
+        """The dialog stops the recording (a key was pressed): once the audio still in the
+        call's jitter buffer has reached it. A key sent as an RFC 4733 event or a SIP INFO
+        reaches the worker ahead of what was said before it, which waits in the buffer: as
+        long as the buffer is deep now (it grows when the caller's side sends in bursts), plus
+        the bridge's frame that carries it to the recorder. An empty buffer, or none to read
+        (the call's stream is gone), has nothing on its way: the recording stops at once."""
+        if self._recorder is None:
+            return
+        held = self._buffered()
+        if not held:
+            self._finish_recording("stopped")
+            return
+        self.pump.call_later(
+            held + BRIDGE_FRAME_S, _weakly(self._stop_recording, self._record_token)
+        )
+
+    def _stop_recording(self, token: int) -> None:
+        if token == self._record_token and self._recorder is not None:
             self._finish_recording("stopped")
 
     def _finish_recording(self, reason: str) -> None:

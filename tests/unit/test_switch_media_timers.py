@@ -9,7 +9,11 @@ from __future__ import annotations
 import gc
 import weakref
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
+
+import pjsua2 as pj
+import pytest
 
 from ivr.dialog import HungUp, TimerFired
 from switch.media import MediaSession
@@ -115,3 +119,116 @@ def test_a_play_of_files_that_are_all_missing_ends_at_once_silent(
     assert [r.getMessage() for r in caplog.records] == [
         f"call-1: prompt file {gone} is missing; skipped"
     ]
+
+
+class Recorder:
+    """pjsua2's recorder as MediaSession uses it: the file exists once created (a second of
+    silence here)."""
+
+    def createRecorder(self, path: str) -> None:
+        import wave
+
+        with wave.open(path, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(bytes(16000))
+
+
+class Audio:
+    def startTransmit(self, _sink: object) -> None:
+        pass
+
+    def stopTransmit(self, _sink: object) -> None:
+        pass
+
+
+def test_a_recording_stopped_by_a_key_runs_on_for_the_audio_still_in_the_jitter_buffer(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    """An RFC 4733 key comes ahead of the audio said before it, which waits in the call's jitter
+    buffer: the recording stops as much later as the buffer holds now (a bridge frame more), and
+    a recording started in between is not the one stopped."""
+    from ivr.dialog import RecordFinished
+    from switch import media
+
+    monkeypatch.setattr(media.pj, "AudioMediaRecorder", Recorder)
+    pump = TimerPump()
+    audio = Audio()
+    held = [0.48]  # a buffer grown after a burst (measured: 480 ms for a 100 ms prefetch)
+    s = MediaSession(pump, "call-1", lambda: audio, lambda: None, buffered=lambda: held[0])  # type: ignore[arg-type]
+    s.media_ready()
+    s.events.get_nowait()  # Started
+    first, second = str(tmp_path / "first.wav"), str(tmp_path / "second.wav")
+    s.record(first, 60.0)
+    s.stop_record()
+    assert s.events.empty()  # still recording
+    delay, stop, _ = pump.timers[-1]
+    assert delay == pytest.approx(0.48 + media.BRIDGE_FRAME_S)
+    stop()
+    assert s.events.get_nowait() == RecordFinished(first, 1.0, "stopped")
+    held[0] = 0.08
+    s.record(second, 60.0)
+    s.stop_record()
+    delay, late_stop, _ = pump.timers[-1]
+    assert delay == pytest.approx(0.08 + media.BRIDGE_FRAME_S)
+    s.record(first, 60.0)  # a new recording before the stop was due: the second one ends now
+    assert s.events.get_nowait() == RecordFinished(second, 1.0, "stopped")
+    late_stop()
+    assert s.events.empty()  # and the new one goes on
+
+
+@pytest.mark.parametrize("reading", [None, 0.0])
+def test_with_nothing_in_the_jitter_buffer_a_stop_is_at_once(
+    tmp_path: Any, monkeypatch: Any, reading: float | None
+) -> None:
+    """An empty buffer, or a stream that is gone (no reading): nothing of the caller's is on
+    its way, the recording ends now."""
+    from ivr.dialog import RecordFinished
+    from switch import media
+
+    monkeypatch.setattr(media.pj, "AudioMediaRecorder", Recorder)
+    pump = TimerPump()
+    audio = Audio()
+    s = MediaSession(pump, "call-1", lambda: audio, lambda: None, buffered=lambda: reading)  # type: ignore[arg-type]
+    s.media_ready()
+    s.events.get_nowait()  # Started
+    s.record(str(tmp_path / "m.wav"), 60.0)
+    s.stop_record()
+    assert s.events.get_nowait() == RecordFinished(str(tmp_path / "m.wav"), 1.0, "stopped")
+    assert [d for d, _, _ in pump.timers] == [60.0]  # only the maximum length's
+
+
+class StatsMedia:
+    def __init__(self, kind: int) -> None:
+        self.type = kind
+
+
+class StatsCall:
+    """What buffered_audio reads of a pjsua2 call: its media, the jitter buffer's frames and
+    the codec's frame length."""
+
+    def __init__(self, frames: int, frame_ms: int, media: list[int]) -> None:
+        self.frames, self.frame_ms, self.media = frames, frame_ms, media
+
+    def getInfo(self) -> Any:
+        return SimpleNamespace(media=[StatsMedia(k) for k in self.media])
+
+    def getStreamStat(self, index: int) -> Any:
+        assert self.media[index] == pj.PJMEDIA_TYPE_AUDIO
+        return SimpleNamespace(jbuf=SimpleNamespace(size=self.frames))
+
+    def getStreamInfo(self, index: int) -> Any:
+        assert self.media[index] == pj.PJMEDIA_TYPE_AUDIO
+        info = SimpleNamespace(frameLen=self.frame_ms)
+        return SimpleNamespace(audCodecParam=SimpleNamespace(info=info))
+
+
+def test_the_audio_buffered_is_the_jitter_buffer_s_frames_of_the_audio_stream() -> None:
+    from switch.endpoint import buffered_audio
+
+    audio, video = pj.PJMEDIA_TYPE_AUDIO, pj.PJMEDIA_TYPE_VIDEO
+    assert buffered_audio(StatsCall(48, 10, [audio])) == pytest.approx(0.48)
+    assert buffered_audio(StatsCall(5, 20, [video, audio])) == pytest.approx(0.1)
+    assert buffered_audio(StatsCall(5, 20, [video])) is None
+    assert buffered_audio(None) is None
