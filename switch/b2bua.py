@@ -101,6 +101,10 @@ def active_audio(call: pj.Call, info: pj.CallInfo) -> pj.AudioMedia | None:
 
 _HOLDS = (pj.PJSUA_CALL_MEDIA_LOCAL_HOLD, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
 
+AUDIO_WAIT_S = 2.0
+"""A dialog whose answered call has reported no active audio this long after the answer is
+looked into (`Inbound.audio_overdue`): its caller hears silence."""
+
 
 def _deliver_digit(ref: weakref.ref[SwitchCall], digit: str, method: str) -> None:
     """A DTMF digit of a call, on the pump thread (see SwitchCall.onDtmfDigit)."""
@@ -425,6 +429,9 @@ class Inbound:
         self.media = MediaSession.of(self.w.pump, self.call_id, self)
         if self.call is not None and self.call.audio is not None:
             self.media.media_ready()
+        else:  # pjsua reports it as the answer goes out, or soon after (the media transport)
+            overdue = weakref.WeakMethod(self.audio_overdue)
+            self.w.pump.call_later(AUDIO_WAIT_S, lambda: (m := overdue()) is not None and m())
         media = CallMedia(self.media)
         call_id = self.call_id
 
@@ -442,6 +449,47 @@ class Inbound:
             return
         with contextlib.suppress(pj.Error):
             self.call.hangup(op(200 if self.answered_at is not None else 480))
+
+    def audio_overdue(self) -> None:
+        """AUDIO_WAIT_S after the answer the dialog still waits for the call's audio, and the
+        caller hears silence: said, with what pjsua holds of the call's media. When pjsua holds
+        active audio that was never reported (or reported without starting the dialog), the
+        dialog starts with it."""
+        call, media = self.call, self.media
+        if self.gone or call is None or media is None or media.started:
+            return
+        waited = time.monotonic() - (self.answered_at or time.monotonic())
+        try:
+            info = call.getInfo()
+            audio = active_audio(call, info)
+        except pj.Error as exc:
+            logger.warning(
+                "%s: answered %.1f s ago, no audio reported, its media unreadable: %s",
+                self.call_id,
+                waited,
+                exc.info(),
+            )
+            return
+        streams = ", ".join(f"{m.type}/{m.status}" for m in info.media) or "none"
+        if audio is None:
+            logger.warning(
+                "%s: answered %.1f s ago and its audio is not active (media: %s): the caller "
+                "hears silence until it is",
+                self.call_id,
+                waited,
+                streams,
+            )
+            return
+        logger.warning(
+            "%s: answered %.1f s ago, its audio is active (media: %s) but the dialog had not "
+            "started (audio %sreported): it starts now",
+            self.call_id,
+            waited,
+            streams,
+            "" if call.audio is not None else "never ",
+        )
+        call.audio = audio
+        self.on_media(call)
 
     # -- call events -----------------------------------------------------------------------------
 

@@ -198,6 +198,11 @@ class MediaSession:
 
     # -- lifecycle (pump thread) -----------------------------------------------------------------
 
+    @property
+    def started(self) -> bool:
+        """The call's audio was reported active and the dialog got its Started."""
+        return self._started
+
     def media_ready(self) -> None:
         """The call's audio is active: start the dialog and run what it already asked for.
         Called again after every re-INVITE that leaves the audio active (a resume)."""
