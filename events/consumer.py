@@ -7,7 +7,9 @@ Rules of this file:
 - Events arrive from the bus at once; besides, `sweep` reads the outbox for events of the
   handled types that this consumer has not recorded yet. Sweeps run after every
   (re)subscription (nothing published while disconnected is missed) and periodically, so the
-  consumer works, only later, even while the broker is down.
+  consumer works, only later, even while the broker is down. At start the subscription's
+  sweep is the catch-up; the periodic sweeper makes it only when the bus is not up within
+  one period.
 - A handler that raises leaves its event unrecorded: the next sweep tries it again.
 """
 
@@ -161,7 +163,8 @@ class DurableConsumer:
         full_sweep_seconds: float = 3600.0,
     ) -> None:
         """Consume from the bus (when `address` is given) and sweep the outbox until `stop`."""
-        tasks = [asyncio.create_task(self._sweeper(stop, sweep_seconds, full_sweep_seconds))]
+        bus = address is not None
+        tasks = [asyncio.create_task(self._sweeper(stop, sweep_seconds, full_sweep_seconds, bus))]
         if address is not None:
             tasks.append(asyncio.create_task(self._listen(address)))
         try:
@@ -199,16 +202,26 @@ class DurableConsumer:
                     event.event_id,
                 )
 
-    async def _sweeper(self, stop: asyncio.Event, every: float, full_every: float) -> None:
+    async def _sweeper(
+        self, stop: asyncio.Event, every: float, full_every: float, bus: bool
+    ) -> None:
+        """Sweep every `every` seconds, the whole retention every `full_every`. The catch-up at
+        start is one full sweep: the bus subscription's (`_listen`) when it is up within a sweep
+        period, this one's otherwise. Both at once looked at the events written meanwhile twice
+        (the second look a transaction that finds the first's record)."""
         loop = asyncio.get_running_loop()
         last_full = loop.time()
-        await asyncio.to_thread(self.sweep, full=True)
+        if bus:
+            await _first_of(self.subscribed, stop, timeout=every)
+        due = not self.subscribed.is_set()  # the catch-up is this sweeper's
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every)
-            if stop.is_set():
-                return
-            full = loop.time() - last_full >= full_every
+            if not due:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), every)
+                if stop.is_set():
+                    return
+            full = due or loop.time() - last_full >= full_every
+            due = False
             try:
                 await asyncio.to_thread(self.sweep, full=full)
                 if full:
@@ -216,3 +229,13 @@ class DurableConsumer:
                     await asyncio.to_thread(self.purge)
             except Exception:
                 logger.exception("%s: outbox sweep failed; trying again later", self.name)
+
+
+async def _first_of(*events: asyncio.Event, timeout: float) -> None:
+    """Wait until one of `events` is set, `timeout` seconds at most."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()

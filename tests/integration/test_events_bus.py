@@ -446,3 +446,42 @@ async def test_a_client_left_after_the_broker_went_away_leaves_no_unread_error(
         await asyncio.sleep(0)
     assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
 
+
+async def test_a_consumer_catches_up_once_at_start(store: Store, mosquitto: Mosquitto) -> None:
+    """At start the outbox is read once: by the bus subscription's sweep when the broker is up,
+    by the periodic sweeper after one period when it is not. Both at once (the sweeper's first
+    sweep ran as the consumer started) looked at the events written meanwhile twice: a CI failure
+    of the test above, each event the bus delivered also found by a sweep still under way."""
+
+    def counted(consumer: DurableConsumer) -> list[bool]:
+        sweeps: list[bool] = []
+        sweep = consumer.sweep
+
+        def counting(*, full: bool = False, **kw: object) -> int:
+            sweeps.append(full)
+            return sweep(full=full, **kw)  # type: ignore[arg-type]
+
+        consumer.sweep = counting  # type: ignore[method-assign]
+        return sweeps
+
+    handlers = {"message.changed": lambda _s, _e: None}
+    up = DurableConsumer(store, "up", handlers)
+    sweeps = counted(up)
+    stop = asyncio.Event()
+    task = asyncio.create_task(up.run(parse_mqtt_url(mosquitto.url), stop, sweep_seconds=30))
+    await asyncio.wait_for(up.subscribed.wait(), 10)
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert sweeps == [True]
+
+    # no broker where the address says: the sweeper catches up after one period
+    mosquitto.stop()
+    down = DurableConsumer(store, "down", handlers)
+    sweeps = counted(down)
+    stop = asyncio.Event()
+    task = asyncio.create_task(down.run(parse_mqtt_url(mosquitto.url), stop, sweep_seconds=0.3))
+    await wait_until(lambda: len(sweeps) >= 1)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert sweeps[0] is True and not down.subscribed.is_set()
