@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
 from store.migrate import upgrade
 from store.session import Store
+from tests.support import logs
 from tests.support.postgres import fresh_database, postgres_server
 
 
@@ -54,3 +55,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if tier in parts:
                 item.add_marker(getattr(pytest.mark, tier))
                 break
+
+
+_LOG_MARKS = pytest.StashKey[dict[Path, int]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Where the logs of the running workers end as the test body starts."""
+    item.stash[_LOG_MARKS] = logs.sizes()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's report shows what the running workers logged during it (tests.support.logs)."""
+    report = yield
+    if report.when == "call" and report.failed:
+        for name, text in logs.written_since(item.stash.get(_LOG_MARKS, {})):
+            report.sections.append((f"log of {name} during the test", text))
+    return report

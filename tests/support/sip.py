@@ -34,6 +34,7 @@ from routing.model import LineSettings
 from store import repository
 from store.migrate import upgrade
 from store.session import Store
+from tests.support import logs
 from tests.support.ports import free_ports
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "peer" / "scenarios"
@@ -633,10 +634,12 @@ def run_worker(
                 start_new_session=True,
             )
         sut = SwitchUnderTest(root, db_url, port, store, prompts, env, [proc], log)
+        logs.watch(log, f"switch worker on port {port}")
         try:
             wait_ready(proc, log, "ready: switch worker")
             yield sut
         finally:
+            logs.unwatch(log)
             stop_process(proc)
 
 
