@@ -216,6 +216,21 @@ class Ear:
                     best = int(np.argmax(c))
                     if gap and c[best] >= MATCH:
                         best = _peaks(c, MATCH, CHUNK)[0]  # a repeated word: the earliest
+                        # ... unless a frame slipped inside this piece of an earlier one: a
+                        # weaker place whose other pieces are all there.
+                        slipped = next(
+                            (
+                                p
+                                for p in _peaks(c, LOCATE, CHUNK)
+                                if p < best - CHUNK and self._rest(signal, t, lo + p, offset + n)
+                            ),
+                            None,
+                        )
+                        if slipped is not None:
+                            pos = lo + slipped - offset
+                            window, gap = SLIP, 0
+                            offset += n
+                            continue
                     if c[best] >= MATCH:
                         good += 1
                         pos = lo + best - offset  # follow the slip
@@ -233,6 +248,8 @@ class Ear:
                 if len(c) and float(np.max(c)) >= WHOLE:
                     share, pos = 1.0, lo + int(np.argmax(c))
                     last_end = pos + len(t)
+                elif (halves := self._split(signal, t, pos, window, gap)) is not None:
+                    share, (pos, last_end) = 1.0, halves
             scores.append((item, round(share, 2)))
             if share < HEARD:
                 return None, scores
@@ -240,6 +257,64 @@ class Ear:
             end = min(pos, last_end)  # its end may have been cut or may never have come
             window, gap = int(0.15 * RATE), int(0.5 * RATE)  # the next item may start a bit later
         return end, scores
+
+    def _rest(self, signal: np.ndarray, t: np.ndarray, at: int, offset: int) -> bool:
+        """Whether the pieces of `t` from `offset` on are heard (HEARD of them) when `t`
+        starts at `at` (each allowed to slip SLIP from the one before)."""
+        good = total = 0
+        start = at
+        where = 0
+        for chunk in _chunks(t):
+            n = len(chunk)
+            if where >= offset and np.any(chunk):
+                total += 1
+                lo = max(0, start + where - SLIP)
+                c = self.ncc(signal[lo : start + where + n + SLIP], chunk)
+                if len(c) and float(np.max(c)) >= MATCH:
+                    good += 1
+                    start = lo + int(np.argmax(c)) - where
+            where += n
+        return total > 0 and good / total >= HEARD
+
+    def _split(
+        self, signal: np.ndarray, t: np.ndarray, pos: int, window: int, gap: int
+    ) -> tuple[int, int] | None:
+        """Start and end of a short word `t` heard with a frame slipped inside it: the two
+        sides of some cut each alike, the second within SLIP of where the first puts it. The
+        second side leaves out the frame after the cut (a dropped one may have been there)."""
+        lo = max(0, pos - window)
+        for cut in range(SPLIT_MIN, len(t) - SPLIT_MIN - FRAME + 1, SPLIT_STEP):
+            first, second = t[:cut], t[cut + FRAME :]
+            c = self.ncc(signal[lo : pos + cut + window + gap], first)
+            if not len(c) or float(np.max(c)) < MATCH:
+                continue
+            at = lo + int(np.argmax(c)) + cut + FRAME  # the second side, without a slip
+            lo2 = max(0, at - SLIP)
+            c2 = self.ncc(signal[lo2 : at + len(second) + SLIP], second)
+            if len(c2) and float(np.max(c2)) >= MATCH:
+                return at - cut - FRAME, lo2 + int(np.argmax(c2)) + len(second)
+        return None
+
+
+def sound_map(signal: np.ndarray, step: float = 0.25, quiet: float = 30.0) -> str:
+    """Where `signal` holds sound and where silence ("sound 0.0-4.5 s, silence 4.5-29.9 s"), in
+    `step`-long pieces whose RMS is above `quiet`: says in a failure whether the call went
+    silent or played something else."""
+    n = int(step * RATE)
+    parts: list[str] = []
+    start, loud = 0.0, None
+    for i in range(0, len(signal), n):
+        piece = signal[i : i + n]
+        now = bool(np.sqrt(np.mean(piece * piece)) > quiet)
+        if loud is not None and now != loud:
+            parts.append(f"{'sound' if loud else 'silence'} {start:.1f}-{i / RATE:.1f} s")
+            start = i / RATE
+        loud = now
+    if loud is not None:
+        parts.append(f"{'sound' if loud else 'silence'} {start:.1f}-{len(signal) / RATE:.1f} s")
+    if len(parts) > 12:
+        parts = [*parts[:4], f"... {len(parts) - 8} more ...", *parts[-4:]]
+    return ", ".join(parts) or "nothing"
 
 
 def _peaks(c: np.ndarray, threshold: float, spacing: int) -> list[int]:
@@ -259,14 +334,20 @@ SLIP = int(0.06 * RATE)
 LOST = int(0.4 * RATE)
 BACK = int(0.3 * RATE)
 LOCATE = 0.5
-LOCATE_PIECES = 3
-"""Pieces of the first item tried in turn to locate it."""
+LOCATE_PIECES = 5
+"""Pieces of the first item tried in turn to locate it (its first 0.6 s: at a call's start the
+phone's stream may miss the first packets and its jitter buffer slip a frame as it settles)."""
 MAYBE = 6
 """Weaker places tried for the first item when no clear one is confirmed."""
 """Normalised correlation that locates the first item (roughly: pieces are then checked)."""
 HEARD = 0.6
 """Share of an item's pieces that must match."""
 SHORT = int(0.6 * RATE)
+SPLIT_MIN = int(0.06 * RATE)
+"""Shortest side of a short word cut in two where a frame slipped (Ear._split)."""
+SPLIT_STEP = int(0.01 * RATE)
+FRAME = int(0.02 * RATE)
+"""The longest frame a jitter buffer drops or puts in."""
 WHOLE = 0.7
 """Normalised correlation of a whole short item that counts it as heard."""
 
@@ -668,7 +749,7 @@ class Call:
                 raise AssertionError(
                     f"{self.name}: not heard {'before the call ended' if complete else f'in {timeout} s'}"
                     f" after {self.heard_to / RATE:.2f} s"
-                    f" (heard {len(heard) / RATE:.1f} s): {scores}"
+                    f" (heard {len(heard) / RATE:.1f} s: {sound_map(heard)}): {scores}"
                 )
             time.sleep(0.25)
 
