@@ -28,3 +28,8 @@
  * poll instead of waking for every packet (patches/0003): at most 5 ms more delay for a
  * packet, far inside the jitter buffer, and a wake-up per 5 ms instead of per packet. */
 #define PJMEDIA_WORKER_BATCH_MSEC           5
+
+/* An idle media thread waits this long in its poll before it looks at its quit flag again
+ * (patches/0007; pjmedia's 10 ms woke an idle worker 100 times a second). A packet ends the
+ * wait at once; stopping the library waits at most this long for the thread. */
+#define PJMEDIA_WORKER_IDLE_MSEC            100
