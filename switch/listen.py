@@ -18,6 +18,8 @@ Rules of this file:
   call to `on_fax`, when the watch has one (SPEC S11).
 - Silence: while armed, `on_silence` fires once when no voice has been heard for `seconds`
   (wall clock, so a peer that stops sending RTP is silent too).
+- With nothing to watch (no call answered) the thread sleeps until a watch is added: an idle
+  worker's listener costs nothing.
 """
 
 from __future__ import annotations
@@ -141,6 +143,8 @@ class Listener:
         self._watches: dict[int, Watch] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._watched = threading.Event()
+        """Set while there is something to watch (or to stop): an idle listener waits on it."""
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -149,6 +153,7 @@ class Listener:
 
     def stop(self) -> None:
         self._stop.set()
+        self._watched.set()
         if self._thread is not None:
             self._thread.join(2)
             self._thread = None
@@ -156,6 +161,7 @@ class Listener:
     def watch(self, w: Watch) -> Watch:
         with self._lock:
             self._watches[id(w)] = w
+            self._watched.set()
         return w
 
     def unwatch(self, w: Watch) -> None:
@@ -167,6 +173,11 @@ class Listener:
         while not self._stop.wait(self._poll):
             with self._lock:
                 watches = list(self._watches.values())
+                if not watches:
+                    self._watched.clear()
+            if not watches:
+                self._watched.wait()  # until a call is watched (or the listener stops)
+                continue
             for w in watches:
                 try:
                     self.poll(w)

@@ -150,3 +150,58 @@ def test_the_listen_file_stays_open_between_polls_and_is_closed_with_the_watch(
         pass
     else:  # the number may have been reused by another open file, never by this one
         assert os.readlink(f"/proc/self/fd/{fd}") != str(path)
+
+
+class _CountedEvent:
+    """A threading.Event that counts the waits made on it (the listener's rounds)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._event = threading.Event()
+        self.waits = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits += 1
+        return self._event.wait(timeout)
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+def test_an_idle_listener_sleeps_until_a_call_is_watched(tmp_path: Path) -> None:
+    """With no call to watch, the thread waits for a watch instead of going round every poll
+    (an idle worker's listener woke 10 times a second for nothing); a watch wakes it, and it
+    stops at once when idle."""
+    polled: list[Watch] = []
+
+    class Counted(Listener):
+        def poll(self, w: Watch, now: float | None = None) -> None:
+            polled.append(w)
+
+    listener = Counted(lambda fn: None, poll=0.001)
+    rounds = _CountedEvent()
+    listener._stop = rounds  # type: ignore[assignment]
+    listener.start()
+    try:
+        time.sleep(0.3)  # 300 rounds at 1 ms if it did not sleep
+        assert rounds.waits <= 2
+        path = tmp_path / "listen.wav"
+        path.write_bytes(b"\0" * WAV_HEADER)
+        w = listener.watch(Watch(str(path), lambda k: None, lambda: None))
+        deadline = time.monotonic() + 10
+        while not polled and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert polled and polled[0] is w
+        listener.unwatch(w)
+        time.sleep(0.1)  # the round under way ends; then the thread sleeps again
+        settled = rounds.waits
+        time.sleep(0.2)
+        assert rounds.waits <= settled + 1
+    finally:
+        thread = listener._thread
+        listener.stop()
+    assert thread is not None and not thread.is_alive()
