@@ -40,8 +40,10 @@ logger = logging.getLogger(__name__)
 BUSY_WAIT_MS = 20
 """Longest wait in libHandleEvents while there is work (a posted command wakes the pump
 sooner: `post`)."""
-IDLE_WAIT_MS = 50
-"""Longest wait when idle: 20 rounds a second instead of 200."""
+IDLE_WAIT_MS = 250
+"""Longest wait when idle: 4 rounds a second. pjsip's own timers end a wait when they are due
+(libHandleEvents waits for the earlier of the two), the pump's timers shorten it, and a posted
+command or a stop wakes it: the wait bounds only the periodic collection (`on_idle`)."""
 IDLE_AFTER = 2.0
 """Seconds without calls, commands, timers or SIP events before the pump counts as idle."""
 
@@ -258,6 +260,7 @@ class Pump:
             self.post(run_teardown)
             done.wait(10)
         self._running = False
+        self.post(lambda: None)  # an idle pump notices now, not at the end of its wait
         self._thread.join(15)
         self._thread = None
 

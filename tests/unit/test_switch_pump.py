@@ -119,3 +119,29 @@ def test_a_command_posted_while_the_pump_waits_wakes_it_once() -> None:
         finally:
             pump._wake.close()
     assert pump._drain()
+
+
+def test_stopping_wakes_a_waiting_pump() -> None:
+    """An idle pump waits up to IDLE_WAIT_MS: `stop` wakes it, so the library goes down now,
+    not at the end of the wait."""
+    pump = bare_pump()
+    joined: list[float] = []
+
+    class PumpThread:
+        def join(self, timeout: float) -> None:
+            joined.append(timeout)
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as transport:
+        transport.bind(("127.0.0.1", 0))
+        transport.settimeout(2)
+        pump._wake = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        pump._wake_to = transport.getsockname()
+        try:
+            pump._running = True
+            pump._waiting = True
+            pump._thread = PumpThread()  # type: ignore[assignment]
+            pump.stop()
+            assert transport.recv(64) == b"\r\n\r\n"
+        finally:
+            pump._wake.close()
+    assert not pump._running and joined == [15]
