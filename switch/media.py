@@ -169,6 +169,9 @@ class MediaSession:
         self._started = False
         self._pending: list[Callable[[], None]] = []
         self._fax: FaxReception | None = None
+        self._heard_in_band = False
+        """The last key or tone the dialog was told of was heard in the caller's audio (an
+        in-band key, a fax tone): that audio had come through the jitter buffer already."""
         self.closed = False
 
     @classmethod
@@ -433,10 +436,11 @@ class MediaSession:
         reaches the worker ahead of what was said before it, which waits in the buffer: as
         long as the buffer is deep now (it grows when the caller's side sends in bursts), plus
         the bridge's frame that carries it to the recorder. An empty buffer, or none to read
-        (the call's stream is gone), has nothing on its way: the recording stops at once."""
+        (the call's stream is gone), has nothing on its way, and an in-band key or a fax tone
+        was heard in audio that came out of the buffer: the recording then stops at once."""
         if self._recorder is None:
             return
-        held = self._buffered()
+        held = None if self._heard_in_band else self._buffered()
         if not held:
             self._finish_recording("stopped")
             return
@@ -493,6 +497,7 @@ class MediaSession:
     def _fax_tone(self) -> None:
         if not self.closed and self._started and self._fax is None:
             logger.info("%s: calling fax tone (CNG) heard", self.call_id)
+            self._heard_in_band = True
             self.events.put(FaxTone())
 
     def receive_fax(self, path: str, ident: str) -> None:
@@ -537,6 +542,7 @@ class MediaSession:
             return
         if method != "inband" and self._watch is not None:
             self._watch.stop_inband()
+        self._heard_in_band = method == "inband"
         self.events.put(DigitReceived(digit, method))
         if self._player is not None and self._barge_in:
             self._play_done(self._play_token, True)

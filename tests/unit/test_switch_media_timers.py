@@ -232,3 +232,39 @@ def test_the_audio_buffered_is_the_jitter_buffer_s_frames_of_the_audio_stream() 
     assert buffered_audio(StatsCall(5, 20, [video, audio])) == pytest.approx(0.1)
     assert buffered_audio(StatsCall(5, 20, [video])) is None
     assert buffered_audio(None) is None
+
+
+def test_a_recording_stopped_after_an_inband_key_or_a_fax_tone_stops_at_once(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    """An in-band key or a fax tone was heard in audio that had left the jitter buffer: nothing
+    said before it is still on its way, and waiting for the buffer would only record the tone
+    (trimmed afterwards) and what follows it. An RFC 4733 key after them waits again."""
+    from ivr.dialog import DigitReceived, FaxTone, RecordFinished
+    from switch import media
+
+    monkeypatch.setattr(media.pj, "AudioMediaRecorder", Recorder)
+    pump = TimerPump()
+    audio = Audio()
+    s = MediaSession(pump, "call-1", lambda: audio, lambda: None, buffered=lambda: 0.48)  # type: ignore[arg-type]
+    s.media_ready()
+    s.events.get_nowait()  # Started
+    path = str(tmp_path / "m.wav")
+    for heard, event in (
+        (lambda: s.digit("#", "inband"), DigitReceived("#", "inband")),
+        (s._fax_tone, FaxTone()),
+    ):
+        s.record(path, 60.0)
+        heard()
+        assert s.events.get_nowait() == event
+        s.stop_record()
+        assert s.events.get_nowait() == RecordFinished(path, 1.0, "stopped")
+    s.record(path, 60.0)
+    s.digit("#", "rfc2833")
+    assert s.events.get_nowait() == DigitReceived("#", "rfc2833")
+    s.stop_record()
+    assert s.events.empty()  # still recording: the buffer's audio is on its way
+    delay, stop, _ = pump.timers[-1]
+    assert delay == pytest.approx(0.48 + media.BRIDGE_FRAME_S)
+    stop()
+    assert s.events.get_nowait() == RecordFinished(path, 1.0, "stopped")
