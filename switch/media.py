@@ -36,7 +36,7 @@ import wave
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import pjsua2 as pj
 
@@ -60,6 +60,8 @@ if TYPE_CHECKING:
     pass
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 WAV_HEADER = 44
 BYTES_PER_SECOND = 16000  # 8 kHz mono 16-bit
@@ -189,15 +191,16 @@ class MediaSession:
             if o is not None:
                 o.hangup()
 
-        def stream() -> str:
-            o = me()
-            return stream_report(o.call if o is not None else None)
+        def of_call(read: Callable[[Any], T]) -> Callable[[], T]:
+            """`read(call)` of the owner's call now (None once the owner or its call is gone)."""
 
-        def buffered() -> float | None:
-            o = me()
-            return buffered_audio(o.call if o is not None else None)
+            def now() -> T:
+                o = me()
+                return read(o.call if o is not None else None)
 
-        return cls(pump, call_id, audio, hangup, stream, buffered)
+            return now
+
+        return cls(pump, call_id, audio, hangup, of_call(stream_report), of_call(buffered_audio))
 
     # -- lifecycle (pump thread) -----------------------------------------------------------------
 
