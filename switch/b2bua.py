@@ -102,8 +102,8 @@ def active_audio(call: pj.Call, info: pj.CallInfo) -> pj.AudioMedia | None:
 _HOLDS = (pj.PJSUA_CALL_MEDIA_LOCAL_HOLD, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
 
 AUDIO_WAIT_S = 2.0
-"""A dialog whose answered call has reported no active audio this long after the answer is
-looked into (`Inbound.audio_overdue`): its caller hears silence."""
+"""A dialog whose answered call has not started this long after the answer (no active audio
+reported, or no ACK) is looked into (`Inbound.audio_overdue`): its caller hears silence."""
 
 
 def _deliver_digit(ref: weakref.ref[SwitchCall], digit: str, method: str) -> None:
@@ -224,6 +224,11 @@ class Inbound:
         self.state = "new"
         self.gone = False
         self.answered_at: float | None = None
+        self.confirmed = False
+        """The caller's ACK of the answer came (the call is CONFIRMED): a dialog's first
+        prompt starts then, not as the answer goes out (a phone sets up its audio when the
+        200 OK reaches it: what is sent before is lost, the greeting's first syllable over a
+        slow path)."""
         self.sent_ringing = False
         self.run: RingRun | None = None
         self.bridged: LegCall | None = None
@@ -427,9 +432,9 @@ class Inbound:
         if not self.answer():
             return
         self.media = MediaSession.of(self.w.pump, self.call_id, self)
-        if self.call is not None and self.call.audio is not None:
+        if self.confirmed and self.call is not None and self.call.audio is not None:
             self.media.media_ready()
-        else:  # pjsua reports it as the answer goes out, or soon after (the media transport)
+        else:  # pjsua reports the audio as the answer goes out (or soon after); the ACK follows
             overdue = weakref.WeakMethod(self.audio_overdue)
             self.w.pump.call_later(AUDIO_WAIT_S, lambda: (m := overdue()) is not None and m())
         media = CallMedia(self.media)
@@ -451,10 +456,11 @@ class Inbound:
             self.call.hangup(op(200 if self.answered_at is not None else 480))
 
     def audio_overdue(self) -> None:
-        """AUDIO_WAIT_S after the answer the dialog still waits for the call's audio, and the
-        caller hears silence: said, with what pjsua holds of the call's media. When pjsua holds
-        active audio that was never reported (or reported without starting the dialog), the
-        dialog starts with it."""
+        """AUDIO_WAIT_S after the answer the dialog still waits for the call's audio or for
+        the caller's ACK, and the caller hears silence: said, with what pjsua holds of the
+        call's media. When pjsua holds active audio (never reported, reported without starting
+        the dialog, or not acknowledged yet: pjsip still sends the answer again), the dialog
+        starts with it."""
         call, media = self.call, self.media
         if self.gone or call is None or media is None or media.started:
             return
@@ -480,20 +486,34 @@ class Inbound:
                 streams,
             )
             return
-        logger.warning(
-            "%s: answered %.1f s ago, its audio is active (media: %s) but the dialog had not "
-            "started (audio %sreported): it starts now",
-            self.call_id,
-            waited,
-            streams,
-            "" if call.audio is not None else "never ",
-        )
+        if self.confirmed or call.audio is None:
+            logger.warning(
+                "%s: answered %.1f s ago, its audio is active (media: %s) but the dialog had "
+                "not started (audio %sreported): it starts now",
+                self.call_id,
+                waited,
+                streams,
+                "" if call.audio is not None else "never ",
+            )
+        else:
+            logger.warning(
+                "%s: answered %.1f s ago and no ACK came (media: %s): the dialog starts without it",
+                self.call_id,
+                waited,
+                streams,
+            )
         call.audio = audio
-        self.on_media(call)
+        media.media_ready()
+        self.try_bridge()
 
     # -- call events -----------------------------------------------------------------------------
 
     def on_state(self, call: SwitchCall, info: pj.CallInfo) -> None:
+        if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            self.confirmed = True
+            if self.media is not None and not self.media.started and call.audio is not None:
+                self.media.media_ready()
+            return
         if info.state != pj.PJSIP_INV_STATE_DISCONNECTED:
             return
         self.gone = True
@@ -520,7 +540,7 @@ class Inbound:
         self.bridged = None
 
     def on_media(self, call: SwitchCall) -> None:
-        if self.media is not None:
+        if self.media is not None and self.confirmed:
             self.media.media_ready()
         self.try_bridge()
 

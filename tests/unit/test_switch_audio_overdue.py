@@ -1,8 +1,9 @@
-"""switch.b2bua.Inbound.audio_overdue: a dialog whose answered call never had its audio
-reported does not leave the caller in silence unsaid. AUDIO_WAIT_S after the answer the switch
-asks pjsua for the call's media: active audio starts the dialog (with a warning); none is said
-as the caller hearing silence. (A deposit in CI waited 30 s in silence for a Started that never
-came; pjsua's own view of the call was not in its log.)"""
+"""switch.b2bua.Inbound: a dialog starts at the caller's ACK of the answer, with the call's
+audio active; and audio_overdue: a dialog whose answered call never had its audio reported, or
+whose ACK never came, does not leave the caller in silence unsaid. AUDIO_WAIT_S after the
+answer the switch asks pjsua for the call's media: active audio starts the dialog (with a
+warning); none is said as the caller hearing silence. (A deposit in CI waited 30 s in silence
+for a Started that never came; pjsua's own view of the call was not in its log.)"""
 
 from __future__ import annotations
 
@@ -69,6 +70,11 @@ def answered(status: int) -> tuple[Inbound, AnsweredCall, Pump]:
     return inbound, call, pump
 
 
+def acknowledged(inbound: Inbound, call: AnsweredCall) -> None:
+    """The caller's ACK: pjsua reports the call CONFIRMED."""
+    inbound.on_state(call, SimpleNamespace(state=pj.PJSIP_INV_STATE_CONFIRMED))  # type: ignore[arg-type]
+
+
 def events(inbound: Inbound) -> list[Any]:
     assert inbound.media is not None
     out = []
@@ -106,6 +112,7 @@ def test_a_dialog_that_started_or_a_call_that_ended_is_left_alone(
     [(_, check)] = pump.timers
     call.audio = call.port
     inbound.on_media(call)  # reported late, before the check
+    acknowledged(inbound, call)
     assert [type(e) for e in events(inbound)] == [Started]
     gone, _, gone_pump = answered(pj.PJSUA_CALL_MEDIA_ACTIVE)
     gone.gone = True
@@ -116,12 +123,43 @@ def test_a_dialog_that_started_or_a_call_that_ended_is_left_alone(
     assert caplog.text == ""
 
 
-def test_a_call_whose_audio_came_with_the_answer_sets_no_check() -> None:
+def test_the_dialog_starts_at_the_callers_ack_not_at_the_answer() -> None:
+    """pjsua reports the audio active as the 200 OK goes out; the first prompt waits for the
+    ACK (what is sent before the phone has the answer is lost)."""
+    inbound, call, pump = answered(pj.PJSUA_CALL_MEDIA_ACTIVE)
+    call.audio = call.port
+    inbound.on_media(call)  # the audio, reported with the answer
+    assert events(inbound) == []
+    acknowledged(inbound, call)
+    assert [type(e) for e in events(inbound)] == [Started]
+    acknowledged(inbound, call)  # said once
+    pump.timers[0][1]()  # the check finds the dialog started
+    assert events(inbound) == []
+
+
+def test_no_ack_within_the_wait_starts_the_dialog_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inbound, call, pump = answered(pj.PJSUA_CALL_MEDIA_ACTIVE)
+    call.audio = call.port
+    inbound.on_media(call)
+    [(delay, check)] = pump.timers
+    assert delay == AUDIO_WAIT_S
+    with caplog.at_level(logging.WARNING, logger="switch.b2bua"):
+        check()
+    assert [type(e) for e in events(inbound)] == [Started]
+    assert "no ACK came" in caplog.text
+    acknowledged(inbound, call)  # late: the dialog runs already
+    assert events(inbound) == []
+
+
+def test_a_call_answered_and_acknowledged_before_its_dialog_starts_it_at_once() -> None:
     pump = Pump()
     worker = SimpleNamespace(pump=pump, dialog_submit=lambda fn: None)
     call = AnsweredCall(pj.PJSUA_CALL_MEDIA_ACTIVE)
     call.audio = call.port
     inbound = Inbound(worker, call, parse_request(INVITE), "127.0.0.1:5099")  # type: ignore[arg-type]
+    acknowledged(inbound, call)
     inbound.start_dialog(lambda media: None)
     assert pump.timers == []
     assert [type(e) for e in events(inbound)] == [Started]
