@@ -4,6 +4,7 @@ a cancelled timer must not keep what its function holds alive."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import queue
@@ -11,6 +12,7 @@ import socket
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 
 import pytest
 
@@ -92,32 +94,39 @@ def test_a_cancelled_timer_releases_what_it_holds_at_once() -> None:
     assert len(pump._timers) == 1  # still queued, holding nothing
 
 
-def test_a_command_posted_while_the_pump_waits_wakes_it_once() -> None:
-    """The wake is a bare CRLF to the pump's own UDP transport (pjsip drops it as a
-    keep-alive): one per wait, none when the pump is not waiting or posts to itself."""
-    pump = bare_pump()
+@contextlib.contextmanager
+def woken(pump: Pump) -> Iterator[socket.socket]:
+    """A socket standing for the pump's UDP transport, where its wakes arrive."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as transport:
         transport.bind(("127.0.0.1", 0))
         transport.settimeout(2)
         pump._wake = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         pump._wake_to = transport.getsockname()
         try:
-            pump.post(lambda: None)  # not waiting: the queue is looked at before any wait
-            pump._waiting = True
-            for _ in range(3):  # from a thread other than the pump's
-                pump.post(lambda: None)
-            assert transport.recv(64) == b"\r\n\r\n"
-            assert not pump._waiting
-            transport.settimeout(0.2)
-            with pytest.raises(TimeoutError):
-                transport.recv(64)  # the other two posts found the wake under way
-            pump._waiting = True
-            pump._thread = threading.current_thread()  # the pump posting to itself
-            pump.post(lambda: None)
-            with pytest.raises(TimeoutError):
-                transport.recv(64)
+            yield transport
         finally:
             pump._wake.close()
+
+
+def test_a_command_posted_while_the_pump_waits_wakes_it_once() -> None:
+    """The wake is a bare CRLF to the pump's own UDP transport (pjsip drops it as a
+    keep-alive): one per wait, none when the pump is not waiting or posts to itself."""
+    pump = bare_pump()
+    with woken(pump) as transport:
+        pump.post(lambda: None)  # not waiting: the queue is looked at before any wait
+        pump._waiting = True
+        for _ in range(3):  # from a thread other than the pump's
+            pump.post(lambda: None)
+        assert transport.recv(64) == b"\r\n\r\n"
+        assert not pump._waiting
+        transport.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            transport.recv(64)  # the other two posts found the wake under way
+        pump._waiting = True
+        pump._thread = threading.current_thread()  # the pump posting to itself
+        pump.post(lambda: None)
+        with pytest.raises(TimeoutError):
+            transport.recv(64)
     assert pump._drain()
 
 
@@ -131,17 +140,10 @@ def test_stopping_wakes_a_waiting_pump() -> None:
         def join(self, timeout: float) -> None:
             joined.append(timeout)
 
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as transport:
-        transport.bind(("127.0.0.1", 0))
-        transport.settimeout(2)
-        pump._wake = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        pump._wake_to = transport.getsockname()
-        try:
-            pump._running = True
-            pump._waiting = True
-            pump._thread = PumpThread()  # type: ignore[assignment]
-            pump.stop()
-            assert transport.recv(64) == b"\r\n\r\n"
-        finally:
-            pump._wake.close()
+    with woken(pump) as transport:
+        pump._running = True
+        pump._waiting = True
+        pump._thread = PumpThread()  # type: ignore[assignment]
+        pump.stop()
+        assert transport.recv(64) == b"\r\n\r\n"
     assert not pump._running and joined == [15]
