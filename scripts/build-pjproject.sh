@@ -8,8 +8,11 @@
 # ($RELAIS_PJPROJECT_CACHE, default ~/.cache/relais); the GitHub release archive of tag 2.15.1
 # (saved into the cache). The sha256 of the uncompressed tar stream is always checked.
 #
-# Idempotent: a stamp keyed by the source checksum, config_site.h, the configure flags and this
-# script skips everything when the installed module is already this build. A wrong checksum or a
+# The relais tap (switch/tap.c: a bridge port that listens to a call in pjmedia's clock thread) is
+# compiled against the same headers, linked to libspandsp.so.2, and packed beside the module.
+#
+# Idempotent: a stamp keyed by the source checksum, config_site.h, the configure flags, the tap
+# and this script skips everything when the installed module is already this build. A wrong checksum or a
 # failed step stops with a message and a non-zero exit; where no source can be had at all, the
 # stock wheel stays (said loudly: each worker then holds 4 calls) and the script exits 0.
 #
@@ -28,6 +31,7 @@ BUILD=${RELAIS_PJPROJECT_BUILD:-$ROOT/build/pjproject}
 CONFIG=$ROOT/scripts/pjproject/config_site.h
 PATCHES=$ROOT/scripts/pjproject/patches
 PACK=$ROOT/scripts/pjproject/pack_wheel.py
+TAP=$ROOT/switch/tap.c
 CONFIGURE_FLAGS=(
   --disable-shared --enable-epoll --disable-sound --disable-video --disable-libyuv
   --disable-libwebrtc --disable-v4l2 --disable-openh264 --disable-ffmpeg --disable-sdl
@@ -48,7 +52,7 @@ VERSION="$DIST_VERSION+relais.calls$MAX_CALLS"
 BUILD_KEY=$( { echo "$SHA256 ${CONFIGURE_FLAGS[*]} $OPT_FLAGS build-1"; cat "$CONFIG";
                cat "$PATCHES"/*.patch; "$PY" -c 'import sys; print(sys.version)'; } \
              | sha256sum | cut -c1-16)
-KEY=$( { echo "$BUILD_KEY"; cat "$PACK"; } | sha256sum | cut -c1-16)
+KEY=$( { echo "$BUILD_KEY"; cat "$PACK" "$TAP"; } | sha256sum | cut -c1-16)
 STAMP=$VENV/.pjproject-$KEY
 BUILT=$BUILD/.built-$BUILD_KEY
 
@@ -168,11 +172,21 @@ else
   echo "$LIB" > "$BUILT"
 fi
 
-# 3. Install ------------------------------------------------------------------------------------
+# 3. The tap, then install ----------------------------------------------------------------------
+SRC=$BUILD/pjproject-$PJ_VERSION
+[ -d "$SRC/pjmedia/include" ] || die "no pjproject headers in $SRC for the tap"
+say "compiling the relais tap ($TAP)"
+cc -O2 -fPIC -shared -Wall -Werror -DNDEBUG -DPJ_AUTOCONF=1 -DPJ_IS_BIG_ENDIAN=0 \
+  -DPJ_IS_LITTLE_ENDIAN=1 -I"$SRC/pjlib/include" -I"$SRC/pjlib-util/include" \
+  -I"$SRC/pjmedia/include" -I"$SRC/pjnath/include" "$TAP" -o "$LIB/librelais_tap.so" \
+  -l:libspandsp.so.2 -lm -lpthread \
+  || die "the tap does not compile (needs libspandsp2; scripts/install-system-deps.sh)"
 WHEEL=$("$PY" "$PACK" "$LIB" "$BUILD/dist" "$VERSION" "$CONFIG") || die "packing the wheel failed"
 "$VENV/bin/pip" install -q --no-deps --force-reinstall "$WHEEL" || die "installing $WHEEL failed"
 "$PY" -c 'import pjsua2 as pj; assert pj.MAX_CALLS > 4; pj.Endpoint' \
   || die "the installed pjsua2 does not import"
+(cd "$ROOT" && "$PY" -c 'from switch import tap; assert tap.library() is not None') \
+  || die "the installed tap does not load"
 rm -f "$VENV"/.pjproject-*
 touch "$STAMP"
 say "installed pjsua2-python $VERSION: $MAX_CALLS calls per worker"

@@ -7,7 +7,8 @@ wheel keeps the distribution name and the import name of the stock `pjsua2-pytho
 `import pjsua2` and the `pjsua2-python==2.15.1.post1` pin are unchanged; VERSION carries a
 local label (2.15.1.post1+relais.calls512) and pjsua2/_relais_build.py says the compile-time
 limits of CONFIG_SITE_H (calls, players, recorders, bridge ports, I/O queue handles), which the
-switch reads at start (switch/endpoint.py library_limits).
+switch reads at start (switch/endpoint.py library_limits). The relais tap built beside the
+module (librelais_tap.so, switch/tap.c) goes into the package too when it is there.
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ def main(lib_dir: str, out_dir: str, version: str, config_site: str) -> int:
         ).encode(),
         f"{name}.dist-info/top_level.txt": b"pjsua2\n",
     }
+    tap = lib / "librelais_tap.so"
+    if tap.is_file():
+        files["pjsua2/librelais_tap.so"] = tap.read_bytes()
     record = f"{name}.dist-info/RECORD"
     lines = [f"{path},{_digest(data)},{len(data)}" for path, data in files.items()]
     lines.append(f"{record},,")
