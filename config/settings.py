@@ -204,6 +204,9 @@ class Settings(BaseSettings):
     workers: int = Field(ge=0, le=64)
     """0 = two per core (resolved when the settings load)."""
     max_calls_per_worker: int = Field(ge=1, le=4096)
+    listen: Literal["tap", "files"]
+    """How callers are listened to for in-band keys, silence and fax tones (switch.tap,
+    switch.listen); "tap" falls back to files where the pjsua2 build has no tap."""
     listen_dir: str
     """Empty = in memory when /dev/shm has room, else under the storage root (switch.worker)."""
     trunk_uri: str

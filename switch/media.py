@@ -18,9 +18,10 @@ Rules of this file:
 - A play, a recording or a fax reception asked for while the call is on hold (its audio not
   active) waits until it is taken off hold; the re-INVITE that does it re-creates the stream,
   and everything is connected again to the new one (`_reconnect`).
-- When the worker has a Listener (switch.listen), each answered call also records what the
-  caller sends to a listen file, followed for in-band DTMF and for the silence that ends a
-  recording; the file is deleted when the call ends.
+- Each answered call is listened to for in-band DTMF, the silence that ends a recording and a
+  calling fax's tone: by a tap on the bridge (switch.tap) when the worker has one, else by
+  recording what the caller sends to a listen file followed by the worker's Listener
+  (switch.listen; the file is deleted when the call ends).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from media.fax import FaxOutcome
 from switch.endpoint import Pump, TimerHandle, buffered_audio
 from switch.fax import FaxReception, stream_report
 from switch.listen import Listener, Watch
+from switch.tap import Tap, TapError, TapHub
 
 if TYPE_CHECKING:
     pass
@@ -132,6 +134,9 @@ class MediaSession:
     no silence detection."""
     listen_dir: ClassVar[Path | None] = None
     """Where the listen files go."""
+    taps: ClassVar[TapHub | None] = None
+    """The worker's taps (set once per process by the worker when its pjsua2 build has them):
+    they listen instead of the listener and its files."""
 
     def __init__(
         self,
@@ -162,7 +167,7 @@ class MediaSession:
         """When the running playlist's audio will all have been sent (time.monotonic)."""
         self._barge_in = False
         self._listen: pj.AudioMediaRecorder | None = None
-        self._watch: Watch | None = None
+        self._watch: Watch | Tap | None = None
         self._recorder: pj.AudioMediaRecorder | None = None
         self._record_path = ""
         self._record_timer: TimerHandle | None = None
@@ -243,10 +248,14 @@ class MediaSession:
                 audio.startTransmit(self._recorder)
             if self._listen is not None:
                 audio.startTransmit(self._listen)
+            if isinstance(self._watch, Tap):
+                self._watch.connect(audio.getPortId())
             if self._fax is not None:
                 self._fax.reconnect(audio)
         except pj.Error as exc:
             logger.error("%s: cannot reconnect the call's audio: %s", self.call_id, exc.info())
+        except TapError as exc:
+            logger.error("%s: cannot listen to the caller again: %s", self.call_id, exc)
 
     def close(self) -> None:
         """The call ended: release everything, finish a running recording, tell the dialog."""
@@ -268,6 +277,17 @@ class MediaSession:
 
     def _start_listening(self) -> None:
         listener, folder, audio = self.listener, self.listen_dir, self._get_audio()
+        if self.taps is not None and audio is not None:
+            try:
+                self._watch = self.taps.open(
+                    audio.getPortId(),
+                    lambda key: self.digit(key, "inband"),
+                    self._silence_reached,
+                    on_fax=self._fax_tone,
+                )
+            except (TapError, pj.Error) as exc:
+                logger.error("%s: cannot listen to the caller: %s", self.call_id, exc)
+            return
         if listener is None or folder is None or audio is None:
             return
         folder.mkdir(parents=True, exist_ok=True)
@@ -292,6 +312,9 @@ class MediaSession:
     def _stop_listening(self) -> None:
         recorder, self._listen = self._listen, None
         watch, self._watch = self._watch, None
+        if isinstance(watch, Tap):
+            watch.close()
+            return
         if watch is not None and self.listener is not None:
             self.listener.unwatch(watch)
         if recorder is not None:

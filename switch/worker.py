@@ -64,6 +64,7 @@ from switch.mwi import send_notify as pjsua_send_notify
 from switch.outdial import Outdial
 from switch.sipmsg import parse_request, uri_user
 from switch.space import CHECK_SECONDS, SpaceWatch
+from switch.tap import TapHub
 
 logger = logging.getLogger(__name__)
 
@@ -261,6 +262,7 @@ class Worker:
         """The IVR (deposit, retrieval), its listener (in-band DTMF, silence) and MWI."""
         self.listener = Listener(self.pump.post)
         self.listen_dir: Path | None = None
+        self.taps: TapHub | None = None
         """This worker's folder of listen files (listen_folder), once the library is up."""
         router: NotifyRouter = (
             NoEdgeNotifyRouter() if no_edge else EdgeNotifyRouter(pub_host, cfg.edge.worker_port)
@@ -319,6 +321,7 @@ class Worker:
             stale.unlink(missing_ok=True)
         MediaSession.listener = self.listener
         MediaSession.listen_dir = self.listen_dir = listen_dir.resolve()
+        MediaSession.taps = self.taps = TapHub.start(pump) if self.cfg.listen == "tap" else None
         self.listener.start()
 
     _last_gc = 0.0
@@ -354,6 +357,8 @@ class Worker:
             self.pump.ep.hangupAllCalls()
 
         self.pump.stop(teardown)
+        if self.taps is not None:
+            self.taps.stop()
         self.listener.stop()
         self._clear_listen_folder()
         self.dialog_pool.shutdown(wait=False, cancel_futures=True)
