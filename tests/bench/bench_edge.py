@@ -43,7 +43,7 @@ from tests.support.edge import (
     provision,
     running_edge,
 )
-from tests.support.ports import free_port
+from tests.support.ports import free_port, free_ports
 
 AREA = "edge"
 STEP_SECONDS = 4
@@ -368,12 +368,17 @@ def new_dnd_line(store: Store) -> str:
 def vm_calls(
     edge: Edge, scenario: str, line: str, calls: int, rate: int, hold_ms: int, work: Path
 ) -> sipp.Result:
-    args = [
-        "sipp", f"{edge.host}:{edge.port}", "-sf", scenario, "-i", TRUNK,
-        "-p", str(free_port(TRUNK)), "-mi", TRUNK, "-mp", str(free_port(TRUNK)),
-        "-m", str(calls), "-r", str(rate), "-l", "1000", "-s", line, "-d", str(hold_ms),
-        "-key", "headers", "Subject: bench", "-nostdin", "-trace_err", "-trace_stat", "-fd", "1",
-    ]  # fmt: skip
+    args = sipp.argv(
+        scenario,
+        (edge.host, edge.port),
+        local=(TRUNK, free_port(TRUNK)),
+        service=line,
+        calls=calls,
+        rate=rate,
+        limit=1000,
+        media_port=free_ports(4, TRUNK),
+        extra=["-d", str(hold_ms), "-key", "headers", "Subject: bench"],
+    )
     return sipp.run(args, work, timeout=calls / max(1, rate) + hold_ms / 1000 + 90)
 
 
