@@ -262,8 +262,9 @@ class Worker:
         """The IVR (deposit, retrieval), its listener (in-band DTMF, silence) and MWI."""
         self.listener = Listener(self.pump.post)
         self.listen_dir: Path | None = None
-        self.taps: TapHub | None = None
         """This worker's folder of listen files (listen_folder), once the library is up."""
+        self.taps: TapHub | None = None
+        """Its taps (switch.tap) once the library is up, when it listens through them."""
         router: NotifyRouter = (
             NoEdgeNotifyRouter() if no_edge else EdgeNotifyRouter(pub_host, cfg.edge.worker_port)
         )
