@@ -19,10 +19,12 @@ from switch import tap
 from tests.integration.test_ivr_services import silence, speechlike
 from tests.support.faxes import document
 from tests.support.phone import dtmf_samples
+from tests.support.sip import need_tap
 
-pytestmark = pytest.mark.skipif(
-    tap.library() is None, reason="this pjsua2 build has no relais tap (the stock wheel)"
-)
+
+@pytest.fixture(autouse=True)
+def _tap() -> None:
+    need_tap()
 
 
 def fed(detector: tap.Detector, audio: np.ndarray, block: int = 160) -> None:

@@ -21,7 +21,7 @@ from store.models import Message, OutboxEvent
 from tests.support.disk import fill, small_filesystem
 from tests.support.ivr import speech, subscriber, together
 from tests.support.phone import PROMPTS, Phones, contains, ids, read_wav
-from tests.support.sip import SwitchUnderTest, run_worker
+from tests.support.sip import SwitchUnderTest, need_tap, run_worker
 
 pytestmark = pytest.mark.peer
 
@@ -262,11 +262,9 @@ def test_low_disk_space_tells_the_caller_and_logs_a_missed_call(
 def test_with_the_tap_a_call_writes_no_listen_file(ivr: SwitchUnderTest, phones: Phones) -> None:
     """relais' pjproject build listens to callers with a tap on the bridge (switch/tap.c): the
     caller's audio is looked at as it comes, nothing of it is written but the message."""
-    from switch import tap
     from switch.worker import listen_folder
 
-    if tap.library() is None:
-        pytest.skip("this pjsua2 build has no relais tap (the stock wheel)")
+    need_tap()
     folder = listen_folder(load_settings(storage_root=ivr.root)) / "w0"
     line = subscriber(ivr, "en")
     call = phones.caller("6135554325").call(line.uri)
@@ -350,10 +348,8 @@ def test_a_disk_that_fills_during_a_recording_keeps_what_was_written(
     kept in the spool, then delivered as a message once space is back (the worker's next
     start), with the voice it holds. Listening through files, the call's listen file is on
     the same disk."""
-    from switch import tap
-
-    if listen == "tap" and tap.library() is None:
-        pytest.skip("this pjsua2 build has no relais tap (the stock wheel)")
+    if listen == "tap":
+        need_tap()
     tmp = tmp_path_factory.mktemp("fills-up")
     talk = speech(
         "Hello, this is the building manager. The water will be shut off tomorrow morning "

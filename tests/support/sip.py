@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -708,3 +709,14 @@ class RtpCapture:
             elif pt == 0:
                 chunks.append(audioop.ulaw2lin(body, 2))
         return np.frombuffer(b"".join(chunks), dtype="<i2")
+
+
+def need_tap() -> None:
+    """The listening tap (switch/tap.c) of relais' pjsua2 build: a test of it is skipped only
+    with the stock wheel, which cannot have one; relais' own build without it fails."""
+    from switch import tap
+    from switch.endpoint import LIMITS
+
+    if LIMITS.build == "stock":
+        pytest.skip("the stock pjsua2 wheel has no relais tap (make install builds it)")
+    assert tap.library() is not None, "relais' pjsua2 build has no librelais_tap.so"
