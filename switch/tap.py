@@ -40,9 +40,10 @@ import numpy as np
 from media.analysis import (
     _FAX_MATRIX,
     _POWER_FLOOR,
-    FAX_BLOCK,
+    FaxToneDetector,
     FaxToneSettings,
     VadSettings,
+    VoiceActivity,
 )
 
 logger = logging.getLogger(__name__)
@@ -78,30 +79,27 @@ class _Settings(ctypes.Structure):
 
 
 def settings(vad: VadSettings | None = None, fax: FaxToneSettings | None = None) -> _Settings:
-    """The C settings of media/analysis.py's VoiceActivity and FaxToneDetector, derived as
-    those classes derive them."""
-    v = vad or VadSettings()
-    f = fax or FaxToneSettings()
-    block_s = FAX_BLOCK / 8000
-    floor = 10.0 ** (f.min_tone_dbfs / 10.0) * FAX_BLOCK
-    on_lo, on_hi = (round(x / block_s) for x in f.cng_on_s)
-    off_lo, off_hi = (round(x / block_s) for x in f.cng_off_s)
+    """The C settings of media/analysis.py's VoiceActivity and FaxToneDetector, as those
+    detectors derive them (read from new ones, not derived again here)."""
+    v = VoiceActivity(vad).settings
+    f = FaxToneDetector(fax)
+    (on_lo, on_hi), (off_lo, off_hi) = f._on_range, f._off_range
     return _Settings(
         vad_min_dbfs=v.min_dbfs,
         vad_margin_db=v.margin_db,
         vad_floor_rise_db=v.floor_rise_db,
         vad_initial_floor_dbfs=v.initial_floor_dbfs,
         vad_power_floor=_POWER_FLOOR,
-        fax_floor_scale=floor * FAX_BLOCK / 2.0,
-        fax_share_scale=f.min_tone_share * FAX_BLOCK * FAX_BLOCK / 2.0,
-        fax_block_s=block_s,
-        fax_ced_min_s=f.ced_min_s,
-        fax_dropout=max(1, round(f.dropout_s / block_s)),
+        fax_floor_scale=f._floor_scale,
+        fax_share_scale=f._share_scale,
+        fax_block_s=f._block_s,
+        fax_ced_min_s=f.settings.ced_min_s,
+        fax_dropout=f._dropout,
         fax_on_lo=on_lo,
         fax_on_hi=on_hi,
         fax_off_lo=off_lo,
         fax_off_hi=off_hi,
-        fax_cng_bursts=f.cng_bursts,
+        fax_cng_bursts=f.settings.cng_bursts,
     )
 
 
