@@ -237,8 +237,9 @@ class Ear:
                         last_end = lo + best + n
                         window, gap = SLIP, 0
                     else:
-                        # Lost: the phone's jitter buffer may have stretched a gap; look wider.
-                        window = min(2 * window, LOST)
+                        # Lost: the phone's jitter buffer may have stretched a gap, or the
+                        # sender paused; look wider, and further ahead (the earliest match).
+                        window, gap = min(2 * window, LOST), STALL
                 offset += n
             share = good / max(1, total)
             if share < HEARD and len(t) < SHORT:
@@ -332,6 +333,9 @@ def _peaks(c: np.ndarray, threshold: float, spacing: int) -> list[int]:
 CHUNK = int(0.1 * RATE)
 SLIP = int(0.06 * RATE)
 LOST = int(0.4 * RATE)
+STALL = int(1.0 * RATE)
+"""How much later the rest of an item may come after a piece is lost: a sender that stalled
+(a loaded machine) resumes where it was, so what follows is late by the pause, not lost."""
 BACK = int(0.3 * RATE)
 LOCATE = 0.5
 LOCATE_PIECES = 5

@@ -130,3 +130,32 @@ def test_an_end_cut_by_the_hang_up_is_heard_once_the_call_has_ended() -> None:
     end, scores = ear.find(cut, ["fr/goodbye"], 0, complete=True)
     assert end is not None, scores
     assert ear.find(audio[: RATE + int(0.2 * RATE)], ["fr/goodbye"], 0, complete=True)[0] is None
+
+
+@pytest.mark.parametrize("at", [0.35, 0.8, 1.3, 2.05])
+@pytest.mark.parametrize("stall", [0.3, 0.5, 0.8])
+def test_a_prompt_paused_in_its_middle_and_resumed_is_heard(at: float, stall: float) -> None:
+    """The sender stalled (a loaded machine) and the rest of the prompt came after a pause,
+    nothing of it lost: seen in CI as "fr/mailbox_locked 0.32" with the phone's sound map
+    "sound 7.2-8.5 s, silence 8.5-9.0 s, sound 9.0-11.3 s" for 2.9 s of prompt and "Au revoir".
+    A person hears the whole sentence; so does the ear."""
+    ear = Ear()
+    items = ["fr/mailbox_locked", "fr/goodbye"]
+    audio = np.concatenate([ear.template(i) for i in items])
+    heard = slipped(audio, int(at * RATE), int(stall * RATE))
+    end, scores = ear.find(heard, items, 0)
+    assert end is not None, scores
+    assert abs(end - (RATE // 2 + len(audio) + int(stall * RATE))) <= CHUNK
+
+
+@pytest.mark.parametrize("stall", [0.5, 0.8])
+def test_a_pause_does_not_make_a_prompt_of_another(stall: float) -> None:
+    """Widening the search after a pause does not hear a prompt that did not play: the
+    start of "mailbox_locked", a pause, then something else."""
+    ear = Ear()
+    start = ear.template("fr/mailbox_locked")[: int(1.3 * RATE)]
+    other = np.concatenate([ear.template("fr/enter_pin"), ear.template("fr/goodbye")])
+    heard = np.concatenate(
+        [np.zeros(RATE // 2), start, np.zeros(int(stall * RATE)), other, np.zeros(RATE)]
+    )
+    assert ear.find(heard, ["fr/mailbox_locked", "fr/goodbye"], 0)[0] is None
