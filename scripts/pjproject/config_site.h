@@ -5,8 +5,9 @@
  * `make install` rebuilds (the build stamp covers this file).
  */
 
-/* Calls per process (pjsua.h default 4). A voicemail call uses 4 conference bridge ports:
- * the call, a player and two recorders (the message and the listen file). */
+/* Calls per process (pjsua.h default 4). A voicemail call uses up to 4 conference bridge
+ * ports: the call, a player, the message's recorder, and the tap that listens to the caller
+ * (switch/tap.c) or, with `listen = "files"`, a second recorder writing the listen file. */
 #define PJSUA_MAX_CALLS                     512
 #define PJSUA_MAX_PLAYERS                   1280
 #define PJSUA_MAX_RECORDERS                 1536
