@@ -27,6 +27,7 @@ Rules of this file:
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import os
 import threading
@@ -43,7 +44,6 @@ from media.analysis import (
     FaxToneDetector,
     FaxToneSettings,
     VadSettings,
-    VoiceActivity,
 )
 
 logger = logging.getLogger(__name__)
@@ -78,10 +78,12 @@ class _Settings(ctypes.Structure):
     ]
 
 
+@functools.lru_cache(maxsize=8)
 def settings(vad: VadSettings | None = None, fax: FaxToneSettings | None = None) -> _Settings:
     """The C settings of media/analysis.py's VoiceActivity and FaxToneDetector, as those
-    detectors derive them (read from new ones, not derived again here)."""
-    v = VoiceActivity(vad).settings
+    detectors derive them (read from a new FaxToneDetector, not derived again here). Made once
+    per pair of settings, not per call: tap_create copies them, and nothing changes them."""
+    v = vad or VadSettings()
     f = FaxToneDetector(fax)
     (on_lo, on_hi), (off_lo, off_hi) = f._on_range, f._off_range
     return _Settings(
